@@ -1,0 +1,24 @@
+/**
+ * A point in time with nanosecond precision, as Fluentd's EventTime carries it.
+ * The `EventTime` class exported by this package satisfies it.
+ */
+export interface EventTimeLike {
+  readonly seconds: number;
+  readonly nanoseconds: number;
+}
+
+/** When an event happened: a `Date`, epoch milliseconds (fractions kept to the nanosecond), or an EventTime. */
+export type EventTimeInput = Date | number | EventTimeLike;
+
+/** A plain record: string keys, msgpack-encodable values. */
+export type EventRecord = Record<string, unknown>;
+
+/**
+ * The unit that flows from a `UwsgiStatsSource` into a `ForwardSink` (or anything else):
+ * a Fluentd tag, the time of the event, and the record.
+ */
+export interface ForwardItem {
+  tag: string;
+  time?: EventTimeInput;
+  record: EventRecord;
+}
