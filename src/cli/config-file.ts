@@ -1,0 +1,67 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { CliUsageError } from "./errors.js";
+import { SETTINGS, type RawSettings, type RawValue } from "./settings.js";
+
+/**
+ * Reads a config file: a JSON object (`.json`) or a YAML mapping (anything else) whose keys are the flag
+ * names without `--` (`interval: 1s`, `forward: [a:24224, b:24224]`). Unknown keys and unreadable or
+ * malformed files are CliUsageErrors.
+ */
+export function readConfigFile(path: string): RawSettings {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CliUsageError(
+      `--config: cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  let document: unknown;
+  try {
+    document = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    const reason = ((err as Error).message.split("\n")[0] ?? "").trim();
+    throw new CliUsageError(
+      `--config: ${JSON.stringify(path)} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${reason}`,
+    );
+  }
+  const settings: RawSettings = new Map();
+  if (document === null || document === undefined) return settings;
+  if (typeof document !== "object" || Array.isArray(document)) {
+    throw new CliUsageError(
+      `--config: ${JSON.stringify(path)} must hold a mapping of settings (interval: 1s, ...)`,
+    );
+  }
+  const known = SETTINGS.filter((s) => s.inFile);
+  for (const [key, value] of Object.entries(document)) {
+    const setting = known.find((s) => s.key === key);
+    const where = `${key} in ${path}`;
+    if (!setting) {
+      throw new CliUsageError(
+        `${where}: unknown setting; known settings are ${known.map((s) => s.key).join(", ")}`,
+      );
+    }
+    if (value === null || value === undefined) continue;
+    settings.set(key, {
+      value: toRaw(value, where, setting.kind === "list" || setting.kind === "enumList"),
+      where,
+    });
+  }
+  return settings;
+}
+
+function toRaw(value: unknown, where: string, list: boolean): RawValue {
+  if (list && Array.isArray(value)) return value.map((item) => scalarText(item, where));
+  if (list) return [scalarText(value, where)];
+  if (typeof value === "boolean") return value;
+  return scalarText(value, where);
+}
+
+function scalarText(value: unknown, where: string): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  throw new CliUsageError(
+    `${where}: expected a string, got ${Array.isArray(value) ? "a list" : typeof value}`,
+  );
+}

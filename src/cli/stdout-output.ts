@@ -1,0 +1,44 @@
+import { Writable } from "node:stream";
+import type { EventTimeInput, ForwardItem } from "../index.js";
+
+/** One --stdout line: the tag, the time as epoch seconds (fraction kept), and the record, as they would be sent. */
+export function itemLine(item: ForwardItem, now: () => number = Date.now): string {
+  return (
+    JSON.stringify({ tag: item.tag, time: epochSeconds(item.time ?? now()), record: item.record }) + "\n"
+  );
+}
+
+function epochSeconds(time: EventTimeInput): number {
+  if (typeof time === "number") return time / 1000;
+  if (time instanceof Date) return time.getTime() / 1000;
+  return time.seconds + time.nanoseconds / 1e9;
+}
+
+/** Where --stdout writes: `process.stdout` in the sidecar. */
+export interface LineOutput {
+  write(line: string): boolean;
+  once(event: "drain", listener: () => void): unknown;
+}
+
+/**
+ * The --stdout stand-in for ForwardSink: an object-mode Writable of ForwardItems that prints one JSON
+ * line per item and sends nothing. Honours the output's backpressure; counts what it printed.
+ */
+export class StdoutOutput extends Writable {
+  /** Items printed so far. */
+  printed = 0;
+
+  constructor(private readonly output: LineOutput) {
+    super({ objectMode: true });
+  }
+
+  override _write(
+    item: ForwardItem,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.printed++;
+    if (this.output.write(itemLine(item))) callback();
+    else this.output.once("drain", () => callback());
+  }
+}

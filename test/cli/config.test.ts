@@ -1,0 +1,278 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { loadConfig, type SidecarConfig } from "../../src/cli/config.js";
+import { CliUsageError } from "../../src/cli/errors.js";
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function run(argv: string[], env: NodeJS.ProcessEnv = {}): SidecarConfig {
+  const result = loadConfig(argv, env);
+  assert.equal(result.kind, "run");
+  return (result as { config: SidecarConfig }).config;
+}
+
+test("with no flags it polls /tmp/stat.sock every second and forwards raw records to 127.0.0.1:24224 as uwsgi.stats", () => {
+  const config = run([]);
+  assert.deepEqual(config.source.targets, ["/tmp/stat.sock"]);
+  assert.equal(config.source.intervalMs, 1000);
+  assert.deepEqual(config.source.shapes, ["raw"]);
+  assert.equal(config.source.tags.raw, "uwsgi.stats");
+  assert.deepEqual(config.sink.servers, [{ host: "127.0.0.1", port: 24224 }]);
+  assert.equal(config.sink.requireAck, false);
+  assert.equal(config.sink.bufferLimitBytes, 64 * 1024 * 1024);
+  assert.equal(config.sink.overflow, "dropOldest");
+  assert.equal(config.healthTag, "uwsgi.health");
+  assert.equal(config.healthIntervalMs, 60_000);
+  assert.equal(config.shutdownTimeoutMs, 10_000);
+  assert.equal(config.logLevel, "info");
+  assert.equal(config.stdout, false);
+  assert.equal(config.once, false);
+});
+
+test("flags override the environment, which overrides the config file", (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "config.yaml");
+  writeFileSync(
+    file,
+    "interval: 5s\ntag-prefix: fromfile\nshape: [summary, worker]\nlog-level: debug\nrequire-ack: true\n",
+  );
+  const env = {
+    UWSGI_FORWARD_CONFIG: file,
+    UWSGI_FORWARD_INTERVAL: "2s",
+    UWSGI_FORWARD_TAG_PREFIX: "fromenv",
+  };
+  const config = run(["--interval", "250ms"], env);
+  assert.equal(config.source.intervalMs, 250, "flag wins over env and file");
+  assert.equal(config.tagPrefix, "fromenv", "env wins over file");
+  assert.equal(config.source.tags.summary, "fromenv.summary");
+  assert.deepEqual(config.source.shapes, ["summary", "worker"], "file value used when nothing overrides it");
+  assert.equal(config.logLevel, "debug");
+  assert.equal(config.sink.requireAck, true);
+  assert.equal(config.configFile, file);
+});
+
+test("a boolean from the file or the environment can be turned off by a flag", (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "config.json");
+  writeFileSync(file, JSON.stringify({ "require-ack": true }));
+  assert.equal(run(["--config", file, "--no-require-ack"]).sink.requireAck, false);
+  assert.equal(run(["--require-ack=false"], { UWSGI_FORWARD_REQUIRE_ACK: "yes" }).sink.requireAck, false);
+  assert.equal(run([], { UWSGI_FORWARD_REQUIRE_ACK: "on" }).sink.requireAck, true);
+});
+
+test("repeatable settings are replaced whole by a higher layer, not merged", (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "config.yaml");
+  writeFileSync(file, "stats:\n  - /run/a.sock\n  - /run/b.sock\n");
+  assert.deepEqual(run(["--config", file]).source.targets, ["/run/a.sock", "/run/b.sock"]);
+  assert.deepEqual(
+    run(["--config", file], { UWSGI_FORWARD_STATS: "/run/c.sock  /run/uwsgi/*.sock" }).source.targets,
+    ["/run/c.sock", "/run/uwsgi/*.sock"],
+  );
+  assert.deepEqual(
+    run(["--config", file, "--stats", "/x.sock", "--stats", "127.0.0.1:9191"]).source.targets,
+    ["/x.sock", "127.0.0.1:9191"],
+  );
+});
+
+test("forward servers take a weight, a standby mark, IPv6 brackets and unix sockets", () => {
+  const config = run([
+    "--forward",
+    "10.0.0.1:24224,weight=30",
+    "--forward",
+    "[::1]:24225,standby",
+    "--forward",
+    "agg.example",
+    "--forward-unix",
+    "/run/td-agent.sock,standby",
+  ]);
+  assert.deepEqual(config.sink.servers, [
+    { host: "10.0.0.1", port: 24224, weight: 30 },
+    { host: "::1", port: 24225, standby: true },
+    { host: "agg.example", port: 24224 },
+    { path: "/run/td-agent.sock", standby: true },
+  ]);
+  assert.deepEqual(run(["--forward-unix", "/run/f.sock"]).sink.servers, [{ path: "/run/f.sock" }]);
+});
+
+test("shapes can be repeated or comma-separated, and duplicates collapse", () => {
+  assert.deepEqual(run(["--shape", "summary,worker", "--shape", "summary"]).source.shapes, [
+    "summary",
+    "worker",
+  ]);
+  assert.deepEqual(run([], { UWSGI_FORWARD_SHAPE: "raw flat" }).source.shapes, ["raw", "flat"]);
+});
+
+test("secrets come from the environment or from files, with the trailing newline removed", (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "key"), "s3cret\n");
+  writeFileSync(join(dir, "password"), "pw\n");
+  const fromFiles = run([
+    "--shared-key-file",
+    join(dir, "key"),
+    "--username",
+    "fluent",
+    "--password-file",
+    join(dir, "password"),
+  ]);
+  assert.equal(fromFiles.sink.sharedKey, "s3cret");
+  assert.equal(fromFiles.sink.username, "fluent");
+  assert.equal(fromFiles.sink.password, "pw");
+  const fromEnv = run([], {
+    UWSGI_FORWARD_SHARED_KEY: "k2",
+    UWSGI_FORWARD_USERNAME: "u",
+    UWSGI_FORWARD_PASSWORD: "p2",
+  });
+  assert.equal(fromEnv.sink.sharedKey, "k2");
+  assert.equal(fromEnv.sink.password, "p2");
+});
+
+test("a shared key given as a flag works but is warned about", () => {
+  const result = loadConfig(["--shared-key", "visible"], {});
+  assert.equal(result.kind, "run");
+  if (result.kind !== "run") return;
+  assert.equal(result.config.sink.sharedKey, "visible");
+  assert.match(result.warnings[0] ?? "", /UWSGI_FORWARD_SHARED_KEY/);
+});
+
+test("TLS files are read into every server's TLS options", (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "ca.pem"), "CA");
+  writeFileSync(join(dir, "cert.pem"), "CERT");
+  writeFileSync(join(dir, "key.pem"), "KEY");
+  const config = run([
+    "--forward",
+    "a:1",
+    "--forward",
+    "b:2",
+    "--tls-ca",
+    join(dir, "ca.pem"),
+    "--tls-cert",
+    join(dir, "cert.pem"),
+    "--tls-key",
+    join(dir, "key.pem"),
+  ]);
+  for (const server of config.sink.servers)
+    assert.deepEqual(server.tls, { ca: "CA", cert: "CERT", key: "KEY" });
+  assert.deepEqual(run(["--tls"]).sink.servers[0]?.tls, {});
+  assert.equal(run([]).sink.servers[0]?.tls, undefined);
+});
+
+test("--help and --version are recognised before anything is validated", () => {
+  assert.equal(loadConfig(["--interval", "bad", "--help"], {}).kind, "help");
+  assert.equal(loadConfig(["-V"], {}).kind, "version");
+});
+
+test("durations, sizes and enums from every layer reach the options", () => {
+  const config = run(
+    ["--timeout", "750ms", "--buffer-limit", "8MiB", "--overflow", "block", "--vars", "drop"],
+    {
+      UWSGI_FORWARD_HEALTH_INTERVAL: "0",
+      UWSGI_FORWARD_SHUTDOWN_TIMEOUT: "3s",
+      UWSGI_FORWARD_SELF_HOSTNAME: "web-1",
+    },
+  );
+  assert.equal(config.source.timeoutMs, 750);
+  assert.equal(config.sink.bufferLimitBytes, 8 * 1024 * 1024);
+  assert.equal(config.sink.overflow, "block");
+  assert.equal(config.source.vars, "drop");
+  assert.equal(config.healthIntervalMs, 0);
+  assert.equal(config.shutdownTimeoutMs, 3000);
+  assert.equal(config.sink.selfHostname, "web-1");
+});
+
+test("every wrong value is one line naming where it was given and what it accepts", (t) => {
+  const dir = tempDir(t);
+  const yaml = join(dir, "bad.yaml");
+  writeFileSync(yaml, "interval: soon\n");
+  const unknownKey = join(dir, "unknown.yaml");
+  writeFileSync(unknownKey, "intervall: 1s\n");
+  const broken = join(dir, "broken.json");
+  writeFileSync(broken, "{ not json");
+  const list = join(dir, "list.yaml");
+  writeFileSync(list, "- a\n- b\n");
+  const empty = join(dir, "empty");
+  writeFileSync(empty, "\n");
+  const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+    [["--interval", "fast"], {}, /^--interval: expected a duration such as 500ms, 1s/],
+    [["--interval", "0"], {}, /^--interval: expected a duration above 0/],
+    [["--timeout", "10"], {}, /^--timeout: expected a duration/],
+    [["--health-interval", "1d"], {}, /^--health-interval: expected a duration/],
+    [["--shutdown-timeout=-1s"], {}, /^--shutdown-timeout: expected a duration/],
+    [["--buffer-limit", "lots"], {}, /^--buffer-limit: expected a size such as 65536, 512KiB, 64MiB/],
+    [["--buffer-limit", "10"], {}, /^--buffer-limit: expected a size of at least 1KiB/],
+    [["--overflow", "drop"], {}, /^--overflow: expected one of block, dropOldest, dropNewest, got "drop"/],
+    [["--shape", "nested"], {}, /^--shape: expected one or more of raw, summary, worker, flat, got "nested"/],
+    [["--vars", "hide"], {}, /^--vars: expected one of redact, keep, drop/],
+    [["--log-level", "verbose"], {}, /^--log-level: expected one of error, warn, info, debug/],
+    [
+      ["--forward", "host:99999"],
+      {},
+      /^--forward: port out of range 1-65535 in "host:99999"; expected HOST:PORT/,
+    ],
+    [["--forward", "a:1,weight=0"], {}, /^--forward: weight must be an integer from 1 to 1000/],
+    [["--forward", "a:1,primary"], {}, /^--forward: unknown parameter "primary"/],
+    [["--forward", "a b"], {}, /^--forward: not HOST:PORT/],
+    [["--forward-unix", "relative.sock"], {}, /^--forward-unix: not an absolute path/],
+    [["--tag-prefix", "a..b"], {}, /^--tag-prefix: expected dot-separated words/],
+    [["--require-ack=maybe"], {}, /^--require-ack: expected true or false, got "maybe"/],
+    [["--interval"], {}, /^--interval: needs a value \(DURATION\)/],
+    [["--interval", "--once"], {}, /^--interval: needs a value/],
+    [["--intervall", "1s"], {}, /^unknown flag --intervall; did you mean --interval\?/],
+    [
+      ["--password", "x"],
+      {},
+      /^unknown flag --password; give the password with --password-file or UWSGI_FORWARD_PASSWORD/,
+    ],
+    [["stats.sock"], {}, /^unexpected argument "stats.sock": every setting is a --flag/],
+    [["--username", "u"], {}, /^--username: expected a user name together with a password/],
+    [
+      [],
+      { UWSGI_FORWARD_PASSWORD: "p" },
+      /^UWSGI_FORWARD_PASSWORD: expected a password together with --username/,
+    ],
+    [
+      ["--password-file", join(dir, "missing")],
+      {},
+      /^--password-file: expected a readable file, but ".*missing" gives ENOENT/,
+    ],
+    [["--shared-key-file", empty], {}, /^--shared-key-file: expected a file that is not empty/],
+    [
+      ["--shared-key-file", empty],
+      { UWSGI_FORWARD_SHARED_KEY: "k" },
+      /^--shared-key-file: expected a file, or UWSGI_FORWARD_SHARED_KEY, but not both/,
+    ],
+    [["--tls-cert", empty], {}, /^--tls-cert: expected a PEM file given together with --tls-key/],
+    [["--tls=false", "--tls-ca", empty], {}, /^--tls: expected true when --tls-ca/],
+    [[], { UWSGI_FORWARD_INTERVAL: "soon" }, /^UWSGI_FORWARD_INTERVAL \(--interval\): expected a duration/],
+    [[], { UWSGI_FORWARD_ONCE: "perhaps" }, /^UWSGI_FORWARD_ONCE \(--once\): expected true or false/],
+    [["--config", yaml], {}, /^interval in .*bad\.yaml \(--interval\): expected a duration/],
+    [
+      ["--config", unknownKey],
+      {},
+      /^intervall in .*unknown\.yaml: unknown setting; known settings are stats, forward/,
+    ],
+    [["--config", broken], {}, /^--config: ".*broken\.json" is not valid JSON/],
+    [["--config", list], {}, /^--config: ".*list\.yaml" must hold a mapping/],
+    [["--config", join(dir, "nope.yaml")], {}, /^--config: cannot read ".*nope\.yaml": ENOENT/],
+  ];
+  for (const [argv, env, message] of cases) {
+    assert.throws(
+      () => loadConfig(argv, env),
+      (err: unknown) => {
+        assert.ok(err instanceof CliUsageError, `${argv.join(" ")}: ${err}`);
+        assert.equal(err.code, "CLI_USAGE");
+        assert.doesNotMatch(err.message, /\n/);
+        assert.match(err.message, message, argv.join(" "));
+        return true;
+      },
+    );
+  }
+});
