@@ -1,0 +1,169 @@
+import { InvalidOptionError } from "../errors.js";
+import {
+  assertObject,
+  booleanOption,
+  describe,
+  enumOption,
+  integerOption,
+  rejectUnknownKeys,
+} from "../options.js";
+import { parseTarget, TARGET_FORMS, type TargetSpec } from "./address.js";
+import type { VarsMode } from "./redact.js";
+
+/** Record shapes a source can emit; Emperor documents always give `raw` and `emperor` records. */
+export type StatsShape = "raw" | "summary" | "worker" | "flat";
+
+/** Tags of each kind of record. */
+export interface StatsTags {
+  raw: string;
+  summary: string;
+  worker: string;
+  flat: string;
+  emperor: string;
+  error: string;
+}
+
+/** Options of `new UwsgiStatsSource(options)`. Only `targets` is required. */
+export interface UwsgiStatsSourceOptions {
+  /** Stats servers: `/path.sock`, `unix:///path`, globs of unix paths, `host:port`, `tcp://host:port`, `http://host:port[/path]`. */
+  targets: string[];
+  /** Time between the starts of two polls once `start()`ed, ms. Default 1000. */
+  intervalMs?: number;
+  /** Records to emit per document. Default `["raw"]`. */
+  shapes?: StatsShape[];
+  /** Tags per record kind; defaults `uwsgi.stats`, `uwsgi.summary`, `uwsgi.worker`, `uwsgi.flat`, `uwsgi.emperor`, `uwsgi.error`. */
+  tags?: Partial<StatsTags>;
+  /** Deadline for one target's whole answer, ms. Default 90% of `intervalMs`, at most 5000. */
+  timeoutMs?: number;
+  /** Deadline for one target's connection, ms. Default `min(timeoutMs, 1000)`. */
+  connectTimeoutMs?: number;
+  /** Largest answer read from one target, bytes; larger ones are cut off and reported. Default 8 MiB. */
+  maxBytes?: number;
+  /** Targets read at the same time. Default 64. */
+  concurrency?: number;
+  /** Rewrite every key of `raw` records to `[A-Za-z0-9_]` starting with a letter. Default false. */
+  escapeKeys?: boolean;
+  /** `cores[].vars` policy: "redact" (default) replaces secrets, "keep" sends all, "drop" removes `vars`. */
+  vars?: VarsMode;
+}
+
+/** Options after validation, with every default applied. */
+export interface ResolvedSourceOptions {
+  readonly targets: readonly TargetSpec[];
+  readonly intervalMs: number;
+  readonly shapes: ReadonlySet<StatsShape>;
+  readonly tags: Readonly<StatsTags>;
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly maxBytes: number;
+  readonly concurrency: number;
+  readonly escapeKeys: boolean;
+  readonly vars: VarsMode;
+}
+
+/** Default tags. */
+export const DEFAULT_TAGS: Readonly<StatsTags> = Object.freeze({
+  raw: "uwsgi.stats",
+  summary: "uwsgi.summary",
+  worker: "uwsgi.worker",
+  flat: "uwsgi.flat",
+  emperor: "uwsgi.emperor",
+  error: "uwsgi.error",
+});
+
+const SHAPES: readonly StatsShape[] = ["raw", "summary", "worker", "flat"];
+const KNOWN = [
+  "targets",
+  "intervalMs",
+  "shapes",
+  "tags",
+  "timeoutMs",
+  "connectTimeoutMs",
+  "maxBytes",
+  "concurrency",
+  "escapeKeys",
+  "vars",
+] as const;
+
+/** Validates source options once, with messages saying what to write instead. */
+export function resolveSourceOptions(options: unknown): ResolvedSourceOptions {
+  if (options === undefined) {
+    throw new InvalidOptionError(
+      "targets",
+      `required; ${TARGET_FORMS}, e.g. { targets: ["/run/uwsgi/app.stats.sock"] }`,
+    );
+  }
+  assertObject("options", options);
+  rejectUnknownKeys("", options, KNOWN);
+  const o = options as Record<string, unknown>;
+
+  const rawTargets = typeof o.targets === "string" ? [o.targets] : o.targets;
+  if (!Array.isArray(rawTargets) || rawTargets.length === 0) {
+    throw new InvalidOptionError(
+      "targets",
+      `expected a non-empty array of addresses, got ${describe(o.targets)}; ${TARGET_FORMS}, e.g. ["/run/uwsgi/app.stats.sock"]`,
+    );
+  }
+  const targets = rawTargets.map((t, i) => {
+    if (typeof t !== "string")
+      throw new InvalidOptionError(`targets[${i}]`, `expected a string, got ${describe(t)}`);
+    const parsed = parseTarget(t);
+    if ("error" in parsed) throw new InvalidOptionError(`targets[${i}]`, parsed.error);
+    return parsed;
+  });
+
+  const intervalMs = integerOption("intervalMs", o.intervalMs, 1000, 10, 24 * 3600 * 1000);
+  const timeoutMs = integerOption(
+    "timeoutMs",
+    o.timeoutMs,
+    Math.max(10, Math.round(Math.min(intervalMs, 5556) * 0.9)),
+    1,
+  );
+  const connectTimeoutMs = integerOption(
+    "connectTimeoutMs",
+    o.connectTimeoutMs,
+    Math.min(timeoutMs, 1000),
+    1,
+  );
+
+  let shapes: StatsShape[] = ["raw"];
+  if (o.shapes !== undefined) {
+    const list = typeof o.shapes === "string" ? [o.shapes] : o.shapes;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw new InvalidOptionError(
+        "shapes",
+        `expected a non-empty array of ${SHAPES.map((s) => `"${s}"`).join(", ")}`,
+      );
+    }
+    shapes = list.map((s, i) => enumOption(`shapes[${i}]`, s, "raw", SHAPES));
+  }
+
+  const tags: StatsTags = { ...DEFAULT_TAGS };
+  if (o.tags !== undefined) {
+    assertObject("tags", o.tags);
+    rejectUnknownKeys("tags", o.tags, Object.keys(DEFAULT_TAGS));
+    for (const [key, value] of Object.entries(o.tags)) {
+      if (value === undefined) continue;
+      if (typeof value !== "string" || !/^[A-Za-z0-9_.-]+$/.test(value)) {
+        throw new InvalidOptionError(
+          `tags.${key}`,
+          `expected a tag such as "uwsgi.${key}", got ${describe(value)}`,
+        );
+      }
+      tags[key as keyof StatsTags] = value;
+    }
+  }
+
+  return {
+    targets,
+    intervalMs,
+    shapes: new Set(shapes),
+    tags,
+    timeoutMs,
+    connectTimeoutMs,
+    maxBytes: integerOption("maxBytes", o.maxBytes, 8 * 1024 * 1024, 64),
+    concurrency: integerOption("concurrency", o.concurrency, 64, 1, 65536),
+    escapeKeys: booleanOption("escapeKeys", o.escapeKeys, false),
+    vars: enumOption("vars", o.vars, "redact", ["redact", "keep", "drop"] as const),
+  };
+}

@@ -1,0 +1,314 @@
+import { setMaxListeners } from "node:events";
+import { Readable } from "node:stream";
+import type { ForwardItem } from "../item.js";
+import { UwsgiStatsError, UwsgiStatsErrorCode as Code } from "./errors.js";
+import { TypeRegistry } from "./keys.js";
+import { resolveSourceOptions, type ResolvedSourceOptions, type UwsgiStatsSourceOptions } from "./options.js";
+import { parseDocument } from "./parse.js";
+import type { ResetKind } from "./rates.js";
+import { readStats } from "./read.js";
+import { applyVarsPolicy } from "./redact.js";
+import { emperorRecord } from "./shapes/emperor.js";
+import { isEmperorDocument } from "./shapes/fields.js";
+import { flatRecord } from "./shapes/flat.js";
+import { rawRecord } from "./shapes/raw.js";
+import { summaryRecord } from "./shapes/summary.js";
+import { workerRecords } from "./shapes/worker.js";
+import { TargetRegistry, type ResolvedTarget } from "./targets.js";
+
+/** What one poll did, emitted as the `poll` event. */
+export interface PollSummary {
+  /** Epoch ms when the poll started. */
+  readonly time: number;
+  /** Wall time the poll took, ms. */
+  readonly durationMs: number;
+  /** Targets read (after glob expansion). */
+  readonly targets: number;
+  /** Targets that answered with a usable document. */
+  readonly ok: number;
+  /** Targets that failed (stale ones included). */
+  readonly failed: number;
+  /** Items produced (records of every tag, error records included). */
+  readonly records: number;
+  /** Scheduled ticks skipped since the previous poll: the previous poll ran long, or the consumer was not reading. */
+  readonly skippedTicks: number;
+}
+
+/** Argument of the `reset` event: the target's counters started again from zero. */
+export interface ResetInfo {
+  /** `reload`: counters went down with the same master pid (SIGHUP); `restart`: the master pid changed. */
+  readonly kind: ResetKind;
+  /** The master pid now. */
+  readonly pid: number | undefined;
+}
+
+/** Argument of the `recover` event: a failing or stale target answers again. */
+export interface RecoverInfo {
+  readonly failedPolls: number;
+  /** Time from the first failure to this recovery, ms. */
+  readonly downMs: number;
+  /** The code of the last failure. */
+  readonly lastCode: string | undefined;
+  /** True when the target had been reported stale. */
+  readonly wasStale: boolean;
+}
+
+/**
+ * Polls uWSGI stats servers and produces `{ tag, time, record }` items: a Readable (objectMode) to pipe into
+ * a `ForwardSink`, a `poll()` method for one-off reads, and events `record`, `poll`, `targetError`, `stale`,
+ * `recover`, `reset`. Per-target failures become `uwsgi.error` records and `targetError` events, never
+ * exceptions. Reading starts with `start()` (or the first read from the stream) and ends with `stop()`.
+ */
+export class UwsgiStatsSource extends Readable {
+  /** The validated options with defaults applied. */
+  readonly options: ResolvedSourceOptions;
+  readonly #targets: TargetRegistry;
+  readonly #types = new TypeRegistry();
+  #abort = newAbortController();
+  #chain: Promise<unknown> = Promise.resolve();
+  #running = false;
+  #stopped = false;
+  #ended = false;
+  #timer: NodeJS.Timeout | undefined;
+  #origin = 0;
+  #tick = 0;
+  #skipped = 0;
+  #needDrain = false;
+
+  constructor(options: UwsgiStatsSourceOptions) {
+    super({ objectMode: true, highWaterMark: 1024 });
+    this.options = resolveSourceOptions(options);
+    this.#targets = new TargetRegistry(this.options.targets);
+  }
+
+  /**
+   * Polls every target once and resolves to the items of that poll (never rejects). Items are emitted as
+   * `record` events; only scheduled polls (after `start()`) also push them into the stream. Polls never
+   * overlap: a call during a poll runs after it.
+   */
+  poll(): Promise<ForwardItem[]> {
+    return this.#enqueue(false);
+  }
+
+  /** Starts polling every `intervalMs` on a fixed schedule (ticks missed by a long poll are skipped, not queued). */
+  start(): this {
+    if (this.#stopped)
+      throw new UwsgiStatsError(Code.INTERNAL, "", "start() after stop(): create a new UwsgiStatsSource");
+    if (this.#running) return this;
+    this.#running = true;
+    this.#origin = performance.now();
+    this.#tick = 0;
+    this.#timer = setTimeout(() => void this.#onTick(), 0);
+    return this;
+  }
+
+  /** Stops polling, aborts reads in flight, waits for the current poll to end, and ends the stream. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#abort.abort();
+    await this.#chain;
+    this.#abort = newAbortController();
+    if (!this.#ended) {
+      this.#ended = true;
+      this.push(null);
+    }
+  }
+
+  override _read(): void {
+    this.#needDrain = false;
+    if (!this.#running && !this.#stopped) this.start();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#stopped = true;
+    this.#running = false;
+    this.#ended = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#abort.abort();
+    callback(error);
+  }
+
+  async #onTick(): Promise<void> {
+    this.#timer = undefined;
+    if (!this.#running) return;
+    if (this.#needDrain) this.#skipped++;
+    else await this.#enqueue(true);
+    if (!this.#running) return;
+    const interval = this.options.intervalMs;
+    const now = performance.now();
+    const next = Math.max(this.#tick + 1, Math.floor((now - this.#origin) / interval) + 1);
+    this.#skipped += next - this.#tick - 1;
+    this.#tick = next;
+    this.#timer = setTimeout(() => void this.#onTick(), Math.max(0, this.#origin + next * interval - now));
+  }
+
+  #enqueue(push: boolean): Promise<ForwardItem[]> {
+    const run = this.#chain.then(() => this.#pollOnce(push));
+    this.#chain = run.catch(() => undefined);
+    return run.catch(() => []);
+  }
+
+  async #pollOnce(push: boolean): Promise<ForwardItem[]> {
+    const started = Date.now();
+    const t0 = performance.now();
+    const signal = this.#abort.signal;
+    const items: ForwardItem[] = [];
+    const deliver = (batch: ForwardItem[]): void => {
+      for (const item of batch) {
+        items.push(item);
+        this.emit("record", item);
+        if (push && !this.#ended && !this.push(item)) this.#needDrain = true;
+      }
+    };
+    const { targets, errors } = await this.#targets.resolve();
+    for (const err of errors) {
+      this.emit("targetError", err, err.target);
+      deliver([this.#errorItem(err, false)]);
+    }
+    let ok = 0;
+    let failed = errors.length;
+    await forEachLimited(targets, this.options.concurrency, async (target) => {
+      const result = await this.#pollTarget(target, signal);
+      if (result.ok) ok++;
+      else failed++;
+      deliver(result.items);
+    });
+    const skippedTicks = this.#skipped;
+    this.#skipped = 0;
+    const summary: PollSummary = {
+      time: started,
+      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+      targets: targets.length,
+      ok,
+      failed,
+      records: items.length,
+      skippedTicks,
+    };
+    this.emit("poll", summary);
+    return items;
+  }
+
+  async #pollTarget(
+    target: ResolvedTarget,
+    signal: AbortSignal,
+  ): Promise<{ ok: boolean; items: ForwardItem[] }> {
+    const name = target.target;
+    try {
+      const reply = await readStats(name, target.address, this.options, signal);
+      const { doc, repaired } = parseDocument(name, reply.body);
+      const health = this.#targets.succeeded(name, reply.time);
+      if (health.kind === "recovered") {
+        const { kind: _kind, ...info } = health;
+        this.emit("recover", name, info satisfies RecoverInfo);
+      }
+      return { ok: true, items: this.#shape(target, doc, repaired, reply.time, reply.monotonic) };
+    } catch (caught) {
+      if (signal.aborted) return { ok: false, items: [] };
+      const err =
+        caught instanceof UwsgiStatsError
+          ? caught
+          : new UwsgiStatsError(
+              Code.INTERNAL,
+              name,
+              `internal error while reading ${name}: ${String(caught)}`,
+              {
+                cause: caught,
+              },
+            );
+      const health = this.#targets.failed(target, err, Date.now());
+      if (health.kind === "quiet") return { ok: false, items: [] };
+      if (health.kind === "stale") this.emit("stale", name, err);
+      this.emit("targetError", err, name);
+      return { ok: false, items: [this.#errorItem(err, health.kind === "stale")] };
+    }
+  }
+
+  #shape(
+    target: ResolvedTarget,
+    doc: Record<string, unknown>,
+    repaired: boolean,
+    time: number,
+    monotonic: number,
+  ): ForwardItem[] {
+    const { shapes, tags, vars, escapeKeys } = this.options;
+    const name = target.target;
+    applyVarsPolicy(doc, vars);
+    const items: ForwardItem[] = [];
+    if (isEmperorDocument(doc)) {
+      items.push({ tag: tags.raw, time, record: rawRecord(doc, name, repaired, escapeKeys) });
+      items.push({
+        tag: tags.emperor,
+        time,
+        record: this.#typed(tags.emperor, emperorRecord(doc, name, repaired)),
+      });
+      return items;
+    }
+    const rates = this.#targets.state(name).rates.update(doc, monotonic);
+    if (rates.reset) this.emit("reset", name, { kind: rates.reset, pid: doc.pid } as ResetInfo);
+    if (shapes.has("raw"))
+      items.push({ tag: tags.raw, time, record: rawRecord(doc, name, repaired, escapeKeys) });
+    if (shapes.has("summary")) {
+      items.push({
+        tag: tags.summary,
+        time,
+        record: this.#typed(tags.summary, summaryRecord(doc, name, repaired, rates)),
+      });
+    }
+    if (shapes.has("worker")) {
+      for (const record of workerRecords(doc, name, repaired, rates)) {
+        items.push({ tag: tags.worker, time, record: this.#typed(tags.worker, record) });
+      }
+    }
+    if (shapes.has("flat"))
+      items.push({ tag: tags.flat, time, record: this.#typed(tags.flat, flatRecord(doc, name, repaired)) });
+    return items;
+  }
+
+  #typed(tag: string, record: Record<string, unknown>): Record<string, unknown> {
+    this.#types.enforce(tag, record);
+    return record;
+  }
+
+  #errorItem(err: UwsgiStatsError, stale: boolean): ForwardItem {
+    return {
+      tag: this.options.tags.error,
+      time: Date.now(),
+      record: {
+        target: err.target,
+        code: err.code,
+        message: err.message,
+        excerpt: err.excerpt,
+        bytes: err.bytes,
+        stale,
+      },
+    };
+  }
+}
+
+function newAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lanes = Math.min(limit, items.length);
+  const runners: Promise<void>[] = [];
+  for (let lane = 0; lane < lanes; lane++) {
+    runners.push(
+      (async () => {
+        while (next < items.length) await fn(items[next++] as T);
+      })(),
+    );
+  }
+  await Promise.all(runners);
+}

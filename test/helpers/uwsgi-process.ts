@@ -1,0 +1,183 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { request } from "node:http";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+/** The WSGI app every test uWSGI runs: `/` answers, `/slow?s=N` sleeps N seconds, `/boom` raises. */
+export const APP_PY = `import time
+def application(env, start_response):
+    p = env.get('PATH_INFO', '/')
+    if p == '/slow':
+        qs = env.get('QUERY_STRING', '')
+        s = 1.0
+        for part in qs.split('&'):
+            if part.startswith('s='):
+                s = float(part[2:])
+        time.sleep(s)
+    elif p == '/boom':
+        raise RuntimeError('boom')
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'hello']
+`;
+
+/** A uWSGI started for a test. */
+export interface UwsgiInstance {
+  readonly dir: string;
+  readonly child: ChildProcess;
+  readonly httpPort: number;
+  /** The stats target string to give the source. */
+  readonly stats: string;
+  /** Everything uWSGI logged so far. */
+  log(): string;
+  /** Kills the whole process group (master and workers) and waits for the master to exit. */
+  kill(): Promise<void>;
+}
+
+/** A new temporary directory, removed by `cleanup`. */
+export function tempDir(prefix = "uwsgi-forward-"): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** A TCP port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `uwsgi --ini` with a master, `processes` workers, an http-socket for load and a stats server
+ * (`stats: "unix"` on `<dir>/stats.sock`, `"tcp"` on a free port, `"http"` for stats-http on a free port).
+ * Resolves once the stats server answers. `extra` lines are appended to the ini.
+ */
+export async function startUwsgi(
+  options: {
+    dir?: string;
+    stats?: "unix" | "tcp" | "http";
+    statsPath?: string;
+    processes?: number;
+    extra?: string[];
+  } = {},
+): Promise<UwsgiInstance> {
+  const dir = options.dir ?? tempDir();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "app.py"), APP_PY);
+  const httpPort = await freePort();
+  const kind = options.stats ?? "unix";
+  let statsLine: string;
+  let stats: string;
+  if (kind === "unix") {
+    const p = options.statsPath ?? path.join(dir, "stats.sock");
+    statsLine = `stats = ${p}`;
+    stats = p;
+  } else {
+    const port = await freePort();
+    statsLine = `stats = 127.0.0.1:${port}`;
+    stats = kind === "http" ? `http://127.0.0.1:${port}` : `127.0.0.1:${port}`;
+  }
+  const ini = [
+    "[uwsgi]",
+    "plugins = python3",
+    "master = true",
+    `processes = ${options.processes ?? 1}`,
+    `http-socket = 127.0.0.1:${httpPort}`,
+    statsLine,
+    ...(kind === "http" ? ["stats-http = true"] : []),
+    `chdir = ${dir}`,
+    `wsgi-file = ${path.join(dir, "app.py")}`,
+    "need-app = true",
+    ...(options.extra ?? []),
+  ].join("\n");
+  const iniPath = path.join(dir, "uwsgi.ini");
+  writeFileSync(iniPath, ini + "\n");
+  const child = spawn("uwsgi", ["--ini", iniPath], { cwd: dir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const instance: UwsgiInstance = {
+    dir,
+    child,
+    httpPort,
+    stats,
+    log: () => log,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-(child.pid as number), "SIGKILL");
+        } catch {
+          // already gone
+        }
+        await exited;
+      }
+    },
+  };
+  const address =
+    kind === "unix"
+      ? { path: stats }
+      : { host: "127.0.0.1", port: Number(statsLine.slice(statsLine.lastIndexOf(":") + 1)) };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`uwsgi exited early:\n${log}`);
+    if (await answers(address, kind === "http")) break;
+    if (Date.now() > deadline) {
+      await instance.kill();
+      throw new Error(`uwsgi stats never answered:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return instance;
+}
+
+function answers(address: { path: string } | { host: string; port: number }, http: boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(address as { path: string });
+    let data = "";
+    socket.on("data", (d: Buffer) => (data += d.toString()));
+    socket.on("error", () => resolve(false));
+    socket.on("close", () => resolve(data.includes('"workers"') && !/"pid":0\b/.test(data.split('"workers"')[1] ?? "")));
+    if (http) socket.write("GET / HTTP/1.0\r\n\r\n");
+    socket.setTimeout(2000, () => socket.destroy());
+  });
+}
+
+/** Sends `count` GET requests to the uWSGI http-socket, `parallel` at a time; resolves when all answered. */
+export async function load(
+  port: number,
+  count: number,
+  options: { path?: string; parallel?: number; headers?: Record<string, string> } = {},
+): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: options.parallel ?? 4 }, async () => {
+    while (next < count) {
+      next++;
+      await get(port, options.path ?? "/", options.headers ?? {});
+    }
+  });
+  await Promise.all(lanes);
+}
+
+/** One GET; resolves with the status code (or 0 on a socket error) once the answer ended. */
+export function get(port: number, urlPath: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path: urlPath, headers, agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+      res.on("error", () => resolve(0));
+    });
+    req.on("error", () => resolve(0));
+    req.end();
+  });
+}
+
+/** Removes a directory tree, ignoring errors. */
+export function cleanup(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
