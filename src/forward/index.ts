@@ -1,1 +1,7 @@
-export {};
+export { ForwardSink } from "./sink.js";
+export type { SinkStats, CloseReport, CloseOptions, AckInfo, DropInfo, DropReason } from "./sink.js";
+export { EventTime } from "./event-time.js";
+export type { ForwardSinkOptions, ForwardServerOptions, OverflowPolicy } from "./options.js";
+export type { ForwardMode } from "./encoder.js";
+export type { ServerInfo, ServerStats, ServerHealth } from "./server-pool.js";
+export * from "./errors.js";

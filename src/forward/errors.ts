@@ -1,0 +1,97 @@
+import { UwsgiForwardError } from "../errors.js";
+
+/**
+ * Base class of every error raised by the Forward protocol client (`ForwardSink`).
+ * Branch on `code`: every subclass carries a stable `FORWARD_*` code.
+ */
+export class ForwardError extends UwsgiForwardError {}
+
+/** The server refused the handshake (`PONG` with `false`), or its PONG digest proved it does not know the shared key. Code `FORWARD_AUTH_FAILED`. */
+export class ForwardAuthError extends ForwardError {
+  /** The reason the server gave in its PONG, or our own reason when the server could not be verified. */
+  readonly reason: string;
+  constructor(message: string, reason: string) {
+    super("FORWARD_AUTH_FAILED", message);
+    this.reason = reason;
+  }
+}
+
+/** The TCP/TLS/unix connection was not established within `connectTimeoutMs`. Code `FORWARD_CONNECT_TIMEOUT`. */
+export class ForwardConnectTimeoutError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_CONNECT_TIMEOUT", message);
+  }
+}
+
+/** The server sent no HELO (when a shared key is configured) or no PONG within `connectTimeoutMs`. Code `FORWARD_HANDSHAKE_TIMEOUT`. */
+export class ForwardHandshakeTimeoutError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_HANDSHAKE_TIMEOUT", message);
+  }
+}
+
+/** Connecting failed (refused, unreachable, TLS failure...); the system error is the `cause`. Code `FORWARD_CONNECT_FAILED`. */
+export class ForwardConnectError extends ForwardError {
+  constructor(message: string, cause?: unknown) {
+    super("FORWARD_CONNECT_FAILED", message, { cause });
+  }
+}
+
+/** A frame sent with a chunk id got no `{ack}` within `ackTimeoutMs`; the connection is closed and the frame re-sent. Code `FORWARD_ACK_TIMEOUT`. */
+export class ForwardAckTimeoutError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_ACK_TIMEOUT", message);
+  }
+}
+
+/**
+ * Acks are required but the server has never sent one (typically Fluentd's `in_unix`, which never acks).
+ * The server is taken out of rotation for good instead of re-sending forever. Code `FORWARD_ACK_UNSUPPORTED`.
+ */
+export class ForwardAckUnsupportedError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_ACK_UNSUPPORTED", message);
+  }
+}
+
+/** A frame written without acks was not taken by the kernel within `ackTimeoutMs` (the server stopped reading). Code `FORWARD_WRITE_TIMEOUT`. */
+export class ForwardWriteTimeoutError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_WRITE_TIMEOUT", message);
+  }
+}
+
+/** The connection closed or failed while in use; unsettled frames are re-sent. Code `FORWARD_CONNECTION_CLOSED`. */
+export class ForwardConnectionClosedError extends ForwardError {
+  constructor(message: string, cause?: unknown) {
+    super("FORWARD_CONNECTION_CLOSED", message, { cause });
+  }
+}
+
+/** The server sent bytes that are not a valid Forward protocol reply (garbage, an oversized frame, an unknown ack). Code `FORWARD_PROTOCOL_ERROR`. */
+export class ForwardProtocolError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_PROTOCOL_ERROR", message);
+  }
+}
+
+/** Events were dropped because the buffer reached `bufferLimitBytes` (carried by the `drop` event's info). Code `FORWARD_BUFFER_OVERFLOW`. */
+export class ForwardBufferOverflowError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_BUFFER_OVERFLOW", message);
+  }
+}
+
+/** `close({ timeoutMs })` gave up before every event was delivered; see the close report for the counts. Code `FORWARD_CLOSE_TIMEOUT`. */
+export class ForwardCloseTimeoutError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_CLOSE_TIMEOUT", message);
+  }
+}
+
+/** An event was rejected before encoding: bad tag, record, or time, or a record msgpack cannot encode. Code `FORWARD_INVALID_RECORD`. */
+export class ForwardInvalidRecordError extends ForwardError {
+  constructor(message: string, cause?: unknown) {
+    super("FORWARD_INVALID_RECORD", message, { cause });
+  }
+}

@@ -1,0 +1,33 @@
+import { randomFillSync } from "node:crypto";
+
+/** One encoded frame on its way to a server; internal. */
+export interface Frame {
+  /** Creation order; lower = emitted earlier. */
+  readonly seq: number;
+  /** The complete msgpack frame. */
+  readonly bytes: Buffer;
+  /** Number of events inside. */
+  readonly events: number;
+  /** Ack id (base64 of 16 random bytes) when acks are required. */
+  readonly chunk: string | undefined;
+  /** How many times it was written to a socket. */
+  attempts: number;
+  /** When it was last written (ms, monotonic clock). */
+  sentAt: number;
+  /** Settled (acked, written, or dropped): no longer tracked. */
+  settled: boolean;
+}
+
+const pool = Buffer.allocUnsafe(16 * 256);
+let poolPos = pool.length;
+
+/** A fresh chunk id: the base64 of 16 random bytes, as the spec asks. */
+export function newChunkId(): string {
+  if (poolPos >= pool.length) {
+    randomFillSync(pool);
+    poolPos = 0;
+  }
+  const id = pool.toString("base64", poolPos, poolPos + 16);
+  poolPos += 16;
+  return id;
+}

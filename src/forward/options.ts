@@ -1,0 +1,254 @@
+import os from "node:os";
+import type tls from "node:tls";
+import { InvalidOptionError } from "../errors.js";
+import {
+  assertObject,
+  booleanOption,
+  describe,
+  enumOption,
+  integerOption,
+  rejectUnknownKeys,
+  stringOption,
+} from "../options.js";
+import type { ForwardMode } from "./encoder.js";
+
+/** What to do when an event arrives and the buffer already holds `bufferLimitBytes`. */
+export type OverflowPolicy = "block" | "dropOldest" | "dropNewest";
+
+/** One Forward server in `servers`. Credentials left out fall back to the sink-level ones. */
+export interface ForwardServerOptions {
+  /** Host name or IP. Default `"127.0.0.1"`. */
+  host?: string;
+  /** TCP port. Default `24224`. */
+  port?: number;
+  /** Unix socket path; when set, `host` and `port` are ignored. */
+  path?: string;
+  /** `true` or Node TLS options (`ca`, `cert`/`key` for mutual TLS, `servername`, `rejectUnauthorized`). Default: plain TCP. */
+  tls?: boolean | tls.ConnectionOptions;
+  /** Share of the traffic among healthy primaries (integer >= 1). Default `60`, like Fluentd. */
+  weight?: number;
+  /** A standby takes traffic only while every primary is down. Default `false`. */
+  standby?: boolean;
+  /** Shared key for the HELO/PING/PONG handshake; required when the server has `<security>`. Default: the sink's `sharedKey`. */
+  sharedKey?: string;
+  /** User name, when the server requires user authentication. Default: the sink's `username`. */
+  username?: string;
+  /** Password for `username`. Default: the sink's `password`. */
+  password?: string;
+}
+
+/** Options of `new ForwardSink(options)`. Every field is optional; defaults are given per field. */
+export interface ForwardSinkOptions {
+  /** Server host (single-server shorthand). Default `"127.0.0.1"`. */
+  host?: string;
+  /** Server port (single-server shorthand). Default `24224`. */
+  port?: number;
+  /** Unix socket path of a single server (instead of host/port). */
+  path?: string;
+  /** TLS for the single server: `true` or Node TLS connection options. Default: plain TCP. */
+  tls?: boolean | tls.ConnectionOptions;
+  /** Several servers, balanced by weight with standbys; replaces host/port/path/tls. */
+  servers?: ForwardServerOptions[];
+  /** Event mode of the frames. Default `"PackedForward"` (entries as msgpack bin with a `size` option). */
+  mode?: ForwardMode;
+  /** `true`: times are EventTime (ext type 0, nanoseconds); `false`: integer seconds. Default `true`. */
+  eventTime?: boolean;
+  /** Ask for an ack per frame (random 128-bit chunk id) and re-send on timeout or disconnect. Default `false`. */
+  requireAck?: boolean;
+  /**
+   * How long a frame may wait for its ack before the connection is closed and the frame re-sent; without acks,
+   * how long a written frame may sit unsent in the socket (server not reading). Default `30000` ms.
+   */
+  ackTimeoutMs?: number;
+  /** Shared key for the handshake (servers with `<security>`). Default: none (no handshake expected). */
+  sharedKey?: string;
+  /** Our hostname in PING. Default `os.hostname()`. */
+  selfHostname?: string;
+  /** User name for servers with user authentication. Default: none. */
+  username?: string;
+  /** Password for `username`. Default: none. */
+  password?: string;
+  /** Time allowed to connect, and again to complete the handshake. Default `5000` ms. */
+  connectTimeoutMs?: number;
+  /** Backoff between reconnects to a failing server: doubles from `minDelayMs` (default `500`) up to `maxDelayMs` (default `30000`), with jitter. */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  /**
+   * When a tag's batch becomes a frame: at `maxEvents` events (default `1000`), `maxBytes` encoded bytes
+   * (default `1048576`), or `maxDelayMs` after its first event (default `100`). Suits one record a second
+   * (sent within 100 ms) as well as 100k events a second (1000-event frames).
+   */
+  batch?: { maxEvents?: number; maxBytes?: number; maxDelayMs?: number };
+  /** Bytes of events not yet acknowledged (or written, without acks) the sink may hold. Default `67108864` (64 MiB). */
+  bufferLimitBytes?: number;
+  /**
+   * At the limit: `"block"` (default) — the Writable side waits for room and `emit()` returns false from half the
+   * limit on (events emitted past the limit anyway are dropped and counted: memory stays bounded);
+   * `"dropOldest"` — the oldest frames not yet sent are dropped; `"dropNewest"` — the new event is dropped.
+   * Every drop is counted in `stats().dropped` and reported by a `drop` event.
+   */
+  overflow?: OverflowPolicy;
+}
+
+/** A server with every option resolved; internal. */
+export interface ResolvedServer {
+  host: string;
+  port: number;
+  path: string | undefined;
+  tls: tls.ConnectionOptions | undefined;
+  weight: number;
+  standby: boolean;
+  sharedKey: string | undefined;
+  username: string | undefined;
+  password: string | undefined;
+}
+
+/** Options with defaults applied; internal. */
+export interface ResolvedOptions {
+  servers: ResolvedServer[];
+  mode: ForwardMode;
+  eventTime: boolean;
+  requireAck: boolean;
+  ackTimeoutMs: number;
+  selfHostname: string;
+  connectTimeoutMs: number;
+  reconnect: { minDelayMs: number; maxDelayMs: number };
+  batch: { maxEvents: number; maxBytes: number; maxDelayMs: number };
+  bufferLimitBytes: number;
+  overflow: OverflowPolicy;
+}
+
+const SINK_KEYS = [
+  "host",
+  "port",
+  "path",
+  "tls",
+  "servers",
+  "mode",
+  "eventTime",
+  "requireAck",
+  "ackTimeoutMs",
+  "sharedKey",
+  "selfHostname",
+  "username",
+  "password",
+  "connectTimeoutMs",
+  "reconnect",
+  "batch",
+  "bufferLimitBytes",
+  "overflow",
+] as const;
+const SERVER_KEYS = ["host", "port", "path", "tls", "weight", "standby", "sharedKey", "username", "password"];
+const MODES: ForwardMode[] = ["PackedForward", "Message", "Forward", "CompressedPackedForward"];
+const OVERFLOWS: OverflowPolicy[] = ["block", "dropOldest", "dropNewest"];
+const DAY_MS = 86_400_000;
+
+function tlsOption(name: string, value: unknown): tls.ConnectionOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError(
+      name,
+      `expected true or an object of Node TLS options, got ${describe(value)}`,
+    );
+  }
+  return value as tls.ConnectionOptions;
+}
+
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value === "" && (name.endsWith("password") || name.endsWith("sharedKey"))) return "";
+  return stringOption(name, value, undefined);
+}
+
+function server(where: string, raw: object, defaults: Partial<ResolvedServer>): ResolvedServer {
+  const o = raw as Record<string, unknown>;
+  const path = stringOption(`${where}path`, o.path, undefined);
+  return {
+    host: stringOption(`${where}host`, o.host, "127.0.0.1"),
+    port: integerOption(`${where}port`, o.port, 24224, 1, 65535),
+    path,
+    tls: tlsOption(`${where}tls`, o.tls),
+    weight: integerOption(`${where}weight`, o.weight, 60, 1, 1_000_000),
+    standby: booleanOption(`${where}standby`, o.standby, false),
+    sharedKey: optionalString(`${where}sharedKey`, o.sharedKey) ?? defaults.sharedKey,
+    username: optionalString(`${where}username`, o.username) ?? defaults.username,
+    password: optionalString(`${where}password`, o.password) ?? defaults.password,
+  };
+}
+
+/** Validates `new ForwardSink(options)` once; throws InvalidOptionError naming the option. */
+export function resolveOptions(options: unknown = {}): ResolvedOptions {
+  assertObject("options", options);
+  rejectUnknownKeys("", options, SINK_KEYS);
+  const o = options as Record<string, unknown>;
+  const credentials = {
+    sharedKey: optionalString("sharedKey", o.sharedKey),
+    username: optionalString("username", o.username),
+    password: optionalString("password", o.password),
+  };
+  let servers: ResolvedServer[];
+  if (o.servers !== undefined) {
+    if (!Array.isArray(o.servers) || o.servers.length === 0) {
+      throw new InvalidOptionError(
+        "servers",
+        `expected a non-empty array of servers, got ${describe(o.servers)}`,
+      );
+    }
+    for (const key of ["host", "port", "path", "tls"]) {
+      if (o[key] !== undefined) {
+        throw new InvalidOptionError(key, `cannot be combined with "servers"; set it on each server instead`);
+      }
+    }
+    servers = o.servers.map((s: unknown, i: number) => {
+      assertObject(`servers[${i}]`, s);
+      rejectUnknownKeys(`servers[${i}]`, s, SERVER_KEYS);
+      return server(`servers[${i}].`, s, credentials);
+    });
+    if (servers.every((s) => s.standby)) {
+      throw new InvalidOptionError("servers", "at least one server must not be a standby");
+    }
+  } else {
+    servers = [server("", { host: o.host, port: o.port, path: o.path, tls: o.tls }, credentials)];
+  }
+
+  assertObject("reconnect", o.reconnect, true);
+  const reconnect = (o.reconnect ?? {}) as Record<string, unknown>;
+  rejectUnknownKeys("reconnect", reconnect, ["minDelayMs", "maxDelayMs"]);
+  const minDelayMs = integerOption("reconnect.minDelayMs", reconnect.minDelayMs, 500, 1, DAY_MS);
+  const maxDelayMs = integerOption(
+    "reconnect.maxDelayMs",
+    reconnect.maxDelayMs,
+    Math.max(30_000, minDelayMs),
+    minDelayMs,
+    DAY_MS,
+  );
+
+  assertObject("batch", o.batch, true);
+  const batch = (o.batch ?? {}) as Record<string, unknown>;
+  rejectUnknownKeys("batch", batch, ["maxEvents", "maxBytes", "maxDelayMs"]);
+  const bufferLimitBytes = integerOption("bufferLimitBytes", o.bufferLimitBytes, 64 * 1024 * 1024, 1024);
+  const maxBytes = integerOption(
+    "batch.maxBytes",
+    batch.maxBytes,
+    Math.min(1024 * 1024, bufferLimitBytes),
+    1,
+    bufferLimitBytes,
+  );
+
+  return {
+    servers,
+    mode: enumOption("mode", o.mode, "PackedForward", MODES),
+    eventTime: booleanOption("eventTime", o.eventTime, true),
+    requireAck: booleanOption("requireAck", o.requireAck, false),
+    ackTimeoutMs: integerOption("ackTimeoutMs", o.ackTimeoutMs, 30_000, 1, DAY_MS),
+    selfHostname: stringOption("selfHostname", o.selfHostname, os.hostname()),
+    connectTimeoutMs: integerOption("connectTimeoutMs", o.connectTimeoutMs, 5000, 1, DAY_MS),
+    reconnect: { minDelayMs, maxDelayMs },
+    batch: {
+      maxEvents: integerOption("batch.maxEvents", batch.maxEvents, 1000, 1, 1_000_000),
+      maxBytes,
+      maxDelayMs: integerOption("batch.maxDelayMs", batch.maxDelayMs, 100, 0, DAY_MS),
+    },
+    bufferLimitBytes,
+    overflow: enumOption("overflow", o.overflow, "block", OVERFLOWS),
+  };
+}
