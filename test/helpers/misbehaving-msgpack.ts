@@ -24,14 +24,15 @@ addExtension({
 export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
 
 /**
- * Offset just past the msgpack value starting at `pos`, or -1 when `buf` ends before it does.
- * Throws on a byte that starts no msgpack value (0xc1).
+ * Offset just past the msgpack value starting at `pos`; when `buf` ends before the value does, a
+ * negative number whose absolute value is a lower bound for that end (so a stream reader can wait
+ * for that many bytes before trying again). Throws on a byte that starts no msgpack value (0xc1).
  */
 export function msgpackEnd(buf: Uint8Array, pos: number): number {
   let pending = 1;
   const len = buf.length;
   while (pending > 0) {
-    if (pos >= len) return -1;
+    if (pos >= len) return -(pos + pending);
     const b = buf[pos]!;
     pending--;
     if (b <= 0x7f || b >= 0xe0) {
@@ -47,7 +48,7 @@ export function msgpackEnd(buf: Uint8Array, pos: number): number {
     } else {
       const need = HEAD[b - 0xc0]!;
       if (need < 0) throw new Error(`invalid msgpack byte 0x${b.toString(16)} at ${pos}`);
-      if (pos + need > len) return -1;
+      if (pos + need > len) return -(pos + need);
       switch (b) {
         case 0xc4:
         case 0xd9:
@@ -91,7 +92,7 @@ export function msgpackEnd(buf: Uint8Array, pos: number): number {
       }
     }
   }
-  return pos <= len ? pos : -1;
+  return pos <= len ? pos : -pos;
 }
 
 // Bytes needed to know a value's size (head included) for 0xc0..0xdf; -1 = never used.
@@ -108,26 +109,37 @@ function readU32(buf: Uint8Array, pos: number): number {
  * partial data is kept for the next chunk. `maxBytes` bounds what is kept for one value.
  */
 export class FrameSplitter {
-  private pending: Buffer | null = null;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private need = 0;
   bytes = 0;
 
   constructor(private readonly maxBytes = 256 * 1024 * 1024) {}
 
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
     this.bytes += chunk.length;
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = null;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered < this.need) return;
+    const buf = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    this.need = 0;
     let pos = 0;
     while (pos < buf.length) {
       const end = msgpackEnd(buf, pos);
-      if (end < 0) break;
+      if (end < 0) {
+        this.need = -end - pos;
+        break;
+      }
       onFrame(buf.subarray(pos, end));
       pos = end;
     }
     if (pos < buf.length) {
-      buf = buf.subarray(pos);
-      if (buf.length > this.maxBytes) throw new Error(`frame larger than ${this.maxBytes} bytes`);
-      this.pending = Buffer.from(buf);
+      if (this.need > this.maxBytes) throw new Error(`frame larger than ${this.maxBytes} bytes`);
+      const rest = Buffer.from(buf.subarray(pos));
+      this.chunks.push(rest);
+      this.buffered = rest.length;
     }
   }
 }

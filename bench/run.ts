@@ -1,0 +1,199 @@
+/**
+ * `npm run bench`: ForwardSink against @fluent-org/logger's FluentClient and fluent-logger, same records,
+ * same run, one connection each, every client and every receiver in its own process. Only events the
+ * receiver decoded count. Writes docs/benchmarks.md.
+ */
+import { fork, execFileSync } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { ClientJob, ClientName, ClientResult } from "./client.js";
+import type { ReceiverResult } from "./receiver.js";
+import type { RecordName } from "./records.js";
+
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+
+/** One measured run. */
+interface Run {
+  client: ClientName;
+  acks: boolean;
+  record: RecordName;
+  emitted: number;
+  arrived: number;
+  eventsPerSec: number;
+  cpuUsPerEvent: number;
+  bytesPerEvent: number;
+  peakRssMb: number;
+  errors: number;
+}
+
+function child(file: string, args: string[] = []) {
+  return fork(here(file), args, {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+}
+
+async function message<T>(proc: ReturnType<typeof fork>, type: string): Promise<T> {
+  for (;;) {
+    const [msg] = (await once(proc, "message")) as [{ type: string }];
+    if (msg.type === type) return msg as T;
+  }
+}
+
+async function runOne(client: ClientName, record: RecordName, acks: boolean): Promise<Run> {
+  const receiver = child("./receiver.ts");
+  try {
+    const { port } = await message<{ port: number }>(receiver, "ready");
+    const job: ClientJob = { client, record, port, acks, durationMs: DURATION_MS };
+    const proc = child("./client.ts", [JSON.stringify(job)]);
+    try {
+      const sent = await message<ClientResult>(proc, "result");
+      const gotP = message<ReceiverResult>(receiver, "result");
+      receiver.send({ type: "expect", events: sent.emitted, timeoutMs: 60_000 });
+      const got = await gotP;
+      proc.send({ type: "exit" });
+      const seconds = Number(BigInt(got.lastEventNs) - BigInt(sent.startNs)) / 1e9;
+      return {
+        client,
+        acks,
+        record,
+        emitted: sent.emitted,
+        arrived: got.events,
+        eventsPerSec: got.events / seconds,
+        cpuUsPerEvent: sent.cpuUs / sent.emitted,
+        bytesPerEvent: got.bytes / got.events,
+        peakRssMb: sent.maxRssKb / 1024,
+        errors: sent.errors,
+      };
+    } finally {
+      await Promise.race([once(proc, "exit"), new Promise((r) => setTimeout(r, 4000))]);
+      proc.kill();
+    }
+  } finally {
+    receiver.kill();
+  }
+}
+
+async function median(client: ClientName, record: RecordName, acks: boolean): Promise<Run> {
+  const runs: Run[] = [];
+  for (let i = 0; i < REPEATS; i++) runs.push(await runOne(client, record, acks));
+  runs.sort((a, b) => a.eventsPerSec - b.eventsPerSec);
+  const mid = runs[Math.floor(runs.length / 2)]!;
+  const label = `${client}${acks ? " (acks)" : ""}`;
+  console.log(
+    `${record.padEnd(6)} ${label.padEnd(20)} ${fmt(mid.eventsPerSec).padStart(10)} ev/s ` +
+      `[${runs.map((r) => fmt(r.eventsPerSec)).join(", ")}] ${mid.cpuUsPerEvent.toFixed(2)} µs/ev ` +
+      `${mid.bytesPerEvent.toFixed(1)} B/ev ${mid.peakRssMb.toFixed(0)} MB arrived ${mid.arrived}/${mid.emitted}`,
+  );
+  return mid;
+}
+
+async function ceiling(record: RecordName): Promise<{ eventsPerSec: number; bytes: number }> {
+  const out = execFileSync(process.execPath, ["--import", "tsx", here("./ceiling.ts"), record], {
+    encoding: "utf8",
+  });
+  return JSON.parse(out) as { eventsPerSec: number; bytes: number };
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+const CONFIGS: { client: ClientName; acks: boolean }[] = [
+  { client: "ForwardSink", acks: false },
+  { client: "ForwardSink", acks: true },
+  { client: "FluentClient", acks: false },
+  { client: "fluent-logger", acks: false },
+];
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const t0 = performance.now();
+  const sections: string[] = [];
+  const summary: string[] = [];
+  for (const record of ["small", "uwsgi"] as RecordName[]) {
+    const top = await ceiling(record);
+    console.log(`${record.padEnd(6)} msgpackr pack() alone ${fmt(top.eventsPerSec).padStart(10)} ev/s`);
+    const runs: Run[] = [];
+    for (const c of CONFIGS) runs.push(await median(c.client, record, c.acks));
+    const sink = runs[0]!;
+    const sinkAcks = runs[1]!;
+    const rival = runs[2]!;
+    const target = record === "small" ? 3 : 2;
+    const vsRival = sink.eventsPerSec / rival.eventsPerSec;
+    const ackRatio = sinkAcks.eventsPerSec / sink.eventsPerSec;
+    summary.push(
+      `| ${recordTitle(record)} | ${vsRival.toFixed(2)}× | ≥ ${target}× | ${vsRival >= target ? "met" : "**missed**"} |`,
+      `| ${recordTitle(record)}, acks on vs off | ${(ackRatio * 100).toFixed(0)} % | ≥ 80 % | ${ackRatio >= 0.8 ? "met" : "**missed**"} |`,
+    );
+    sections.push(
+      `### ${recordTitle(record)} (msgpack ${top.bytes} bytes)`,
+      "",
+      "| client | events/s | vs FluentClient | client CPU µs/event | bytes/event on the wire | peak RSS (MB) | arrived / emitted |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...runs.map(
+        (r) =>
+          `| ${r.client}${r.acks ? " (acks)" : ""} | ${fmt(r.eventsPerSec)} | ${(r.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ` +
+          `${r.cpuUsPerEvent.toFixed(2)} | ${r.bytesPerEvent.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${r.arrived} / ${r.emitted} |`,
+      ),
+      `| *ceiling: msgpackr \`pack(record)\` alone, no I/O* | ${fmt(top.eventsPerSec)} | ${(top.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ${(1e6 / top.eventsPerSec).toFixed(2)} | ${top.bytes} | | |`,
+      "",
+    );
+  }
+  let source = "";
+  if (existsSync(here("./source.ts"))) {
+    const mod = (await import(pathToFileURL(here("./source.ts")).href)) as {
+      runSourceBench?: () => Promise<string>;
+    };
+    if (mod.runSourceBench) source = await mod.runSourceBench();
+  }
+  const minutes = ((performance.now() - t0) / 60000).toFixed(1);
+  const cpu = os.cpus()[0]?.model ?? "unknown";
+  const doc = [
+    "# Benchmarks",
+    "",
+    "Generated by `npm run bench` (bench/run.ts); the figures below are from one run of that command.",
+    "",
+    `- Date: ${started.toISOString()} (the run took ${minutes} min)`,
+    `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
+    `- Node ${process.version}`,
+    `- Command: \`npm run bench\` (\`BENCH_DURATION_MS=${DURATION_MS} BENCH_REPEATS=${REPEATS}\`)`,
+    "",
+    "## ForwardSink against the other Node Forward clients",
+    "",
+    "Each client sends the same record over one TCP connection on 127.0.0.1 for " +
+      `${DURATION_MS / 1000} s as fast as it accepts events, then waits until its library reports everything ` +
+      "written (or acked). Client and receiver each run in their own process; the receiver decodes every frame " +
+      "(msgpack, gzip, every entry) and counts the events, so only what arrived counts. " +
+      "events/s = events arrived ÷ (last arrival − first emit); CPU is the client process's user+system time " +
+      "divided by the events it emitted; bytes/event is what the receiver read off the socket; peak RSS is the " +
+      `client process's maxRSS (Node itself and the loader included). Median of ${REPEATS} runs by events/s.`,
+    "",
+    "Settings: ForwardSink with its defaults (PackedForward, EventTime); FluentClient with " +
+      '`eventMode: "PackedForward"`, `milliseconds: true` (EventTime); fluent-logger with ' +
+      '`eventMode: "PackedForward"` (integer-second times, its only batching mode). The producer loop emits ' +
+      "1000 small (or 50 uWSGI) events, then yields to the event loop; for ForwardSink it waits for `drain` " +
+      "when `emit` returns false.",
+    "",
+    ...sections,
+    "## Targets",
+    "",
+    "| what | measured | target | |",
+    "| --- | ---: | ---: | --- |",
+    ...summary,
+    "",
+    source,
+  ].join("\n");
+  writeFileSync(here("../docs/benchmarks.md"), doc.trimEnd() + "\n");
+  console.log(`\n${summary.join("\n")}\nwrote docs/benchmarks.md in ${minutes} min`);
+}
+
+function recordTitle(record: RecordName): string {
+  return record === "small" ? "Small log line (~100 bytes)" : "uWSGI stats document (big-t1.json)";
+}
+
+await main();
