@@ -97,7 +97,11 @@ export async function startUwsgi(
   ].join("\n");
   const iniPath = path.join(dir, "uwsgi.ini");
   writeFileSync(iniPath, ini + "\n");
-  const child = spawn("uwsgi", ["--ini", iniPath], { cwd: dir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("uwsgi", ["--ini", iniPath], {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let log = "";
   child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
@@ -136,13 +140,18 @@ export async function startUwsgi(
   return instance;
 }
 
-function answers(address: { path: string } | { host: string; port: number }, http: boolean): Promise<boolean> {
+function answers(
+  address: { path: string } | { host: string; port: number },
+  http: boolean,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(address as { path: string });
     let data = "";
     socket.on("data", (d: Buffer) => (data += d.toString()));
     socket.on("error", () => resolve(false));
-    socket.on("close", () => resolve(data.includes('"workers"') && !/"pid":0\b/.test(data.split('"workers"')[1] ?? "")));
+    socket.on("close", () =>
+      resolve(data.includes('"workers"') && !/"pid":0\b/.test(data.split('"workers"')[1] ?? "")),
+    );
     if (http) socket.write("GET / HTTP/1.0\r\n\r\n");
     socket.setTimeout(2000, () => socket.destroy());
   });

@@ -135,7 +135,10 @@ test("a respawned worker (new pid in its slot) gets no rates for that interval; 
     else assert.ok((w.requests_per_sec as number) >= 0, `worker ${w.id}`);
   }
   const s = summaryRecord(b, "t", false, rates);
-  assert.ok((s.requests_per_sec as number) >= 0, "counters kept growing across respawns: the summary has rates");
+  assert.ok(
+    (s.requests_per_sec as number) >= 0,
+    "counters kept growing across respawns: the summary has rates",
+  );
 });
 
 test("a SIGHUP reload (same master pid, counters back to 0) is a reset, reported once, with no rates", () => {
@@ -201,9 +204,11 @@ test("raw records keep the document as sent; escapeKeys rewrites every key", () 
 test("the in-flight sample's Authorization-free vars keep their values but lose the query string", () => {
   const doc = load("a_seed_unix_busy_inflight_request.json");
   applyVarsPolicy(doc, "redact");
-  const vars = (((doc.workers as { cores: { vars: string[] }[] }[])[0] as { cores: { vars: string[] }[] }).cores[0] as {
-    vars: string[];
-  }).vars;
+  const vars = (
+    ((doc.workers as { cores: { vars: string[] }[] }[])[0] as { cores: { vars: string[] }[] }).cores[0] as {
+      vars: string[];
+    }
+  ).vars;
   assert.ok(vars.includes("PATH_INFO=/slow"));
   assert.ok(vars.includes("QUERY_STRING=[REDACTED]"));
   assert.ok(vars.includes("REQUEST_URI=/slow?[REDACTED]"));
