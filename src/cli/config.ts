@@ -25,6 +25,8 @@ export interface SidecarSourceOptions {
   shapes: (typeof SHAPES)[number][];
   tags: Record<"raw" | "summary" | "worker" | "flat" | "emperor" | "error", string>;
   timeoutMs?: number;
+  maxBytes?: number;
+  escapeKeys: boolean;
   vars: (typeof VARS)[number];
 }
 
@@ -103,7 +105,7 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
     values.fail("tag-prefix", "dot-separated words of letters, digits, _ and - (e.g. uwsgi or app.uwsgi)");
   }
   const intervalMs = values.duration("interval") ?? 1000;
-  if (intervalMs === 0) values.fail("interval", "a duration above 0, such as 500ms, 1s or 1m");
+  if (intervalMs < 10) values.fail("interval", "a duration of at least 10ms, such as 500ms, 1s or 1m");
   const timeoutMs = values.duration("timeout");
   if (timeoutMs === 0) values.fail("timeout", "a duration above 0, such as 500ms or 2s");
   const source: SidecarSourceOptions = {
@@ -118,9 +120,14 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
       emperor: `${tagPrefix}.emperor`,
       error: `${tagPrefix}.error`,
     },
+    escapeKeys: values.boolean("escape-keys") ?? false,
     vars: (values.enumValue("vars") as SidecarSourceOptions["vars"] | undefined) ?? "redact",
   };
   if (timeoutMs !== undefined) source.timeoutMs = timeoutMs;
+  const maxBytes = values.size("max-bytes");
+  if (maxBytes !== undefined && maxBytes < 64)
+    values.fail("max-bytes", "a size of at least 64 bytes, such as 8MiB");
+  if (maxBytes !== undefined) source.maxBytes = maxBytes;
   for (const target of source.targets) {
     if (target.trim() === "") values.fail("stats", "a non-empty stats address");
   }

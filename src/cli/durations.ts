@@ -1,5 +1,5 @@
 /** What a duration setting accepts, for error messages and help. */
-export const DURATION_SYNTAX = "a duration such as 500ms, 1s, 1.5s, 1m or 1h (0 allowed where it disables)";
+export const DURATION_SYNTAX = "a duration such as 500ms, 1s, 1.5s, 1m or 1h";
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

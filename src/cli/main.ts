@@ -1,2 +1,18 @@
 #!/usr/bin/env node
-export {};
+// The `uwsgi-forward` command (package bin). Everything it does is in run.ts; this file only binds it to the process.
+import { run } from "./run.js";
+
+const exit = (code: number): void => {
+  process.exitCode = code;
+  // Let stdout and stderr drain, but never linger on a forgotten handle.
+  setTimeout(() => process.exit(code), 2000).unref();
+};
+
+run(process.argv.slice(2), process.env, {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  exit: (code) => process.exit(code),
+}).then(exit, (err: unknown) => {
+  process.stderr.write(`uwsgi-forward: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+  exit(1);
+});

@@ -117,6 +117,20 @@ export const SETTINGS: readonly SettingSpec[] = [
     },
   ),
   spec(
+    "escape-keys",
+    "boolean",
+    "",
+    "false",
+    "rewrite every key of raw records to [A-Za-z0-9_] (for Norikra and other strict stores)",
+  ),
+  spec(
+    "max-bytes",
+    "size",
+    "SIZE",
+    "8MiB",
+    "largest stats answer read from one target; larger ones are cut off and reported",
+  ),
+  spec(
     "require-ack",
     "boolean",
     "",

@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import type { EventTimeInput, ForwardItem } from "../index.js";
+import type { Output } from "./output.js";
 
 /** One --stdout line: the tag, the time as epoch seconds (fraction kept), and the record, as they would be sent. */
 export function itemLine(item: ForwardItem, now: () => number = Date.now): string {
@@ -41,4 +42,30 @@ export class StdoutOutput extends Writable {
     if (this.output.write(itemLine(item))) callback();
     else this.output.once("drain", () => callback());
   }
+}
+
+/** The --stdout Output: prints, sends nothing; its health part counts printed lines as sent. */
+export function stdoutOutput(output: LineOutput): Output {
+  const writable = new StdoutOutput(output);
+  return {
+    writable,
+    health: () => ({
+      emitted: writable.printed,
+      sent: writable.printed,
+      acked: 0,
+      retried: 0,
+      dropped: 0,
+      buffered_bytes: 0,
+      buffered_events: 0,
+      servers_up: 0,
+      servers: [],
+    }),
+    async close(timeoutMs: number) {
+      let timer: NodeJS.Timeout | undefined;
+      const finished = new Promise<void>((resolve) => writable.end(() => resolve()));
+      await Promise.race([finished, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+      return { undeliveredEvents: writable.writableLength, text: `printed ${writable.printed} records` };
+    },
+  };
 }

@@ -172,7 +172,19 @@ test("--help and --version are recognised before anything is validated", () => {
 
 test("durations, sizes and enums from every layer reach the options", () => {
   const config = run(
-    ["--timeout", "750ms", "--buffer-limit", "8MiB", "--overflow", "block", "--vars", "drop"],
+    [
+      "--timeout",
+      "750ms",
+      "--escape-keys",
+      "--max-bytes",
+      "1MiB",
+      "--buffer-limit",
+      "8MiB",
+      "--overflow",
+      "block",
+      "--vars",
+      "drop",
+    ],
     {
       UWSGI_FORWARD_HEALTH_INTERVAL: "0",
       UWSGI_FORWARD_SHUTDOWN_TIMEOUT: "3s",
@@ -180,6 +192,8 @@ test("durations, sizes and enums from every layer reach the options", () => {
     },
   );
   assert.equal(config.source.timeoutMs, 750);
+  assert.equal(config.source.escapeKeys, true);
+  assert.equal(config.source.maxBytes, 1024 * 1024);
   assert.equal(config.sink.bufferLimitBytes, 8 * 1024 * 1024);
   assert.equal(config.sink.overflow, "block");
   assert.equal(config.source.vars, "drop");
@@ -202,7 +216,10 @@ test("every wrong value is one line naming where it was given and what it accept
   writeFileSync(empty, "\n");
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
     [["--interval", "fast"], {}, /^--interval: expected a duration such as 500ms, 1s/],
-    [["--interval", "0"], {}, /^--interval: expected a duration above 0/],
+    [["--interval", "0"], {}, /^--interval: expected a duration of at least 10ms/],
+    [["--interval", "5ms"], {}, /^--interval: expected a duration of at least 10ms/],
+    [["--max-bytes", "10"], {}, /^--max-bytes: expected a size of at least 64 bytes/],
+    [["--escape-keys=nah"], {}, /^--escape-keys: expected true or false/],
     [["--timeout", "10"], {}, /^--timeout: expected a duration/],
     [["--health-interval", "1d"], {}, /^--health-interval: expected a duration/],
     [["--shutdown-timeout=-1s"], {}, /^--shutdown-timeout: expected a duration/],

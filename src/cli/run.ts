@@ -1,0 +1,119 @@
+import { InvalidOptionError } from "../index.js";
+import { loadConfig, type SidecarConfig } from "./config.js";
+import { CliUsageError, USAGE_EXIT_CODE } from "./errors.js";
+import { helpText } from "./help.js";
+import { errorMessage } from "./labels.js";
+import { Logger } from "./logger.js";
+import { Sidecar } from "./sidecar.js";
+import { installSignalHandlers, signalExitCode } from "./signals.js";
+import type { LineOutput } from "./stdout-output.js";
+import { VERSION } from "./version.js";
+
+/** The process around the sidecar: its streams and how to leave at once. */
+export interface RunIo {
+  readonly stdout: LineOutput;
+  readonly stderr: { write(text: string): unknown };
+  /** Ends the process now (second signal, fatal error). */
+  readonly exit: (code: number) => void;
+}
+
+/** Which flag an option of ForwardSink or UwsgiStatsSource comes from, for one-line errors. */
+const FLAG_OF_OPTION: [RegExp, string][] = [
+  [/^targets/, "--stats"],
+  [/^intervalMs/, "--interval"],
+  [/^(timeoutMs|connectTimeoutMs)/, "--timeout"],
+  [/^shapes/, "--shape"],
+  [/^tags/, "--tag-prefix"],
+  [/^maxBytes/, "--max-bytes"],
+  [/^servers\[\d+\]\.tls|^tls/, "--tls"],
+  [/^servers|^host|^port|^path/, "--forward"],
+  [/^bufferLimitBytes/, "--buffer-limit"],
+  [/^sharedKey/, "--shared-key"],
+  [/^selfHostname/, "--self-hostname"],
+  [/^username/, "--username"],
+  [/^password/, "--password-file"],
+];
+
+function usageLine(err: InvalidOptionError): string {
+  const flag = FLAG_OF_OPTION.find(([pattern]) => pattern.test(err.option))?.[1];
+  return flag ? `${flag}: ${err.message}` : err.message;
+}
+
+/**
+ * Runs `uwsgi-forward` with `argv` (without node and the script) and `env`; resolves to the exit code:
+ * 0 done, 1 failure at run time, 2 wrong flag or value (one line on stderr).
+ */
+export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: RunIo): Promise<number> {
+  let config: SidecarConfig;
+  let warnings: string[];
+  try {
+    const loaded = loadConfig(argv, env);
+    if (loaded.kind === "help") {
+      io.stdout.write(helpText());
+      return 0;
+    }
+    if (loaded.kind === "version") {
+      io.stdout.write(`${VERSION}\n`);
+      return 0;
+    }
+    ({ config, warnings } = loaded);
+  } catch (err) {
+    if (!(err instanceof CliUsageError)) throw err;
+    io.stderr.write(`uwsgi-forward: ${err.message}\n`);
+    return USAGE_EXIT_CODE;
+  }
+
+  const logger = new Logger(config.logLevel, io.stderr);
+  for (const warning of warnings) logger.warn(warning);
+  const fatal = (err: Error): void => {
+    logger.error(`fatal: ${errorMessage(err)}`);
+    io.exit(1);
+  };
+  let sidecar: Sidecar;
+  try {
+    sidecar = new Sidecar(config, { logger, stdout: io.stdout, fatal });
+  } catch (err) {
+    if (!(err instanceof InvalidOptionError)) throw err;
+    io.stderr.write(`uwsgi-forward: ${usageLine(err)}\n`);
+    return USAGE_EXIT_CODE;
+  }
+  if (config.once) return sidecar.once();
+
+  sidecar.start();
+  return new Promise<number>((resolve) => {
+    // Reloads and the stop run one after another, never interleaved.
+    let chain = Promise.resolve();
+    const uninstall = installSignalHandlers({
+      stop: (signal) => {
+        chain = chain
+          .then(() => sidecar.stop(`${signal} received`))
+          .catch((err: unknown) => logger.error(`stop failed: ${errorMessage(err)}`))
+          .then(() => {
+            uninstall();
+            resolve(0);
+          });
+      },
+      force: (signal) => {
+        logger.warn(`${signal} received again: exiting now without waiting for delivery`);
+        io.exit(signalExitCode(signal));
+      },
+      reload: () => {
+        chain = chain.then(async () => {
+          if (config.configFile === undefined) {
+            logger.warn("SIGHUP received but no --config file to re-read; nothing changed");
+            return;
+          }
+          logger.info(`SIGHUP received: re-reading ${config.configFile}`);
+          try {
+            const loaded = loadConfig(argv, env);
+            if (loaded.kind !== "run") return;
+            await sidecar.reload(loaded.config);
+            config = loaded.config;
+          } catch (err) {
+            logger.error(`reload failed, keeping the running configuration: ${errorMessage(err)}`);
+          }
+        });
+      },
+    });
+  });
+}

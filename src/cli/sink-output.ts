@@ -1,0 +1,95 @@
+import { once } from "node:events";
+import { ForwardSink, type EventRecord, type ForwardSinkOptions } from "../index.js";
+import { errorCode, errorMessage, serverLabel } from "./labels.js";
+import type { Logger } from "./logger.js";
+import type { Output, OutputCloseReport } from "./output.js";
+import type { StateLog } from "./state-log.js";
+
+/**
+ * The normal output: a ForwardSink whose connection changes are logged once per change of state
+ * (connected, disconnected, failing with a code), never once per reconnect attempt.
+ */
+export function sinkOutput(
+  options: ForwardSinkOptions,
+  logger: Logger,
+  states: StateLog,
+  onFatal: (err: Error) => void,
+): Output {
+  const sink = new ForwardSink(options);
+  let closing = false;
+  const key = (server: unknown): string => `server ${serverLabel(server)}`;
+  sink.on("connect", (server) => {
+    states.change(key(server), "up", "info", `connected to ${serverLabel(server)}`);
+  });
+  sink.on("disconnect", (server, reason) => {
+    if (states.get(key(server)) !== "up") return;
+    states.change(
+      key(server),
+      "down",
+      "warn",
+      `disconnected from ${serverLabel(server)}: ${errorMessage(reason)}`,
+    );
+  });
+  sink.on("serverError", (err, server) => {
+    const code = errorCode(err);
+    states.change(
+      key(server),
+      `error ${code}`,
+      "warn",
+      `server ${serverLabel(server)} failing: ${code}: ${errorMessage(err)}`,
+    );
+  });
+  sink.on("drop", (info: { count: number; reason: string }) => {
+    states.change(
+      "drops",
+      info.reason,
+      "warn",
+      `dropping events (${info.reason}); the health record counts them`,
+    );
+    logger.debug(`dropped ${info.count} events (${info.reason})`);
+  });
+  sink.on("error", (err) => onFatal(err));
+  return {
+    writable: sink,
+    health(): EventRecord {
+      const stats = sink.stats();
+      return {
+        emitted: stats.emitted,
+        sent: stats.sent,
+        acked: stats.acked,
+        retried: stats.retried,
+        dropped: stats.dropped,
+        buffered_bytes: stats.bufferedBytes,
+        buffered_events: stats.bufferedEvents,
+        servers_up: stats.servers.filter((s) => s.state === "up").length,
+        servers: stats.servers.map((s) => ({
+          server: s.id,
+          state: s.state,
+          standby: s.standby,
+          connects: s.connects,
+          failures: s.failures,
+          last_error: s.lastError?.code ?? "",
+          ...(s.ackLatencyMs ? { ack_p50_ms: s.ackLatencyMs.p50, ack_p99_ms: s.ackLatencyMs.p99 } : {}),
+        })),
+      };
+    },
+    async close(timeoutMs: number): Promise<OutputCloseReport> {
+      const deadline = Date.now() + timeoutMs;
+      closing = true;
+      if (sink.writableLength > 0 && !sink.destroyed) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          once(sink, "drain").catch(() => undefined),
+          new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+        ]);
+        clearTimeout(timer);
+      }
+      const report = await sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
+      const stats = sink.stats();
+      const text = report.delivered
+        ? `delivered everything (${stats.sent} events sent, ${stats.acked} acknowledged)`
+        : `${report.undeliveredEvents} events (${report.undeliveredBytes} bytes) could not be delivered in time`;
+      return { undeliveredEvents: report.undeliveredEvents, text };
+    },
+  };
+}

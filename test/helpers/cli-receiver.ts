@@ -1,0 +1,72 @@
+import { FluentServer } from "@fluent-org/logger";
+
+/** One event as a FluentServer received it. */
+export interface ReceivedEvent {
+  tag: string;
+  time: unknown;
+  record: Record<string, unknown>;
+}
+
+/** A Forward-protocol receiver on 127.0.0.1 port 0 that records every event, for CLI and example tests. */
+export interface CliReceiver {
+  readonly port: number;
+  readonly events: ReceivedEvent[];
+  /** Resolves once `predicate` holds for the received events (checked on every arrival). */
+  waitFor(predicate: (events: ReceivedEvent[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts a FluentServer (optionally with a shared key) and closes it after the test. */
+export async function startCliReceiver(
+  t: { after: (fn: () => Promise<void>) => void },
+  options: { sharedKey?: string } = {},
+): Promise<CliReceiver> {
+  const server = new FluentServer({
+    listenOptions: { port: 0, host: "127.0.0.1" },
+    ...(options.sharedKey
+      ? {
+          security: {
+            serverHostname: "receiver",
+            sharedKey: options.sharedKey,
+            authorize: false,
+            userDict: {},
+          },
+        }
+      : {}),
+  });
+  const events: ReceivedEvent[] = [];
+  const waiters = new Set<() => void>();
+  server.on("entry", (tag: string, time: unknown, record: Record<string, unknown>) => {
+    events.push({ tag, time, record });
+    for (const waiter of [...waiters]) waiter();
+  });
+  await server.listen();
+  let closed = false;
+  const receiver: CliReceiver = {
+    port: server.port as number,
+    events,
+    waitFor(predicate, what, timeoutMs = 20_000) {
+      if (predicate(events)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${what}; received ${events.length} events`));
+        }, timeoutMs);
+        const check = (): void => {
+          if (!predicate(events)) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+    },
+  };
+  t.after(() => receiver.close());
+  return receiver;
+}
