@@ -23,12 +23,11 @@ export function sinkOutput(
   });
   sink.on("disconnect", (server, reason) => {
     if (states.get(key(server)) !== "up") return;
-    states.change(
-      key(server),
-      "down",
-      "warn",
-      `disconnected from ${serverLabel(server)}: ${errorMessage(reason)}`,
-    );
+    const why =
+      reason === undefined ? "closed by the server" : `${errorCode(reason)}: ${errorMessage(reason)}`;
+    if (closing)
+      states.change(key(server), "closed", "debug", `closed the connection to ${serverLabel(server)}`);
+    else states.change(key(server), "down", "warn", `disconnected from ${serverLabel(server)}: ${why}`);
   });
   sink.on("serverError", (err, server) => {
     const code = errorCode(err);
