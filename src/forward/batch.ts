@@ -53,15 +53,17 @@ export class Batch {
     return this.pos - this.headRoom;
   }
 
-  /** Appends one entry `[time, record]`; `record` is the msgpack encoding of the record map. Returns its size. */
-  append(seconds: number, nanos: number, record: Uint8Array): number {
-    const need = 1 + MAX_TIME_SIZE + record.length + MAX_OPTIONS_SIZE;
+  /**
+   * Appends one entry `[time, record]`; the record's msgpack encoding is `source[from..to)`. Returns the
+   * entry's size.
+   */
+  append(seconds: number, nanos: number, source: Buffer, from: number, to: number): number {
+    const need = 1 + MAX_TIME_SIZE + (to - from) + MAX_OPTIONS_SIZE;
     if (this.pos + need > this.buf.length) this.grow(this.pos + need);
     const start = this.pos;
     this.offsets?.push(start);
     let pos = writeEntryStart(this.buf, start, seconds, nanos, this.eventTime);
-    this.buf.set(record, pos);
-    pos += record.length;
+    pos += source.copy(this.buf, pos, from, to);
     this.pos = pos;
     this.count++;
     return pos - start;

@@ -39,7 +39,7 @@ export class EventTime implements EventTimeLike {
     return EventTime.fromMilliseconds(date.getTime());
   }
 
-  /** Epoch milliseconds; a fractional part is kept down to the nanosecond. */
+  /** Epoch milliseconds; a fractional part is kept down to the microsecond (the precision of a double). */
   static fromMilliseconds(ms: number): EventTime {
     const seconds = Math.floor(ms / 1000);
     return new EventTime(seconds, fractionNanos(ms, seconds));
@@ -81,8 +81,11 @@ export class EventTime implements EventTimeLike {
   }
 }
 
-/** Nanoseconds of the fractional second of `ms`, given `seconds = floor(ms / 1000)`. */
+/**
+ * Nanoseconds of the fractional second of `ms`, given `seconds = floor(ms / 1000)`. Rounded to the microsecond:
+ * a double holding today's epoch milliseconds has no precision below ~0.25 µs (use EventTime for nanoseconds).
+ */
 export function fractionNanos(ms: number, seconds: number): number {
-  const nanos = Math.round((ms - seconds * 1000) * 1e6);
+  const nanos = Math.round((ms - seconds * 1000) * 1000) * 1000;
   return nanos > 999_999_999 ? 999_999_999 : nanos < 0 ? 0 : nanos;
 }

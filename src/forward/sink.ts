@@ -82,6 +82,12 @@ function isPlainObject(value: unknown): value is EventRecord {
 
 const MAX_SECONDS = 0xffffffff;
 const NO_CHUNK = (): undefined => undefined;
+/**
+ * msgpackr's REUSE_BUFFER_MODE | RESET_BUFFER_MODE: `pack` returns its own scratch buffer with `start`/`end`
+ * and reuses it next time, so encoding allocates nothing; the bytes are copied into the batch at once.
+ */
+const REUSE_AND_RESET = 512 | 1024;
+type PackTarget = Buffer & { start: number; end: number };
 
 /**
  * Sends events to Fluentd, td-agent or Fluent Bit over the Forward protocol v1.
@@ -238,13 +244,13 @@ export class ForwardSink extends Writable {
       );
     }
 
-    let encoded: Uint8Array;
+    let encoded: PackTarget;
     try {
-      encoded = this.packr.pack(record);
+      encoded = this.packr.pack(record, REUSE_AND_RESET) as PackTarget;
     } catch (err) {
       throw new ForwardInvalidRecordError(`record cannot be encoded as msgpack: ${String(err)}`, err);
     }
-    const size = 1 + MAX_TIME_SIZE + encoded.length;
+    const size = 1 + MAX_TIME_SIZE + encoded.end - encoded.start;
     const limit = this.opts.bufferLimitBytes;
     if (this.buffer.bytes + size > limit && !force && !this.makeRoom(size)) {
       this.countDrop(1, "overflow");
@@ -271,7 +277,7 @@ export class ForwardSink extends Writable {
         this.sealAll();
       }, maxDelayMs);
     }
-    const added = batch.append(seconds, nanos, encoded);
+    const added = batch.append(seconds, nanos, encoded, encoded.start, encoded.end);
     this.buffer.openBytes += added;
     this.buffer.openEvents++;
     this.counters.emitted++;
