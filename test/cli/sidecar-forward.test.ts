@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { startCli } from "../helpers/cli-process.js";
+import { startCliReceiver } from "../helpers/cli-receiver.js";
+import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+
+test("records from a real uWSGI reach a FluentServer, with acks, and so does the sidecar's health record", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t);
+  const cli = startCli(t, [
+    "--stats",
+    uwsgi.stats,
+    "--forward",
+    `127.0.0.1:${receiver.port}`,
+    "--shape",
+    "summary",
+    "--shape",
+    "worker",
+    "--require-ack",
+    "--interval",
+    "200ms",
+    "--health-interval",
+    "500ms",
+    "--tag-prefix",
+    "app.uwsgi",
+  ]);
+  await receiver.waitFor((events) => events.some((e) => e.tag === "app.uwsgi.summary"), "a first summary");
+  await uwsgi.load(30);
+  await receiver.waitFor(
+    (events) => events.some((e) => e.tag === "app.uwsgi.summary" && (e.record.requests as number) >= 30),
+    "a summary that counts the load",
+  );
+  await receiver.waitFor(
+    (events) => events.some((e) => e.tag === "app.uwsgi.health" && (e.record.acked as number) > 0),
+    "a health record with acked events",
+  );
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+
+  const summary = receiver.events.filter((e) => e.tag === "app.uwsgi.summary").at(-1)?.record ?? {};
+  assert.equal(summary.target, uwsgi.stats);
+  assert.equal(summary.workers, 2);
+  assert.ok((summary.exceptions as number) >= 3, `exceptions ${summary.exceptions}`);
+  const workers = receiver.events.filter((e) => e.tag === "app.uwsgi.worker");
+  assert.deepEqual([...new Set(workers.map((e) => e.record.id))].sort(), [1, 2]);
+
+  const health = receiver.events.filter((e) => e.tag === "app.uwsgi.health").at(-1)?.record ?? {};
+  for (const field of ["polls", "records", "sent", "acked", "dropped", "buffered_bytes", "target_errors"]) {
+    assert.equal(typeof health[field], "number", field);
+  }
+  assert.equal(health.dropped, 0);
+  assert.deepEqual(
+    (health.targets as { target: string; state: string }[]).map((x) => [x.target, x.state]),
+    [[uwsgi.stats, "ok"]],
+  );
+  const servers = health.servers as { server: string; state: string }[];
+  assert.equal(servers[0]?.server, `127.0.0.1:${receiver.port}`);
+  assert.equal(servers[0]?.state, "up");
+  assert.equal(cli.stderr.filter((l) => /connected to 127\.0\.0\.1/.test(l)).length, 1);
+});
+
+test("the shared key comes from the environment, never from the command line", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t, { sharedKey: "s3cret-key" });
+  const cli = startCli(
+    t,
+    ["--stats", uwsgi.stats, "--forward", `127.0.0.1:${receiver.port}`, "--interval", "200ms"],
+    { UWSGI_FORWARD_SHARED_KEY: "s3cret-key", UWSGI_FORWARD_SELF_HOSTNAME: "web-1" },
+  );
+  await receiver.waitFor((events) => events.some((e) => e.tag === "uwsgi.stats"), "a raw record");
+  assert.ok(!(cli.child.spawnargs ?? []).some((arg) => arg.includes("s3cret")), "the key is not in argv");
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+});
+
+test("a wrong shared key is logged once with its code, not once per reconnect", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t, { sharedKey: "right" });
+  const cli = startCli(
+    t,
+    [
+      "--stats",
+      uwsgi.stats,
+      "--forward",
+      `127.0.0.1:${receiver.port}`,
+      "--interval",
+      "100ms",
+      "--shutdown-timeout",
+      "200ms",
+    ],
+    { UWSGI_FORWARD_SHARED_KEY: "wrong" },
+  );
+  await cli.waitForLog(/failing: FORWARD_AUTH_FAILED/);
+  // Let the sink retry a few times with its backoff (500 ms, then doubling).
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  assert.equal(cli.stderr.filter((l) => /FORWARD_AUTH_FAILED/.test(l)).length, 1, cli.stderr.join("\n"));
+  assert.equal(receiver.events.length, 0);
+  assert.ok(
+    cli.stderr.some((l) => /could not be delivered in time/.test(l)),
+    "the undelivered events are reported",
+  );
+});

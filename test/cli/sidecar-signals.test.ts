@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { startCli } from "../helpers/cli-process.js";
+import { startCliReceiver } from "../helpers/cli-receiver.js";
+import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test("SIGTERM stops polling, delivers every buffered event with its ack, sends a last health record and exits 0", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t);
+  const cli = startCli(t, [
+    "--stats",
+    uwsgi.stats,
+    "--forward",
+    `127.0.0.1:${receiver.port}`,
+    "--shape",
+    "raw,summary,worker,flat",
+    "--require-ack",
+    "--interval",
+    "50ms",
+  ]);
+  await receiver.waitFor((events) => events.length >= 10, "ten events");
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  const stopped = cli.stderr.find((l) => /stopped: delivered everything/.test(l));
+  assert.ok(stopped, cli.stderr.join("\n"));
+  const [, sent, acked] = /\((\d+) events sent, (\d+) acknowledged\)/.exec(stopped) ?? [];
+  assert.equal(sent, acked);
+  assert.equal(receiver.events.length, Number(sent), "every event the sidecar sent arrived");
+  const last = receiver.events.at(-1);
+  assert.equal(last?.tag, "uwsgi.health", "the last event is the final health record");
+  assert.equal(last?.record.dropped, 0);
+});
+
+test("a second SIGTERM exits at once, without waiting for acks that never come", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const sockets = new Set<Socket>();
+  // A server that accepts and reads but never acknowledges.
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as { port: number }).port;
+  const cli = startCli(t, [
+    "--stats",
+    uwsgi.stats,
+    "--forward",
+    `127.0.0.1:${port}`,
+    "--require-ack",
+    "--interval",
+    "100ms",
+    "--shutdown-timeout",
+    "1h",
+  ]);
+  await cli.waitForLog(/connected to 127\.0\.0\.1/);
+  cli.child.kill("SIGTERM");
+  await cli.waitForLog(/SIGTERM received: stopping/);
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 143);
+  assert.ok(cli.stderr.some((l) => /received again: exiting now/.test(l)));
+});
+
+test("SIGHUP re-reads the config file and applies it without dropping buffered events", async (t) => {
+  const dir = tempDir(t);
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t);
+  const config = join(dir, "uwsgi-forward.yaml");
+  const base = `stats: ${uwsgi.stats}\nforward: 127.0.0.1:${receiver.port}\nrequire-ack: true\n`;
+  writeFileSync(config, `${base}interval: 100ms\nshape: summary\n`);
+  const cli = startCli(t, ["--config", config]);
+  await receiver.waitFor((events) => events.some((e) => e.tag === "uwsgi.summary"), "summaries");
+
+  writeFileSync(config, `${base}interval: 100ms\nshape: [worker]\nlog-level: debug\n`);
+  cli.child.kill("SIGHUP");
+  await cli.waitForLog(/reload: configuration applied/);
+  const atReload = receiver.events.length;
+  await receiver.waitFor(
+    (events) => events.slice(atReload).some((e) => e.tag === "uwsgi.worker"),
+    "worker records after the reload",
+  );
+
+  writeFileSync(config, `${base}interval: never\n`);
+  cli.child.kill("SIGHUP");
+  await cli.waitForLog(
+    /reload failed, keeping the running configuration: interval in .* \(--interval\): expected a duration/,
+  );
+  const afterBadReload = receiver.events.length;
+  await receiver.waitFor((events) => events.length > afterBadReload + 2, "records after a failed reload");
+
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  assert.ok(!cli.stderr.some((l) => /new forward settings/.test(l)), "the sink was kept");
+  const stopped = cli.stderr.find((l) => /stopped: delivered everything/.test(l)) ?? "";
+  const [, sent] = /\((\d+) events sent/.exec(stopped) ?? [];
+  assert.equal(receiver.events.length, Number(sent), "nothing was dropped across the reloads");
+  assert.equal(cli.stderr.filter((l) => /connected to/.test(l)).length, 1, "one connection all along");
+});
+
+test("SIGHUP with new forward settings moves to the new server; the old one gets what it held", async (t) => {
+  const dir = tempDir(t);
+  const uwsgi = await startCliUwsgi(t);
+  const first = await startCliReceiver(t);
+  const second = await startCliReceiver(t);
+  const config = join(dir, "uwsgi-forward.json");
+  const settings = { stats: uwsgi.stats, "require-ack": true, interval: "100ms", "health-interval": "0" };
+  writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${first.port}` }));
+  const cli = startCli(t, ["--config", config]);
+  await first.waitFor((events) => events.length >= 2, "events at the first server");
+  writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${second.port}` }));
+  cli.child.kill("SIGHUP");
+  await cli.waitForLog(/previous sink closed: delivered everything/);
+  await second.waitFor((events) => events.length >= 2, "events at the second server");
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+});

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { startCli } from "../helpers/cli-process.js";
+import { startCliReceiver } from "../helpers/cli-receiver.js";
+import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+
+interface Line {
+  tag: string;
+  time: number;
+  record: Record<string, unknown>;
+}
+
+const parse = (lines: string[]): Line[] => lines.filter((l) => l !== "").map((l) => JSON.parse(l) as Line);
+
+test("--stdout prints JSON lines of exactly what would be sent, and sends nothing", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t);
+  await uwsgi.load(20);
+  const cli = startCli(t, [
+    "--stdout",
+    "--stats",
+    uwsgi.stats,
+    "--forward",
+    `127.0.0.1:${receiver.port}`,
+    "--shape",
+    "summary,worker",
+    "--interval",
+    "200ms",
+  ]);
+  await cli.waitForStdoutLines(6);
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  const lines = parse(cli.stdout);
+  const summaries = lines.filter((l) => l.tag === "uwsgi.summary");
+  const workers = lines.filter((l) => l.tag === "uwsgi.worker");
+  assert.ok(summaries.length >= 2, `summaries: ${summaries.length}`);
+  assert.equal(workers.length, summaries.length * 2, "two workers per poll");
+  for (const line of lines) {
+    assert.equal(typeof line.time, "number");
+    assert.ok(Math.abs(line.time * 1000 - Date.now()) < 60_000, "time is epoch seconds");
+  }
+  const summary = summaries[0]?.record ?? {};
+  assert.equal(summary.target, uwsgi.stats);
+  assert.equal(summary.workers, 2);
+  assert.ok((summary.requests as number) >= 20, `requests ${summary.requests}`);
+  assert.equal(receiver.events.length, 0, "nothing reached the forward server");
+  assert.ok(!cli.stderr.some((l) => /connected to/.test(l)), "no connection was made");
+});
+
+test("--once polls every target once, prints its records and exits 0", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const cli = startCli(t, ["--once", "--stdout", "--stats", uwsgi.stats, "--shape", "raw,summary"]);
+  assert.equal(await cli.exited, 0);
+  const lines = parse(cli.stdout);
+  assert.deepEqual(
+    lines.map((l) => l.tag),
+    ["uwsgi.stats", "uwsgi.summary"],
+  );
+  const raw = lines[0]?.record ?? {};
+  assert.ok(Array.isArray(raw.workers), "the raw document keeps its nesting");
+  assert.equal((raw.workers as unknown[]).length, 2);
+});
+
+test("--once with a missing target prints its error record and exits 1", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const missing = join(dir, "gone.sock");
+  const cli = startCli(t, ["--once", "--stdout", "--stats", missing]);
+  assert.equal(await cli.exited, 1);
+  const [line] = parse(cli.stdout);
+  assert.equal(line?.tag, "uwsgi.error");
+  assert.equal(line?.record.target, missing);
+  assert.equal(line?.record.code, "UWSGI_STATS_NOT_FOUND");
+});
+
+test("a target that fails for many polls is logged once, and once more when it comes back", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const stats = join(dir, "later.sock");
+  const cli = startCli(t, ["--stdout", "--stats", stats, "--interval", "100ms", "--health-interval", "0"]);
+  await cli.waitForStdoutLines(5);
+  assert.equal(parse(cli.stdout).filter((l) => l.tag === "uwsgi.error").length >= 5, true);
+  await startCliUwsgi(t, { stats });
+  await cli.waitForLog(/target .*later\.sock recovered after \d+ failed polls/);
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  const failing = cli.stderr.filter((l) => /later\.sock failing: UWSGI_STATS_NOT_FOUND/.test(l));
+  assert.equal(failing.length, 1, cli.stderr.join("\n"));
+  assert.equal(cli.stderr.filter((l) => /recovered/.test(l)).length, 1);
+  assert.ok(parse(cli.stdout).some((l) => l.tag === "uwsgi.stats" && l.record.target === stats));
+});
+
+test("wrong values exit with code 2 and one line on stderr, from flags, env and files alike", async (t) => {
+  const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+    [["--interval", "soon"], {}, /^uwsgi-forward: --interval: expected a duration/],
+    [
+      [],
+      { UWSGI_FORWARD_OVERFLOW: "spill" },
+      /^uwsgi-forward: UWSGI_FORWARD_OVERFLOW \(--overflow\): expected one of/,
+    ],
+    [["--config", "/nonexistent/uwsgi-forward.yaml"], {}, /^uwsgi-forward: --config: cannot read/],
+    [
+      ["--stats", "ftp://host/stats"],
+      {},
+      /^uwsgi-forward: --stats: Invalid option "targets\[0\]": unsupported scheme/,
+    ],
+  ];
+  await Promise.all(
+    cases.map(async ([argv, env, message]) => {
+      const cli = startCli(t, argv, env);
+      assert.equal(await cli.exited, 2, argv.join(" "));
+      const lines = cli.stderr.filter((l) => l !== "");
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(lines[0] ?? "", message);
+    }),
+  );
+});
