@@ -29,8 +29,10 @@ export type FrameAction = "accept" | "ignore" | "drop-connection";
 
 /** Options of a test receiver. */
 export interface ReceiverOptions {
-  /** Listen on this unix socket instead of 127.0.0.1:0. */
+  /** Listen on this unix socket instead of 127.0.0.1. */
   path?: string;
+  /** TCP port; default 0 (any free port). */
+  port?: number;
   /** Decide per frame; default: accept (ack if a chunk is present). `n` counts frames on this connection from 1. */
   onFrame?: (frame: ReceivedFrame, n: number, socket: net.Socket) => FrameAction;
   /** Send acks for accepted frames with a chunk. Default true. */
@@ -105,13 +107,15 @@ export class ForwardReceiver {
     private readonly options: ReceiverOptions,
   ) {}
 
-  /** Starts listening on 127.0.0.1:0 (or `options.path`). */
+  /** Starts listening on 127.0.0.1 (or `options.path`). */
   static async start(options: ReceiverOptions = {}): Promise<ForwardReceiver> {
     const server = net.createServer();
     const receiver = new ForwardReceiver(server, options);
     server.on("connection", (socket) => receiver.onConnection(socket));
     await new Promise<void>((resolve) =>
-      options.path ? server.listen(options.path, resolve) : server.listen(0, "127.0.0.1", resolve),
+      options.path
+        ? server.listen(options.path, resolve)
+        : server.listen(options.port ?? 0, "127.0.0.1", resolve),
     );
     return receiver;
   }
@@ -185,4 +189,13 @@ export class ForwardReceiver {
     this.dropConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** A TCP port on 127.0.0.1 where nothing listens (a server that is down). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
