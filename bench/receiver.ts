@@ -19,6 +19,8 @@ export interface ReceiverResult {
   /** process.hrtime.bigint() (CLOCK_MONOTONIC, shared by every process) of the last event, as a string. */
   lastEventNs: string;
   complete: boolean;
+  /** Receiver CPU time (user + system) since the first connection, µs: shows whether it kept up. */
+  cpuUs: number;
   /** A field of the last record, to show the records were decoded. */
   sample: unknown;
 }
@@ -31,6 +33,12 @@ let lastEventNs = 0n;
 let sample: unknown = null;
 let expected = Infinity;
 let timer: NodeJS.Timeout | undefined;
+let cpuAtConnect: NodeJS.CpuUsage | undefined;
+
+function cpuSinceFirstConnection(): number {
+  const cpu = process.cpuUsage(cpuAtConnect);
+  return cpu.user + cpu.system;
+}
 
 function report(complete: boolean): void {
   if (timer) clearTimeout(timer);
@@ -43,6 +51,7 @@ function report(complete: boolean): void {
     connections,
     lastEventNs: lastEventNs.toString(),
     complete,
+    cpuUs: cpuSinceFirstConnection(),
     sample,
   };
   process.send?.(result);
@@ -78,6 +87,7 @@ function countEvents(value: unknown[]): number {
 
 const server = net.createServer((socket) => {
   connections++;
+  cpuAtConnect ??= process.cpuUsage();
   socket.on("error", () => {});
   const splitter = new FrameSplitter();
   socket.on("data", (chunk: Buffer) => {

@@ -27,6 +27,7 @@ interface Run {
   cpuUsPerEvent: number;
   bytesPerEvent: number;
   peakRssMb: number;
+  receiverCpuUsPerEvent: number;
   errors: number;
 }
 
@@ -67,6 +68,7 @@ async function runOne(client: ClientName, record: RecordName, acks: boolean): Pr
         cpuUsPerEvent: sent.cpuUs / sent.emitted,
         bytesPerEvent: got.bytes / got.events,
         peakRssMb: sent.maxRssKb / 1024,
+        receiverCpuUsPerEvent: got.cpuUs / Math.max(1, got.events),
         errors: sent.errors,
       };
     } finally {
@@ -87,7 +89,8 @@ async function median(client: ClientName, record: RecordName, acks: boolean): Pr
   console.log(
     `${record.padEnd(6)} ${label.padEnd(20)} ${fmt(mid.eventsPerSec).padStart(10)} ev/s ` +
       `[${runs.map((r) => fmt(r.eventsPerSec)).join(", ")}] ${mid.cpuUsPerEvent.toFixed(2)} µs/ev ` +
-      `${mid.bytesPerEvent.toFixed(1)} B/ev ${mid.peakRssMb.toFixed(0)} MB arrived ${mid.arrived}/${mid.emitted}`,
+      `${mid.bytesPerEvent.toFixed(1)} B/ev ${mid.peakRssMb.toFixed(0)} MB arrived ${mid.arrived}/${mid.emitted} ` +
+      `receiver ${mid.receiverCpuUsPerEvent.toFixed(2)} µs/ev`,
   );
   return mid;
 }
@@ -112,6 +115,7 @@ const CONFIGS: { client: ClientName; acks: boolean }[] = [
 
 async function main(): Promise<void> {
   const started = new Date();
+  const loadAtStart = os.loadavg()[0]!;
   const t0 = performance.now();
   const sections: string[] = [];
   const summary: string[] = [];
@@ -133,14 +137,14 @@ async function main(): Promise<void> {
     sections.push(
       `### ${recordTitle(record)} (msgpack ${top.bytes} bytes)`,
       "",
-      "| client | events/s | vs FluentClient | client CPU µs/event | bytes/event on the wire | peak RSS (MB) | arrived / emitted |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      "| client | events/s | vs FluentClient | client CPU µs/event | bytes/event on the wire | peak RSS (MB) | arrived / emitted | receiver CPU µs/event |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...runs.map(
         (r) =>
           `| ${r.client}${r.acks ? " (acks)" : ""} | ${fmt(r.eventsPerSec)} | ${(r.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ` +
-          `${r.cpuUsPerEvent.toFixed(2)} | ${r.bytesPerEvent.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${r.arrived} / ${r.emitted} |`,
+          `${r.cpuUsPerEvent.toFixed(2)} | ${r.bytesPerEvent.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${r.arrived} / ${r.emitted} | ${r.receiverCpuUsPerEvent.toFixed(2)} |`,
       ),
-      `| *ceiling: msgpackr \`pack(record)\` alone, no I/O* | ${fmt(top.eventsPerSec)} | ${(top.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ${(1e6 / top.eventsPerSec).toFixed(2)} | ${top.bytes} | | |`,
+      `| *ceiling: msgpackr \`pack(record)\` alone, no I/O* | ${fmt(top.eventsPerSec)} | ${(top.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ${(1e6 / top.eventsPerSec).toFixed(2)} | ${top.bytes} | | | |`,
       "",
     );
   }
@@ -161,6 +165,8 @@ async function main(): Promise<void> {
     `- Date: ${started.toISOString()} (the run took ${minutes} min)`,
     `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
     `- Node ${process.version}`,
+    `- Load average (1 min) at start / end: ${loadAtStart.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} ` +
+      "(anything above 0 means other processes competed for the cores during the run)",
     `- Command: \`npm run bench\` (\`BENCH_DURATION_MS=${DURATION_MS} BENCH_REPEATS=${REPEATS}\`)`,
     "",
     "## ForwardSink against the other Node Forward clients",

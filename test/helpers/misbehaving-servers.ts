@@ -165,6 +165,11 @@ export class ForwardReceiver implements TestServer {
   duplicates = 0;
   acksSent = 0;
   authFailures = 0;
+  /**
+   * While false, frames are counted but not acked: set it to false before `stop()` to act like a server
+   * that dies after taking frames in and before acknowledging them (those frames come back as duplicates).
+   */
+  acking = true;
   readonly modes = new Set<string>();
   readonly received: DecodedEvent[] = [];
   readonly seen = new Set<unknown>();
@@ -293,7 +298,7 @@ export class ForwardReceiver implements TestServer {
       if (this.opts.keepEvents) this.received.push(event);
     }
     const chunk = decoded.option?.chunk;
-    if (this.opts.ack && chunk !== undefined) {
+    if (this.opts.ack && this.acking && chunk !== undefined) {
       this.acksSent++;
       socket.write(pack({ ack: chunk }));
     }
