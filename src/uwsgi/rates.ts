@@ -67,7 +67,7 @@ export class RateTracker {
     else if (wentDown(prev.totals, current.totals) || current.runningTime < prev.runningTime)
       reset = "reload";
 
-    const usable = reset === undefined && elapsedMs >= 1;
+    const usable = reset === undefined && elapsedMs > 0;
     const summary = usable
       ? rates(prev.totals, current.totals, prev.runningTime, current.runningTime, elapsedMs)
       : undefined;
@@ -87,7 +87,7 @@ export class RateTracker {
           : undefined,
       });
     }
-    return { intervalMs: Math.round(elapsedMs), reset, summary, workers };
+    return { intervalMs: round3(elapsedMs), reset, summary, workers };
   }
 }
 

@@ -143,15 +143,17 @@ export async function startUwsgi(
 function answers(
   address: { path: string } | { host: string; port: number },
   http: boolean,
+  expect?: string,
 ): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(address as { path: string });
     let data = "";
     socket.on("data", (d: Buffer) => (data += d.toString()));
     socket.on("error", () => resolve(false));
-    socket.on("close", () =>
-      resolve(data.includes('"workers"') && !/"pid":0\b/.test(data.split('"workers"')[1] ?? "")),
-    );
+    socket.on("close", () => {
+      if (expect !== undefined) resolve(data.includes(expect));
+      else resolve(data.includes('"workers"') && !/"pid":0\b/.test(data.split('"workers"')[1] ?? ""));
+    });
     if (http) socket.write("GET / HTTP/1.0\r\n\r\n");
     socket.setTimeout(2000, () => socket.destroy());
   });
@@ -189,4 +191,89 @@ export function get(port: number, urlPath: string, headers: Record<string, strin
 /** Removes a directory tree, ignoring errors. */
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** An Emperor started for a test: vassal inis go in `vassalsDir`, their stats sockets in `statsDir`. */
+export interface UwsgiEmperor {
+  readonly dir: string;
+  readonly vassalsDir: string;
+  readonly statsDir: string;
+  /** The Emperor's own `emperor-stats` socket. */
+  readonly emperorStats: string;
+  readonly child: ChildProcess;
+  /** Writes a vassal ini (`name.ini`) with its stats socket at `statsDir/name.stats.sock`. */
+  addVassal(name: string, options?: { vacuum?: boolean }): Promise<string>;
+  log(): string;
+  kill(): Promise<void>;
+}
+
+/** Starts `uwsgi --ini emperor.ini` with an empty vassals directory and `emperor-stats`. */
+export async function startEmperor(): Promise<UwsgiEmperor> {
+  const dir = tempDir("uwsgi-emperor-");
+  const vassalsDir = path.join(dir, "vassals");
+  const statsDir = path.join(dir, "stats");
+  mkdirSync(vassalsDir);
+  mkdirSync(statsDir);
+  writeFileSync(path.join(dir, "app.py"), APP_PY);
+  const emperorStats = path.join(statsDir, "emperor.stats.socket");
+  const iniPath = path.join(dir, "emperor.ini");
+  writeFileSync(
+    iniPath,
+    ["[uwsgi]", `emperor = ${vassalsDir}`, `emperor-stats = ${emperorStats}`, "emperor-freq = 1", ""].join(
+      "\n",
+    ),
+  );
+  const child = spawn("uwsgi", ["--ini", iniPath], {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const emperor: UwsgiEmperor = {
+    dir,
+    vassalsDir,
+    statsDir,
+    emperorStats,
+    child,
+    log: () => log,
+    addVassal: async (name, options = {}) => {
+      const port = await freePort();
+      const stats = path.join(statsDir, `${name}.stats.sock`);
+      const ini = [
+        "[uwsgi]",
+        "plugins = python3",
+        "master = true",
+        "processes = 1",
+        `http-socket = 127.0.0.1:${port}`,
+        `stats = ${stats}`,
+        `wsgi-file = ${path.join(dir, "app.py")}`,
+        ...(options.vacuum ? ["vacuum = true"] : []),
+        "",
+      ].join("\n");
+      writeFileSync(path.join(vassalsDir, `${name}.ini`), ini);
+      return stats;
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-(child.pid as number), "SIGKILL");
+        } catch {
+          // already gone
+        }
+        await exited;
+      }
+    },
+  };
+  const deadline = Date.now() + 15_000;
+  while (!(await answers({ path: emperorStats }, false, '"vassals"'))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await emperor.kill();
+      throw new Error(`the Emperor's stats never answered:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return emperor;
 }
