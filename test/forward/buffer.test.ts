@@ -1,0 +1,170 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Packr } from "msgpackr";
+import { ForwardSink, type DropInfo } from "../../src/forward/index.js";
+import { encodeFrame } from "../../src/forward/encoder.js";
+import { ForwardReceiver, freePort } from "../helpers/forward-receiver.js";
+
+const LIMIT = 10_000;
+const N = 500;
+const record = (seq: number) => ({ id: String(seq).padStart(100, "0") });
+
+// Sizes from the encoder itself: each event is one frame (batch.maxEvents 1).
+const entry = Buffer.concat([
+  Buffer.from([0x92, 0xd7, 0, 0, 0, 0, 1, 0, 0, 0, 0]),
+  new Packr({ useRecords: false, variableMapSize: true }).pack(record(0)),
+]);
+const FRAME = encodeFrame("PackedForward", "t", entry, 1).length;
+/** Frames that fit: the k-th event is accepted while (k - 1) frames + its entry stay within the limit. */
+const FIT = Math.floor((LIMIT - entry.length) / FRAME) + 1;
+
+async function downSink(overflow: "block" | "dropOldest" | "dropNewest") {
+  const port = await freePort();
+  const sink = new ForwardSink({
+    port,
+    overflow,
+    bufferLimitBytes: LIMIT,
+    batch: { maxEvents: 1 },
+    reconnect: { minDelayMs: 20, maxDelayMs: 20 },
+  });
+  const drops: DropInfo[] = [];
+  sink.on("drop", (d) => drops.push(d));
+  return { sink, port, drops };
+}
+
+test("dropNewest: with the server down, events past the byte limit are dropped and counted exactly", async (t) => {
+  const { sink, port, drops } = await downSink("dropNewest");
+  t.after(() => sink.close({ timeoutMs: 100 }));
+  const results: boolean[] = [];
+  for (let seq = 0; seq < N; seq++) results.push(sink.emit("t", record(seq)));
+  const stats = sink.stats();
+  assert.equal(stats.emitted, FIT);
+  assert.equal(stats.dropped, N - FIT);
+  assert.ok(stats.bufferedBytes <= LIMIT);
+  assert.equal(stats.bufferedFrames, FIT);
+  assert.equal(results.filter((r) => r).length, results.indexOf(false));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(drops, [{ count: N - FIT, reason: "overflow" }]);
+
+  const receiver = await ForwardReceiver.start({ port });
+  t.after(() => receiver.close());
+  await sink.flush();
+  await receiver.waitForEvents(FIT);
+  assert.deepEqual(
+    receiver.events.map((e) => e.record.id),
+    Array.from({ length: FIT }, (_, i) => record(i).id),
+  );
+});
+
+test("dropOldest: the oldest unsent frames make room, so the newest events survive", async (t) => {
+  const { sink, port, drops } = await downSink("dropOldest");
+  t.after(() => sink.close({ timeoutMs: 100 }));
+  for (let seq = 0; seq < N; seq++) sink.emit("t", record(seq));
+  assert.equal(sink.stats().emitted, N);
+  assert.equal(sink.stats().dropped, N - FIT);
+  assert.ok(sink.stats().bufferedBytes <= LIMIT);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(
+    drops.reduce((n, d) => n + d.count, 0),
+    N - FIT,
+  );
+
+  const receiver = await ForwardReceiver.start({ port });
+  t.after(() => receiver.close());
+  await sink.flush();
+  await receiver.waitForEvents(FIT);
+  assert.deepEqual(
+    receiver.events.map((e) => e.record.id),
+    Array.from({ length: FIT }, (_, i) => record(N - FIT + i).id),
+  );
+});
+
+test("block: emit() returns false from half the limit on, and events emitted past the limit are dropped and counted", async (t) => {
+  const { sink } = await downSink("block");
+  t.after(() => sink.close({ timeoutMs: 100 }));
+  const results: boolean[] = [];
+  for (let seq = 0; seq < N; seq++) results.push(sink.emit("t", record(seq)));
+  const firstFalse = results.indexOf(false);
+  assert.equal(firstFalse, Math.ceil(LIMIT / 2 / FRAME) - 1);
+  assert.equal(sink.stats().emitted, FIT);
+  assert.equal(sink.stats().dropped, N - FIT);
+});
+
+test("block: the Writable side waits for room while the server is down and loses nothing", async (t) => {
+  const { sink, port, drops } = await downSink("block");
+  t.after(() => sink.close({ timeoutMs: 100 }));
+  let maxBuffered = 0;
+  const items = Readable.from(
+    (function* () {
+      for (let seq = 0; seq < N; seq++) {
+        maxBuffered = Math.max(maxBuffered, sink.stats().bufferedBytes);
+        yield { tag: "t", record: record(seq), time: 1000 + seq };
+      }
+    })(),
+  );
+  const done = pipeline(items, sink);
+  // Wait until the sink is full and the pipeline stalls.
+  while (sink.stats().bufferedBytes < LIMIT - FRAME) await new Promise((r) => setTimeout(r, 5));
+  const stalledAt = sink.stats().emitted;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(sink.stats().emitted, stalledAt);
+
+  const receiver = await ForwardReceiver.start({ port });
+  t.after(() => receiver.close());
+  await done;
+  await receiver.waitForEvents(N);
+  assert.equal(receiver.events.length, N);
+  assert.deepEqual(
+    receiver.events.map((e) => e.record.id),
+    Array.from({ length: N }, (_, i) => record(i).id),
+  );
+  assert.equal(sink.stats().dropped, 0);
+  assert.deepEqual(drops, []);
+  assert.ok(maxBuffered <= LIMIT + FRAME, `buffered ${maxBuffered} bytes`);
+});
+
+test("emit() after close drops the event and counts it with reason closed", async () => {
+  const sink = new ForwardSink({ port: await freePort() });
+  const report = await sink.close({ timeoutMs: 100 });
+  assert.equal(report.delivered, true);
+  const drops: DropInfo[] = [];
+  sink.on("drop", (d) => drops.push(d));
+  assert.equal(sink.emit("t", { late: true }), false);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(drops, [{ count: 1, reason: "closed" }]);
+  assert.equal(sink.stats().dropped, 1);
+});
+
+test("close() never hangs on a server that never acks: it reports exactly what was not delivered", async (t) => {
+  const receiver = await ForwardReceiver.start({ ack: false });
+  t.after(() => receiver.close());
+  const sink = new ForwardSink({ port: receiver.port, requireAck: true, batch: { maxEvents: 10 } });
+  for (let i = 0; i < 95; i++) sink.emit("t", { i });
+  const drops: DropInfo[] = [];
+  sink.on("drop", (d) => drops.push(d));
+  const report = await sink.close({ timeoutMs: 150 });
+  assert.equal(report.delivered, false);
+  assert.equal(report.timedOut, true);
+  assert.equal(report.undeliveredEvents, 95);
+  assert.equal(report.undeliveredFrames, 10);
+  assert.ok(report.undeliveredBytes > 95 * 5);
+  assert.equal(report.error?.code, "FORWARD_CLOSE_TIMEOUT");
+  assert.deepEqual(drops, [{ count: 95, reason: "closed" }]);
+  assert.equal(sink.destroyed, true);
+  assert.equal(await sink.close(), report);
+});
+
+test("close() drains to the server first: everything delivered, nothing reported", async (t) => {
+  const receiver = await ForwardReceiver.start();
+  t.after(() => receiver.close());
+  const sink = new ForwardSink({ port: receiver.port, requireAck: true });
+  for (let i = 0; i < 1000; i++) sink.emit("t", { i });
+  const report = await sink.close({ timeoutMs: 5000 });
+  assert.deepEqual(
+    { delivered: report.delivered, undeliveredEvents: report.undeliveredEvents, error: report.error },
+    { delivered: true, undeliveredEvents: 0, error: undefined },
+  );
+  assert.equal(receiver.events.length, 1000);
+});
