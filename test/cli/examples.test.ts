@@ -1,0 +1,312 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { buildConfig } from "../../src/cli/config.js";
+import { readConfigFile } from "../../src/cli/config-file.js";
+import { USAGE_EXIT_CODE } from "../../src/cli/errors.js";
+import { parseFlags } from "../../src/cli/flags.js";
+import type { ForwardItem } from "../../src/index.js";
+import { ROOT } from "../helpers/cli-process.js";
+import { startCliReceiver } from "../helpers/cli-receiver.js";
+import { recordsFromSamples } from "../helpers/cli-samples.js";
+import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+
+const EXAMPLES = join(ROOT, "examples");
+const read = (name: string): string => readFileSync(join(EXAMPLES, name), "utf8");
+
+function startExample(t: { after: (fn: () => Promise<void>) => void }, file: string, env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ["--import", "tsx", join("examples", file)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+  });
+  return { child, exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+test("examples/sidecar.ts pipes a real uWSGI's stats into a FluentServer and delivers everything on SIGTERM", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t);
+  const example = startExample(t, "sidecar.ts", {
+    STATS: uwsgi.stats,
+    FORWARD_PORT: String(receiver.port),
+    INTERVAL_MS: "200",
+  });
+  await receiver.waitFor(
+    (events) => events.some((e) => e.tag === "uwsgi.summary") && events.some((e) => e.tag === "uwsgi.worker"),
+    "summary and worker records",
+  );
+  example.child.kill("SIGTERM");
+  assert.equal(await example.exited, 0, example.stderr());
+  assert.match(example.stdout(), /all delivered/);
+  assert.equal(receiver.events.find((e) => e.tag === "uwsgi.summary")?.record.target, uwsgi.stats);
+});
+
+test("examples/http-app.ts sends its access log and its uWSGI neighbour's stats through one sink", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t);
+  const example = startExample(t, "http-app.ts", {
+    STATS: uwsgi.stats,
+    PORT: "0",
+    FORWARD_PORT: String(receiver.port),
+    INTERVAL_MS: "200",
+  });
+  while (!/listening on/.test(example.stdout())) await once(example.child.stdout, "data");
+  const url = /listening on (\S+)/.exec(example.stdout())?.[1] ?? "";
+  for (const path of ["/", "/orders?id=7"]) assert.equal((await fetch(url + path)).status, 200);
+  await receiver.waitFor(
+    (events) =>
+      events.filter((e) => e.tag === "app.access").length === 2 &&
+      events.some((e) => e.tag === "uwsgi.summary"),
+    "two access records and a summary",
+  );
+  const access = receiver.events.filter((e) => e.tag === "app.access").map((e) => e.record);
+  assert.deepEqual(
+    access.map((r) => [r.method, r.path, r.status, r.bytes]),
+    [
+      ["GET", "/", 200, 6],
+      ["GET", "/orders?id=7", 200, 6],
+    ],
+  );
+  assert.equal(typeof access[0]?.duration_ms, "number");
+  example.child.kill("SIGTERM");
+  assert.equal(await example.exited, 0, example.stderr());
+});
+
+/** A minimal reader of Fluentd's config syntax: `<section arg>` … `</section>` and `key value` lines. */
+interface Section {
+  name: string;
+  arg: string;
+  params: Map<string, string>;
+  children: Section[];
+}
+
+function parseFluentdConfig(text: string): Section {
+  const root: Section = { name: "root", arg: "", params: new Map(), children: [] };
+  const stack = [root];
+  for (const raw of text.split("\n")) {
+    const line = raw
+      .replace(/\s+#.*$/, "")
+      .replace(/^#.*$/, "")
+      .trim();
+    if (line === "") continue;
+    const open = /^<([a-z_]+)\s*([^>]*)>$/.exec(line);
+    const close = /^<\/([a-z_]+)>$/.exec(line);
+    const top = stack.at(-1) as Section;
+    if (open) {
+      const section: Section = {
+        name: open[1] as string,
+        arg: (open[2] as string).trim(),
+        params: new Map(),
+        children: [],
+      };
+      top.children.push(section);
+      stack.push(section);
+    } else if (close) {
+      assert.equal(top.name, close[1], `unbalanced </${close[1]}>`);
+      stack.pop();
+    } else {
+      const [key, ...value] = line.split(/\s+/);
+      top.params.set(key as string, value.join(" "));
+    }
+  }
+  assert.equal(stack.length, 1, "every section is closed");
+  return root;
+}
+
+/** Fluentd's match patterns: `*` one tag part, `**` zero or more parts, several patterns separated by spaces. */
+function fluentdMatches(pattern: string, tag: string): boolean {
+  return pattern.split(/\s+/).some((p) => {
+    const regex = p
+      .split(".")
+      .map((part) => (part === "**" ? "(?:[^.]+(?:\\.[^.]+)*)?" : part.replace(/\*/g, "[^.]*")))
+      .join("\\.");
+    return new RegExp(`^${regex}$`).test(tag);
+  });
+}
+
+/** What fluent-plugin-norikra does with a tag (target_map_tag, remove_tag_prefix, Target.escape). */
+function norikraTarget(tag: string, removePrefix: string): string {
+  return tag
+    .replace(new RegExp(`^${removePrefix.replace(/\./g, "\\.")}(\\.)?`), "")
+    .replace(/[^_a-zA-Z0-9]/g, "_");
+}
+
+const DEFAULT_TAGS = ["uwsgi.stats", "uwsgi.summary", "uwsgi.worker", "uwsgi.flat", "uwsgi.emperor"];
+
+async function sampleFields(t: {
+  after: (fn: () => void) => void;
+}): Promise<Map<string, ForwardItem["record"][]>> {
+  const items = [
+    ...(await recordsFromSamples(t, "big-t0.json", "big-t1.json", ["summary", "worker"])),
+    ...(await recordsFromSamples(
+      t,
+      "f_harakiri_maxreq_load_t0.json",
+      "f_harakiri_maxreq_load_t0plus3s.json",
+      ["summary", "worker"],
+    )),
+  ];
+  const byTag = new Map<string, ForwardItem["record"][]>();
+  for (const item of items) byTag.set(item.tag, [...(byTag.get(item.tag) ?? []), item.record]);
+  return byTag;
+}
+
+test("td-agent.conf sends our summary and worker tags to Norikra with types that match the records", async (t) => {
+  const config = parseFluentdConfig(read("td-agent.conf"));
+  const source = config.children.find((s) => s.name === "source");
+  assert.equal(source?.params.get("@type"), "forward");
+  assert.equal(source?.params.get("port"), "24224", "the sidecar's default --forward port");
+
+  const matches = config.children.filter((s) => s.name === "match");
+  const first = (tag: string): Section | undefined => matches.find((m) => fluentdMatches(m.arg, tag));
+  assert.equal(first("uwsgi.health")?.params.get("@type"), "stdout", "health stays out of Norikra");
+  const norikra = first("uwsgi.summary");
+  assert.equal(norikra?.params.get("@type"), "norikra");
+  assert.equal(first("uwsgi.worker"), norikra);
+  assert.equal(norikra?.params.get("target_map_tag"), "true");
+  const prefix = norikra?.params.get("remove_tag_prefix") ?? "";
+  assert.equal(prefix, "uwsgi", "the sidecar's default --tag-prefix");
+  const defaults = norikra?.children.find((s) => s.name === "default");
+  assert.equal(defaults?.params.get("escape_fieldname"), "yes");
+
+  const byTag = await sampleFields(t);
+  const targets = norikra?.children.filter((s) => s.name === "target") ?? [];
+  assert.deepEqual(targets.map((s) => s.arg).sort(), ["summary", "worker"]);
+  for (const target of targets) {
+    const tag = DEFAULT_TAGS.find((x) => norikraTarget(x, prefix) === target.arg) as string;
+    const records = byTag.get(tag) ?? [];
+    assert.ok(records.length > 0, tag);
+    for (const [param, check] of [
+      ["field_integer", (v: unknown) => Number.isInteger(v)],
+      ["field_float", (v: unknown) => typeof v === "number"],
+      ["field_string", (v: unknown) => typeof v === "string"],
+    ] as const) {
+      for (const field of (target.params.get(param) ?? "").split(",").filter(Boolean)) {
+        const values = records.map((r) => r[field]).filter((v) => v !== undefined);
+        assert.ok(values.length > 0, `${target.arg}.${field} (${param}) exists in ${tag} records`);
+        assert.ok(
+          values.every(check),
+          `${target.arg}.${field} values fit ${param}: ${values.slice(0, 3).join(", ")}`,
+        );
+      }
+    }
+  }
+});
+
+test("every target and field named in norikra/queries.sql exists in the records the plugin derives from our tags", async (t) => {
+  const config = parseFluentdConfig(read("td-agent.conf"));
+  const prefix =
+    config.children.find((s) => s.params.get("@type") === "norikra")?.params.get("remove_tag_prefix") ?? "";
+  const targetToTag = new Map(DEFAULT_TAGS.map((tag) => [norikraTarget(tag, prefix), tag]));
+  const byTag = await sampleFields(t);
+  const sql = read("norikra/queries.sql").replace(/--.*$/gm, "");
+  const statements = sql
+    .split(";")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  assert.ok(statements.length >= 5);
+  const KEYWORDS = new Set([
+    "select",
+    "from",
+    "group",
+    "by",
+    "as",
+    "where",
+    "and",
+    "or",
+    "not",
+    "having",
+    "sum",
+    "avg",
+    "max",
+    "min",
+    "count",
+    "win",
+    "time_batch",
+    "sec",
+    "minute",
+    "hour",
+  ]);
+  const named = read("norikra/queries.sql").match(/^-- name: \w+$/gm) ?? [];
+  assert.equal(named.length, statements.length, "every query has a name");
+  for (const statement of statements) {
+    const from = [...statement.matchAll(/from\s+(\w+)\.win:/gi)].map((m) => m[1] as string);
+    assert.equal(from.length, 1, statement);
+    const target = from[0] as string;
+    assert.match(target, /^[a-zA-Z]([_a-zA-Z0-9]*[a-zA-Z0-9])?$/, "a valid Norikra target name");
+    const tag = targetToTag.get(target);
+    assert.ok(tag, `target ${target} comes from one of our tags`);
+    const records = byTag.get(tag) ?? [];
+    const aliases = new Set([...statement.matchAll(/\bas\s+(\w+)/gi)].map((m) => m[1] as string));
+    const identifiers = (
+      statement.replace(/\d+(\.\d+)?/g, " ").match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []
+    ).filter((word) => !KEYWORDS.has(word.toLowerCase()) && !aliases.has(word) && word !== target);
+    for (const field of new Set(identifiers)) {
+      assert.ok(
+        records.some((r) => field in r),
+        `${field} in "${statement.slice(0, 60)}…" is a field of ${tag} records`,
+      );
+    }
+  }
+});
+
+test("fluent-bit.conf listens where the sidecar sends by default and forwards our tags to td-agent's port", () => {
+  const sections: { name: string; params: Map<string, string> }[] = [];
+  for (const raw of read("fluent-bit.conf").split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const header = /^\[([A-Z]+)\]$/.exec(line);
+    if (header) sections.push({ name: header[1] as string, params: new Map() });
+    else {
+      const [key, ...value] = line.split(/\s+/);
+      sections.at(-1)?.params.set((key as string).toLowerCase(), value.join(" "));
+    }
+  }
+  const input = sections.find((s) => s.name === "INPUT");
+  assert.equal(input?.params.get("name"), "forward");
+  assert.equal(`${input?.params.get("listen")}:${input?.params.get("port")}`, "127.0.0.1:24224");
+  const output = sections.find((s) => s.name === "OUTPUT");
+  assert.equal(output?.params.get("name"), "forward");
+  const tdAgent = parseFluentdConfig(read("td-agent.conf")).children.find((s) => s.name === "source");
+  assert.equal(output?.params.get("port"), tdAgent?.params.get("port"));
+  const match = new RegExp(
+    `^${(output?.params.get("match") ?? "").replace(/\./g, "\\.").replace(/\*/g, ".*")}$`,
+  );
+  for (const tag of [...DEFAULT_TAGS, "uwsgi.health", "uwsgi.error"]) assert.match(tag, match);
+});
+
+test("uwsgi-forward.service runs valid flags, reloads with SIGHUP and outlasts the shutdown timeout", () => {
+  const unit = new Map<string, string>();
+  for (const line of read("uwsgi-forward.service").split("\n")) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
+    if (m) unit.set(m[1] as string, m[2] as string);
+  }
+  const exec = (unit.get("ExecStart") ?? "").split(/\s+/);
+  const args = exec.slice(exec.indexOf("uwsgi-forward") + 1);
+  assert.deepEqual(args, ["--config", "/etc/uwsgi-forward.yaml"]);
+  assert.equal(parseFlags(args).settings.get("config")?.value, "/etc/uwsgi-forward.yaml");
+  assert.match(unit.get("ExecReload") ?? "", /kill -HUP \$MAINPID/);
+  assert.equal(unit.get("KillSignal"), "SIGTERM");
+  assert.equal(unit.get("RestartPreventExitStatus"), String(USAGE_EXIT_CODE));
+
+  const raw = readConfigFile(join(EXAMPLES, "uwsgi-forward.yaml"));
+  assert.equal(raw.get("shared-key-file")?.value, "/etc/uwsgi-forward/shared-key");
+  raw.delete("shared-key-file"); // a path on the target machine
+  const config = buildConfig(raw, join(EXAMPLES, "uwsgi-forward.yaml"));
+  assert.ok(Number(unit.get("TimeoutStopSec")) * 1000 > config.shutdownTimeoutMs);
+  assert.deepEqual(config.source.shapes, ["summary", "worker"]);
+  assert.equal(config.sink.servers.filter((s) => s.standby).length, 1);
+});

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ROOT } from "../helpers/cli-process.js";
+
+test("the README's two set-up commands are bash scripts/demo.sh and bash .ci/run, and .ci/run runs npm test", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  assert.match(readme, /^bash scripts\/demo\.sh$/m);
+  assert.match(readme, /^bash \.ci\/run$/m);
+  assert.match(readme, /^npm test$/m);
+  const ci = readFileSync(join(ROOT, ".ci/run"), "utf8").trim().split("\n");
+  assert.equal(ci.at(-1), "npm test");
+  assert.ok(ci.includes("bash scripts/setup.sh"));
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  assert.equal(pkg.scripts.demo, "bash scripts/demo.sh");
+});
+
+test("bash scripts/demo.sh, run from a clean clone, shows records arriving at the receiver and cleans up", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-clone-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const clone = join(dir, "repo");
+  const clonedOk = spawnSync("git", ["clone", "--quiet", ROOT, clone], { encoding: "utf8" });
+  assert.equal(clonedOk.status, 0, clonedOk.stderr);
+  symlinkSync(join(ROOT, "node_modules"), join(clone, "node_modules"));
+  const scratch = join(dir, "tmp");
+  mkdirSync(scratch);
+  const demo = spawn("bash", ["scripts/demo.sh"], {
+    cwd: clone,
+    env: { ...process.env, DEMO_SECONDS: "3", TMPDIR: scratch },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  demo.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  demo.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  t.after(() => {
+    if (demo.exitCode === null) demo.kill("SIGKILL");
+  });
+  const [code] = (await once(demo, "exit")) as [number | null];
+  assert.equal(code, 0, output);
+  assert.match(output, /^receiver: uwsgi\.summary .*"requests":\d+/m);
+  assert.match(output, /^receiver: uwsgi\.worker /m);
+  assert.match(output, /^receiver: uwsgi\.health /m);
+  assert.match(output, /stopped: delivered everything \((\d+) events sent, \1 acknowledged\)/);
+  assert.match(output, /^receiver: received \d+ events: /m);
+  assert.match(output, /^demo: done/m);
+  assert.deepEqual(readdirSync(scratch), [], "the demo removed its temp dir");
+});
