@@ -1,0 +1,148 @@
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ForwardSink, type OverflowPolicy } from "../../src/forward/index.js";
+import { FAULT_TAG, numbered, watch } from "../helpers/misbehaving-emit.js";
+import { forwardReceiver, type ForwardReceiver } from "../helpers/misbehaving-servers.js";
+
+const LIMIT = 256 * 1024;
+
+/** Two servers, both down; the sink knows them but cannot reach either. */
+async function twoServersDown(
+  t: TestContext,
+  overflow: OverflowPolicy,
+): Promise<{ a: ForwardReceiver; b: ForwardReceiver; sink: ForwardSink }> {
+  const a = await forwardReceiver({ keepEvents: true });
+  const b = await forwardReceiver({ keepEvents: true });
+  await a.stop();
+  await b.stop();
+  t.after(() => a.close());
+  t.after(() => b.close());
+  const sink = new ForwardSink({
+    requireAck: true,
+    bufferLimitBytes: LIMIT,
+    overflow,
+    reconnect: { minDelayMs: 20, maxDelayMs: 100 },
+    servers: [{ port: a.port }, { port: b.port }],
+  });
+  t.after(() => sink.close({ timeoutMs: 500 }));
+  return { a, b, sink };
+}
+
+/** Waits until the sink has failed to reach both servers (every server `down`). */
+async function bothDown(sink: ForwardSink): Promise<void> {
+  while (!sink.stats().servers.every((s) => s.state === "down")) await once(sink, "serverError");
+}
+
+/** Emits ids [0, n) while every server is down; checks the buffer bound after every event. */
+function emitDuringOutage(sink: ForwardSink, n: number): { maxBuffered: number } {
+  let maxBuffered = 0;
+  for (let id = 0; id < n; id++) {
+    sink.emit(FAULT_TAG, numbered(id));
+    maxBuffered = Math.max(maxBuffered, sink.stats().bufferedBytes);
+  }
+  return { maxBuffered };
+}
+
+function arrivedIds(...servers: ForwardReceiver[]): number[] {
+  return [...new Set(servers.flatMap((s) => s.received.map((e) => e.record.id as number)))].sort(
+    (x, y) => x - y,
+  );
+}
+
+test("nothing is lost when every server is down for a while and the backlog fits in the buffer", async (t) => {
+  const { a, b, sink } = await twoServersDown(t, "dropNewest");
+  const seen = watch(sink);
+  emitDuringOutage(sink, 2000); // about 200 KB, under the 256 KiB limit
+  await bothDown(sink);
+  await Promise.all([a.start(), b.start()]);
+  await sink.flush();
+  assert.equal(arrivedIds(a, b).length, 2000);
+  assert.equal(a.duplicates + b.duplicates, 0);
+  assert.equal(sink.stats().dropped, 0);
+  assert.equal(seen.dropped, 0);
+  assert.deepEqual(seen.errors, []);
+});
+
+test("dropNewest: beyond the buffer bound the newest events are dropped, counted exactly, and the oldest arrive", async (t) => {
+  const { a, b, sink } = await twoServersDown(t, "dropNewest");
+  const seen = watch(sink);
+  const { maxBuffered } = emitDuringOutage(sink, 20_000); // about 2 MB into a 256 KiB buffer
+  await bothDown(sink);
+  assert.ok(maxBuffered <= LIMIT, `buffered ${maxBuffered} bytes, limit ${LIMIT}`);
+  const dropped = sink.stats().dropped;
+  assert.ok(dropped > 15_000, `${dropped} dropped`);
+  assert.equal(seen.dropped, dropped, "drop events add up to the dropped count");
+
+  await Promise.all([a.start(), b.start()]);
+  await sink.flush();
+  const arrived = arrivedIds(a, b);
+  assert.equal(arrived.length + dropped, 20_000, "each event either arrived or was counted as dropped");
+  assert.deepEqual(
+    arrived,
+    Array.from({ length: arrived.length }, (_, i) => i),
+    "the oldest events arrived",
+  );
+  assert.deepEqual(seen.errors, []);
+});
+
+test("dropOldest: beyond the buffer bound the oldest events are dropped, counted exactly, and the newest arrive", async (t) => {
+  const { a, b, sink } = await twoServersDown(t, "dropOldest");
+  const seen = watch(sink);
+  const { maxBuffered } = emitDuringOutage(sink, 20_000);
+  await bothDown(sink);
+  assert.ok(maxBuffered <= LIMIT, `buffered ${maxBuffered} bytes, limit ${LIMIT}`);
+  const dropped = sink.stats().dropped;
+  assert.ok(dropped > 15_000, `${dropped} dropped`);
+  assert.equal(seen.dropped, dropped, "drop events add up to the dropped count");
+
+  await Promise.all([a.start(), b.start()]);
+  await sink.flush();
+  const arrived = arrivedIds(a, b);
+  assert.equal(arrived.length + dropped, 20_000, "each event either arrived or was counted as dropped");
+  assert.deepEqual(
+    arrived,
+    Array.from({ length: arrived.length }, (_, i) => 20_000 - arrived.length + i),
+    "the newest events arrived",
+  );
+  assert.deepEqual(seen.errors, []);
+});
+
+test("block: a pipeline into the sink stalls at the buffer bound while every server is down, then delivers everything", async (t) => {
+  const { a, b, sink } = await twoServersDown(t, "block");
+  const seen = watch(sink);
+  let produced = 0;
+  const source = Readable.from(
+    (function* () {
+      for (let id = 0; id < 20_000; id++) {
+        produced++;
+        yield { tag: FAULT_TAG, record: numbered(id) };
+      }
+    })(),
+  );
+  let maxBuffered = 0;
+  const sample = setInterval(() => (maxBuffered = Math.max(maxBuffered, sink.stats().bufferedBytes)), 5);
+  t.after(() => clearInterval(sample));
+  const done = pipeline(source, sink);
+  // Wait until the pipeline has stalled: the buffer is full and the source is no longer pulled.
+  let last = -1;
+  while (produced !== last) {
+    last = produced;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await bothDown(sink);
+  assert.ok(produced < 20_000, `the source was paused after ${produced} items`);
+  // The Writable takes an item while the buffer is under the limit: the one that crosses it may overshoot.
+  const oneEvent = 128;
+  assert.ok(maxBuffered <= LIMIT + oneEvent, `buffered ${maxBuffered} bytes, limit ${LIMIT}`);
+
+  await Promise.all([a.start(), b.start()]);
+  await done;
+  clearInterval(sample);
+  assert.equal(arrivedIds(a, b).length, 20_000);
+  assert.equal(sink.stats().dropped, 0);
+  assert.equal(seen.dropped, 0);
+  assert.deepEqual(seen.errors, []);
+});
