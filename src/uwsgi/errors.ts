@@ -33,6 +33,8 @@ export const UwsgiStatsErrorCode = {
   HTTP_INVALID: "UWSGI_STATS_HTTP_INVALID",
   /** A glob pattern could not be expanded (e.g. permission denied on its directory). */
   GLOB_FAILED: "UWSGI_STATS_GLOB_FAILED",
+  /** `start()` was called after `stop()` (thrown; a stopped source has ended its stream). */
+  STOPPED: "UWSGI_STATS_STOPPED",
   /** A bug: shaping a document threw. The document's target keeps being polled. */
   INTERNAL: "UWSGI_STATS_INTERNAL",
 } as const;

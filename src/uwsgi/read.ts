@@ -48,11 +48,18 @@ export function readStats(
       reject(new UwsgiStatsError(code, target, message, { cause, received: data, bytes: received }));
     };
     const onAbort = (): void => fail(Code.TIMEOUT, `reading ${target} was aborted (the source stopped)`);
-    const connectTimer = setTimeout(() => {
-      if (!connected)
-        fail(Code.CONNECT_TIMEOUT, `no connection to ${target} within ${limits.connectTimeoutMs} ms`);
-    }, limits.connectTimeoutMs);
+    const connectTimedOut = (): void =>
+      fail(Code.CONNECT_TIMEOUT, `no connection to ${target} within ${limits.connectTimeoutMs} ms`);
+    // One timer when the connect deadline is not the shorter one (the default): fewer timers per read.
+    const connectTimer =
+      limits.connectTimeoutMs < limits.timeoutMs
+        ? setTimeout(connectTimedOut, limits.connectTimeoutMs)
+        : undefined;
     const timer = setTimeout(() => {
+      if (!connected) {
+        connectTimedOut();
+        return;
+      }
       fail(
         Code.TIMEOUT,
         `${target} did not finish its answer within ${limits.timeoutMs} ms (${received} bytes came)`,

@@ -93,7 +93,7 @@ export class UwsgiStatsSource extends Readable {
   /** Starts polling every `intervalMs` on a fixed schedule (ticks missed by a long poll are skipped, not queued). */
   start(): this {
     if (this.#stopped)
-      throw new UwsgiStatsError(Code.INTERNAL, "", "start() after stop(): create a new UwsgiStatsSource");
+      throw new UwsgiStatsError(Code.STOPPED, "", "start() after stop(): create a new UwsgiStatsSource");
     if (this.#running) return this;
     this.#running = true;
     this.#origin = performance.now();
