@@ -98,7 +98,7 @@ export function readStats(
       }
       chunks.push(chunk);
     });
-    socket.once("error", (err: NodeJS.ErrnoException) => {
+    socket.on("error", (err: NodeJS.ErrnoException) => {
       if (!connected) {
         const [code, what] = connectFailure(err.code);
         fail(code, `${what} ${target} (${err.code ?? err.message})`, err);

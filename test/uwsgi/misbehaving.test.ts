@@ -260,3 +260,50 @@ test("the source is a Readable: started, it streams items to for-await until sto
   const p = polls[0] as { targets: number; ok: number; failed: number; records: number };
   assert.deepEqual([p.targets, p.ok, p.failed, p.records], [1, 1, 0, 2]);
 });
+
+test("the concurrency limit caps how many targets are read at once", async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  let open = 0;
+  let maxOpen = 0;
+  const servers = await Promise.all(
+    Array.from({ length: 6 }, (_, i) =>
+      fakeStatsServer(dir, `c${i}.sock`, (s) => {
+        open++;
+        maxOpen = Math.max(maxOpen, open);
+        setTimeout(() => {
+          open--;
+          s.end(SAMPLE);
+        }, 30);
+      }),
+    ),
+  );
+  t.after(() => Promise.all(servers.map((s) => s.close())));
+  const source = new UwsgiStatsSource({ targets: [path.join(dir, "c*.sock")], concurrency: 2 });
+  const items = await source.poll();
+  await source.stop();
+  assert.equal(items.length, 6);
+  assert.equal(maxOpen, 2);
+});
+
+test("stop() aborts a read in flight at once, destroying its socket, and reports nothing for it", async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  let closed: Promise<unknown> | undefined;
+  let accepted: () => void = () => undefined;
+  const connected = new Promise<void>((r) => (accepted = r));
+  const stall = await fakeStatsServer(dir, "stall.sock", (s) => {
+    closed = once(s, "close");
+    accepted();
+  });
+  t.after(() => stall.close());
+  const source = new UwsgiStatsSource({ targets: [stall.path], timeoutMs: 60_000 });
+  const errors: unknown[] = [];
+  source.on("targetError", (err: unknown) => errors.push(err));
+  const pending = source.poll();
+  await connected;
+  await source.stop();
+  assert.deepEqual(await pending, []);
+  await closed;
+  assert.deepEqual(errors, []);
+});
