@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { ForwardSink } from "../../src/forward/index.js";
 import { emitIds, unacked, watch } from "../helpers/misbehaving-emit.js";
-import { forwardReceiver } from "../helpers/misbehaving-servers.js";
+import { dropAfterFrames, forwardReceiver } from "../helpers/misbehaving-servers.js";
 
 const TOTAL = 100_000;
 
@@ -63,3 +63,33 @@ test("with acks, every one of 100k events arrives when the server is killed and 
   assert.equal(report.delivered, true);
   assert.equal(report.undeliveredEvents, 0);
 });
+
+for (const mode of ["PackedForward", "CompressedPackedForward", "Forward", "Message"] as const) {
+  test(`with acks in ${mode} mode, every event arrives from a server that drops each connection mid-stream`, async (t) => {
+    // A frame carries up to 1000 events (one in Message mode): cut every connection at its 3rd (300th) frame.
+    const cutAt = mode === "Message" ? 300 : 3;
+    const events = mode === "Message" ? 2000 : 10_000;
+    const server = await dropAfterFrames(cutAt);
+    t.after(() => server.close());
+    const sink = new ForwardSink({
+      port: server.port,
+      mode,
+      requireAck: true,
+      reconnect: { minDelayMs: 10, maxDelayMs: 100 },
+    });
+    t.after(() => sink.close({ timeoutMs: 1000 }));
+    const seen = watch(sink);
+    await emitIds(sink, 0, events);
+    await sink.flush();
+    assert.equal(server.unique, events, "every event arrived");
+    // At least once: acks the server wrote just before a reset can be lost with it, and their frames come again.
+    assert.ok(server.duplicates <= sink.stats().retried, "only re-sent events arrive twice");
+    assert.deepEqual([...server.modes], [mode]);
+    assert.ok(server.connections > 2, `${server.connections} connections`);
+    const stats = sink.stats();
+    assert.equal(stats.acked, events);
+    assert.ok(stats.retried > 0);
+    assert.equal(stats.dropped, 0);
+    assert.deepEqual(seen.errors, []);
+  });
+}
