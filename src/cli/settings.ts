@@ -103,7 +103,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     "timeout",
     "duration",
     "DURATION",
-    "the source's default",
+    "90% of --interval, at most 5s",
     "connect-and-read timeout per target and poll",
   ),
   spec(
@@ -192,7 +192,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     "enum",
     "POLICY",
     "dropOldest",
-    "when the buffer is full: dropOldest, dropNewest, or block (stop polling)",
+    "when the buffer is full: dropOldest, dropNewest, or block (skip polls until there is room)",
     {
       values: OVERFLOWS,
     },
