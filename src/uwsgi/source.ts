@@ -8,12 +8,9 @@ import { parseDocument } from "./parse.js";
 import type { ResetKind } from "./rates.js";
 import { readStats } from "./read.js";
 import { applyVarsPolicy } from "./redact.js";
-import { emperorRecord } from "./shapes/emperor.js";
-import { isEmperorDocument } from "./shapes/fields.js";
-import { flatRecord } from "./shapes/flat.js";
-import { rawRecord } from "./shapes/raw.js";
-import { summaryRecord } from "./shapes/summary.js";
-import { workerRecords } from "./shapes/worker.js";
+import { isEmperorDocument, num } from "./shapes/fields.js";
+import { emperorItems, statsItems } from "./shapes/items.js";
+import { forEachLimited } from "./limit.js";
 import { TargetRegistry, type ResolvedTarget } from "./targets.js";
 
 /** What one poll did, emitted as the `poll` event. */
@@ -234,43 +231,12 @@ export class UwsgiStatsSource extends Readable {
     time: number,
     monotonic: number,
   ): ForwardItem[] {
-    const { shapes, tags, vars, escapeKeys } = this.options;
     const name = target.target;
-    applyVarsPolicy(doc, vars);
-    const items: ForwardItem[] = [];
-    if (isEmperorDocument(doc)) {
-      items.push({ tag: tags.raw, time, record: rawRecord(doc, name, repaired, escapeKeys) });
-      items.push({
-        tag: tags.emperor,
-        time,
-        record: this.#typed(tags.emperor, emperorRecord(doc, name, repaired)),
-      });
-      return items;
-    }
+    applyVarsPolicy(doc, this.options.vars);
+    if (isEmperorDocument(doc)) return emperorItems(doc, name, repaired, time, this.options, this.#types);
     const rates = this.#targets.state(name).rates.update(doc, monotonic);
-    if (rates.reset) this.emit("reset", name, { kind: rates.reset, pid: doc.pid } as ResetInfo);
-    if (shapes.has("raw"))
-      items.push({ tag: tags.raw, time, record: rawRecord(doc, name, repaired, escapeKeys) });
-    if (shapes.has("summary")) {
-      items.push({
-        tag: tags.summary,
-        time,
-        record: this.#typed(tags.summary, summaryRecord(doc, name, repaired, rates)),
-      });
-    }
-    if (shapes.has("worker")) {
-      for (const record of workerRecords(doc, name, repaired, rates)) {
-        items.push({ tag: tags.worker, time, record: this.#typed(tags.worker, record) });
-      }
-    }
-    if (shapes.has("flat"))
-      items.push({ tag: tags.flat, time, record: this.#typed(tags.flat, flatRecord(doc, name, repaired)) });
-    return items;
-  }
-
-  #typed(tag: string, record: Record<string, unknown>): Record<string, unknown> {
-    this.#types.enforce(tag, record);
-    return record;
+    if (rates.reset) this.emit("reset", name, { kind: rates.reset, pid: num(doc.pid) } satisfies ResetInfo);
+    return statsItems(doc, name, repaired, time, rates, this.options, this.#types);
   }
 
   #errorItem(err: UwsgiStatsError, stale: boolean): ForwardItem {
@@ -293,22 +259,4 @@ function newAbortController(): AbortController {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   return controller;
-}
-
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lanes = Math.min(limit, items.length);
-  const runners: Promise<void>[] = [];
-  for (let lane = 0; lane < lanes; lane++) {
-    runners.push(
-      (async () => {
-        while (next < items.length) await fn(items[next++] as T);
-      })(),
-    );
-  }
-  await Promise.all(runners);
 }
