@@ -1,0 +1,234 @@
+/**
+ * Minutes-long reliability runs of ForwardSink against a receiver in another process (scripts/soak-receiver.ts):
+ *
+ * - `outage`: the server goes down while the app emits at full speed, ignoring backpressure, for
+ *   SOAK_OUTAGE_S seconds (default 120); RSS is sampled all along; then the server comes back.
+ * - `cycles`: for SOAK_CYCLES_S seconds (default 120) the app emits as fast as the sink accepts (waiting for
+ *   `drain`) while the server is killed every SOAK_CYCLE_EVERY_S seconds (default 10) and restarted
+ *   SOAK_DOWN_S seconds later (default 2).
+ *
+ * Acks are on; every record carries a unique `id`, so the receiver counts arrivals, duplicates and gaps.
+ * Usage: `node --import tsx scripts/soak.ts [outage|cycles|all]` (npm run soak). Prints a markdown summary.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { setImmediate as yieldToIo, setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { ForwardSink, type OverflowPolicy } from "../src/index.js";
+
+const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+const OUTAGE_S = env("SOAK_OUTAGE_S", 120);
+const CYCLES_S = env("SOAK_CYCLES_S", 120);
+const CYCLE_EVERY_S = env("SOAK_CYCLE_EVERY_S", 10);
+const DOWN_S = env("SOAK_DOWN_S", 2);
+const LIMIT = env("SOAK_LIMIT_MB", 64) * 1024 * 1024;
+const OVERFLOW = (process.env.SOAK_OVERFLOW ?? "block") as OverflowPolicy;
+const MB = 1024 * 1024;
+
+interface Count {
+  events: number;
+  unique: number;
+  duplicates: number;
+  connections: number;
+}
+
+/** The receiver process. */
+class Receiver {
+  private readonly proc: ChildProcess;
+  port = 0;
+  constructor() {
+    this.proc = fork(fileURLToPath(new URL("./soak-receiver.ts", import.meta.url)), [], {
+      execArgv: ["--import", "tsx"],
+    });
+  }
+  private async ask<T>(type: string, reply: string): Promise<T> {
+    const answer = new Promise<T>((resolve) => {
+      const onMessage = (msg: { type: string }): void => {
+        if (msg.type !== reply) return;
+        this.proc.off("message", onMessage);
+        resolve(msg as T);
+      };
+      this.proc.on("message", onMessage);
+    });
+    this.proc.send({ type });
+    return answer;
+  }
+  async start(): Promise<void> {
+    this.port = (await this.ask<{ port: number }>("start", "listening")).port;
+  }
+  async stop(): Promise<void> {
+    await this.ask("stop", "stopped");
+  }
+  count(): Promise<Count> {
+    return this.ask<Count>("count", "count");
+  }
+  kill(): void {
+    this.proc.kill();
+  }
+}
+
+/** Samples this process's RSS. */
+class RssSampler {
+  peak = 0;
+  private readonly timer = setInterval(() => this.sample(), 100);
+  sample(): number {
+    const rss = process.memoryUsage.rss();
+    this.peak = Math.max(this.peak, rss);
+    return rss;
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+function record(id: number): Record<string, unknown> {
+  return { id, level: "info", msg: "GET /api/v1/items 200", host: "web-1.example", ms: 12.5 };
+}
+
+const mb = (bytes: number): string => (bytes / MB).toFixed(0);
+const n = (x: number): string => x.toLocaleString("en-US");
+
+async function outage(): Promise<string> {
+  const receiver = new Receiver();
+  await receiver.start();
+  const rss = new RssSampler();
+  const baseline = rss.sample();
+  const sink = new ForwardSink({
+    port: receiver.port,
+    requireAck: true,
+    bufferLimitBytes: LIMIT,
+    overflow: OVERFLOW,
+  });
+  sink.on("serverError", () => {});
+  let id = 0;
+  // Warm up with the server up, honouring backpressure, for 5 s.
+  const warmEnd = Date.now() + 5000;
+  while (Date.now() < warmEnd) {
+    if (!sink.emit("soak.app", record(id++))) await once(sink, "drain");
+    if (id % 1000 === 0) await yieldToIo();
+  }
+  await sink.flush();
+  await receiver.stop();
+  const t0 = Date.now();
+  const outageEnd = t0 + OUTAGE_S * 1000;
+  let peakBuffered = 0;
+  let attemptsDuringOutage = 0;
+  while (Date.now() < outageEnd) {
+    for (let i = 0; i < 1000; i++) sink.emit("soak.app", record(id++));
+    attemptsDuringOutage += 1000;
+    peakBuffered = Math.max(peakBuffered, sink.stats().bufferedBytes);
+    await yieldToIo();
+  }
+  const rssAtEnd = rss.sample();
+  const statsAtEnd = sink.stats();
+  await receiver.start();
+  const t1 = Date.now();
+  await sink.flush();
+  const recoverS = (Date.now() - t1) / 1000;
+  const stats = sink.stats();
+  const report = await sink.close({ timeoutMs: 5000 });
+  rss.stop();
+  const got = await receiver.count();
+  receiver.kill();
+  const lost = id - got.unique - stats.dropped;
+  console.error(JSON.stringify({ scenario: "outage", id, got, stats, report, rssAtEnd, peak: rss.peak }));
+  return [
+    `### Server down for ${OUTAGE_S} s while the app emits at full speed`,
+    "",
+    `Command: \`SOAK_OUTAGE_S=${OUTAGE_S} SOAK_LIMIT_MB=${LIMIT / MB} SOAK_OVERFLOW=${OVERFLOW} npm run soak -- outage\`; ` +
+      `acks on, \`bufferLimitBytes\` ${mb(LIMIT)} MiB, \`overflow: "${OVERFLOW}"\`, ~100-byte records; 5 s warm-up with the ` +
+      "server up, then the server is killed and the app calls `emit()` in a tight loop (yielding every 1000 events, " +
+      "ignoring the `false` it returns), then the server comes back.",
+    "",
+    "| figure | value |",
+    "| --- | ---: |",
+    `| events emitted (calls to \`emit\`) | ${n(id)} |`,
+    `| … of them during the outage | ${n(attemptsDuringOutage)} |`,
+    `| accepted into the buffer (\`stats().emitted\`) | ${n(stats.emitted)} |`,
+    `| dropped, counted (\`stats().dropped\`, reason overflow) | ${n(stats.dropped)} |`,
+    `| arrived (unique ids at the receiver) | ${n(got.unique)} |`,
+    `| duplicates | ${n(got.duplicates)} |`,
+    `| lost (emitted − arrived − dropped) | ${n(lost)} |`,
+    `| peak \`bufferedBytes\` during the outage | ${mb(peakBuffered)} MiB |`,
+    `| RSS before the sink existed | ${mb(baseline)} MiB |`,
+    `| RSS at the end of the outage | ${mb(rssAtEnd)} MiB (buffer ${mb(statsAtEnd.bufferedBytes)} MiB) |`,
+    `| peak RSS (sampled every 100 ms) | ${mb(rss.peak)} MiB |`,
+    `| time from the server's return to everything acked | ${recoverS.toFixed(1)} s |`,
+    `| close report | delivered ${report.delivered}, undelivered ${report.undeliveredEvents} |`,
+    "",
+  ].join("\n");
+}
+
+async function cycles(): Promise<string> {
+  const receiver = new Receiver();
+  await receiver.start();
+  const rss = new RssSampler();
+  const baseline = rss.sample();
+  const sink = new ForwardSink({
+    port: receiver.port,
+    requireAck: true,
+    bufferLimitBytes: LIMIT,
+    overflow: OVERFLOW,
+    reconnect: { minDelayMs: 200, maxDelayMs: 2000 },
+  });
+  let disconnects = 0;
+  sink.on("serverError", () => {});
+  sink.on("disconnect", () => disconnects++);
+  let id = 0;
+  let running = true;
+  let kills = 0;
+  const killer = (async () => {
+    const end = Date.now() + CYCLES_S * 1000;
+    while (Date.now() + CYCLE_EVERY_S * 1000 <= end) {
+      await sleep(CYCLE_EVERY_S * 1000 - DOWN_S * 1000);
+      await receiver.stop();
+      kills++;
+      await sleep(DOWN_S * 1000);
+      await receiver.start();
+    }
+    await sleep(Math.max(0, end - Date.now()));
+    running = false;
+  })();
+  const t0 = Date.now();
+  while (running) {
+    if (!sink.emit("soak.app", record(id++))) await once(sink, "drain");
+    if (id % 1000 === 0) await yieldToIo();
+  }
+  await killer;
+  const emitS = (Date.now() - t0) / 1000;
+  await sink.flush();
+  const stats = sink.stats();
+  const report = await sink.close({ timeoutMs: 5000 });
+  rss.stop();
+  const got = await receiver.count();
+  receiver.kill();
+  const lost = id - got.unique - stats.dropped;
+  console.error(JSON.stringify({ scenario: "cycles", id, got, stats, report, peak: rss.peak }));
+  return [
+    `### ${kills} kill/restart cycles in ${CYCLES_S} s while the app emits as fast as the sink accepts`,
+    "",
+    `Command: \`SOAK_CYCLES_S=${CYCLES_S} SOAK_CYCLE_EVERY_S=${CYCLE_EVERY_S} SOAK_DOWN_S=${DOWN_S} npm run soak -- cycles\`; ` +
+      `acks on, \`bufferLimitBytes\` ${mb(LIMIT)} MiB, \`overflow: "${OVERFLOW}"\`; every ${CYCLE_EVERY_S} s the receiver ` +
+      `process closes every connection without acking what it has not acked yet, stays down ${DOWN_S} s, and listens ` +
+      "again on the same port; the app waits for `drain` whenever `emit()` returns false.",
+    "",
+    "| figure | value |",
+    "| --- | ---: |",
+    `| events emitted | ${n(id)} (${n(Math.round(id / emitS))}/s on average, outages included) |`,
+    `| arrived (unique ids) | ${n(got.unique)} |`,
+    `| duplicates | ${n(got.duplicates)} |`,
+    `| dropped | ${n(stats.dropped)} |`,
+    `| lost (emitted − arrived − dropped) | ${n(lost)} |`,
+    `| re-sent by the sink (\`stats().retried\`) | ${n(stats.retried)} |`,
+    `| disconnects seen / connections accepted | ${disconnects} / ${got.connections} |`,
+    `| RSS before the sink existed / peak | ${mb(baseline)} / ${mb(rss.peak)} MiB |`,
+    `| close report | delivered ${report.delivered}, undelivered ${report.undeliveredEvents} |`,
+    "",
+  ].join("\n");
+}
+
+const which = process.argv[2] ?? "all";
+const parts: string[] = [];
+if (which === "outage" || which === "all") parts.push(await outage());
+if (which === "cycles" || which === "all") parts.push(await cycles());
+console.log(`Node ${process.version}, ${new Date().toISOString()}\n\n${parts.join("\n")}`);
