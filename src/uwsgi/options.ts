@@ -85,6 +85,27 @@ const KNOWN = [
   "vars",
 ] as const;
 
+const EXAMPLES: Record<string, string> = {
+  intervalMs: "intervalMs: 1000 polls once a second",
+  timeoutMs: "timeoutMs: 900 gives each target 900 ms to answer",
+  connectTimeoutMs: "connectTimeoutMs: 500",
+  maxBytes: "maxBytes: 8388608 accepts answers up to 8 MiB",
+  concurrency: "concurrency: 64",
+};
+
+/** integerOption with an example of a valid value appended to its message. */
+function integer(name: string, value: unknown, fallback: number, min: number, max?: number): number {
+  try {
+    return integerOption(name, value, fallback, min, max);
+  } catch (err) {
+    if (!(err instanceof InvalidOptionError) || EXAMPLES[name] === undefined) throw err;
+    throw new InvalidOptionError(
+      name,
+      `${err.message.replace(/^Invalid option "[^"]*": /, "")} (e.g. ${EXAMPLES[name]})`,
+    );
+  }
+}
+
 /** Validates source options once, with messages saying what to write instead. */
 export function resolveSourceOptions(options: unknown): ResolvedSourceOptions {
   if (options === undefined) {
@@ -112,19 +133,14 @@ export function resolveSourceOptions(options: unknown): ResolvedSourceOptions {
     return parsed;
   });
 
-  const intervalMs = integerOption("intervalMs", o.intervalMs, 1000, 10, 24 * 3600 * 1000);
-  const timeoutMs = integerOption(
+  const intervalMs = integer("intervalMs", o.intervalMs, 1000, 10, 24 * 3600 * 1000);
+  const timeoutMs = integer(
     "timeoutMs",
     o.timeoutMs,
     Math.max(10, Math.round(Math.min(intervalMs, 5556) * 0.9)),
     1,
   );
-  const connectTimeoutMs = integerOption(
-    "connectTimeoutMs",
-    o.connectTimeoutMs,
-    Math.min(timeoutMs, 1000),
-    1,
-  );
+  const connectTimeoutMs = integer("connectTimeoutMs", o.connectTimeoutMs, Math.min(timeoutMs, 1000), 1);
 
   let shapes: StatsShape[] = ["raw"];
   if (o.shapes !== undefined) {
@@ -161,8 +177,8 @@ export function resolveSourceOptions(options: unknown): ResolvedSourceOptions {
     tags,
     timeoutMs,
     connectTimeoutMs,
-    maxBytes: integerOption("maxBytes", o.maxBytes, 8 * 1024 * 1024, 64),
-    concurrency: integerOption("concurrency", o.concurrency, 64, 1, 65536),
+    maxBytes: integer("maxBytes", o.maxBytes, 8 * 1024 * 1024, 64),
+    concurrency: integer("concurrency", o.concurrency, 64, 1, 65536),
     escapeKeys: booleanOption("escapeKeys", o.escapeKeys, false),
     vars: enumOption("vars", o.vars, "redact", ["redact", "keep", "drop"] as const),
   };
