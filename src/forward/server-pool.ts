@@ -157,6 +157,8 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     conn.on("ready", () => {
       e.state = "up";
       e.connects++;
+      // A new incident after this point is worth reporting again (repeats of one failure are not).
+      e.reportedCode = undefined;
       this.emit("connect", e.info);
       this.emit("writable");
     });

@@ -115,6 +115,7 @@ export class ForwardSink extends Writable {
   private batchTimer: NodeJS.Timeout | undefined;
   private seq = 0;
   private dispatching = false;
+  private started = false;
   private needDrain = false;
   private blocked: { item: ForwardItem; cb: (err?: Error | null) => void } | undefined;
   private flushWaiters: { target: number; resolve: () => void }[] = [];
@@ -202,6 +203,11 @@ export class ForwardSink extends Writable {
     if (this.closing) {
       this.countDrop(1, "closed");
       return false;
+    }
+    if (!this.started) {
+      // Connect while the first batch fills.
+      this.started = true;
+      this.pool.demand();
     }
     if (tag.length === 0) throw new ForwardInvalidRecordError("tag must be a non-empty string");
     let seconds: number;
