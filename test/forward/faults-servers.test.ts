@@ -59,7 +59,8 @@ async function allArriveAtTheGoodServer(sink: ForwardSink, good: ForwardReceiver
   await emitIds(sink, 0, EVENTS);
   await sink.flush();
   assert.equal(good.unique, EVENTS, "every event arrived at the good server");
-  assert.equal(good.duplicates, 0);
+  // At least once: on a loaded machine the good server's ack can miss the short timeout too.
+  assert.ok(good.duplicates <= sink.stats().retried, "only re-sent events arrive twice");
   const stats = sink.stats();
   assert.equal(stats.acked, EVENTS);
   assert.equal(stats.dropped, 0);
