@@ -26,7 +26,8 @@ def application(env, start_response):
 export interface UwsgiInstance {
   readonly dir: string;
   readonly child: ChildProcess;
-  readonly httpPort: number;
+  /** The unix socket of the app's http-socket (unix, so no port can be taken by another process meanwhile). */
+  readonly http: string;
   /** The stats target string to give the source. */
   readonly stats: string;
   /** Everything uWSGI logged so far. */
@@ -69,7 +70,7 @@ export async function startUwsgi(
   const dir = options.dir ?? tempDir();
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "app.py"), APP_PY);
-  const httpPort = await freePort();
+  const http = path.join(dir, "http.sock");
   const kind = options.stats ?? "unix";
   let statsLine: string;
   let stats: string;
@@ -87,7 +88,7 @@ export async function startUwsgi(
     "plugins = python3",
     "master = true",
     `processes = ${options.processes ?? 1}`,
-    `http-socket = 127.0.0.1:${httpPort}`,
+    `http-socket = ${http}`,
     statsLine,
     ...(kind === "http" ? ["stats-http = true"] : []),
     `chdir = ${dir}`,
@@ -109,7 +110,7 @@ export async function startUwsgi(
   const instance: UwsgiInstance = {
     dir,
     child,
-    httpPort,
+    http,
     stats,
     log: () => log,
     kill: async () => {
@@ -159,9 +160,9 @@ function answers(
   });
 }
 
-/** Sends `count` GET requests to the uWSGI http-socket, `parallel` at a time; resolves when all answered. */
+/** Sends `count` GET requests to the uWSGI http-socket (a unix socket path), `parallel` at a time; resolves when all answered. */
 export async function load(
-  port: number,
+  socketPath: string,
   count: number,
   options: { path?: string; parallel?: number; headers?: Record<string, string> } = {},
 ): Promise<void> {
@@ -169,20 +170,27 @@ export async function load(
   const lanes = Array.from({ length: options.parallel ?? 4 }, async () => {
     while (next < count) {
       next++;
-      await get(port, options.path ?? "/", options.headers ?? {});
+      await get(socketPath, options.path ?? "/", options.headers ?? {});
     }
   });
   await Promise.all(lanes);
 }
 
 /** One GET; resolves with the status code (or 0 on a socket error) once the answer ended. */
-export function get(port: number, urlPath: string, headers: Record<string, string> = {}): Promise<number> {
+export function get(
+  socketPath: string,
+  urlPath: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: urlPath, headers, agent: false }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-      res.on("error", () => resolve(0));
-    });
+    const req = request(
+      { socketPath, path: urlPath, headers: { host: "localhost", ...headers }, agent: false },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", () => resolve(0));
+      },
+    );
     req.on("error", () => resolve(0));
     req.end();
   });
@@ -240,14 +248,13 @@ export async function startEmperor(): Promise<UwsgiEmperor> {
     child,
     log: () => log,
     addVassal: async (name, options = {}) => {
-      const port = await freePort();
       const stats = path.join(statsDir, `${name}.stats.sock`);
       const ini = [
         "[uwsgi]",
         "plugins = python3",
         "master = true",
         "processes = 1",
-        `http-socket = 127.0.0.1:${port}`,
+        `http-socket = ${path.join(statsDir, `${name}.http.sock`)}`,
         `stats = ${stats}`,
         `wsgi-file = ${path.join(dir, "app.py")}`,
         ...(options.vacuum ? ["vacuum = true"] : []),

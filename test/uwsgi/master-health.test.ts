@@ -44,7 +44,7 @@ test("no secret of a real in-flight request reaches a ForwardSink receiver; 'kee
   const u = await started(t, startUwsgi({ processes: 1 }));
   const receiver = await ForwardReceiver.start();
   t.after(() => receiver.close());
-  const inflight = get(u.httpPort, `/slow?s=3&token=${QUERY_SECRET}`, SECRETS);
+  const inflight = get(u.http, `/slow?s=3&token=${QUERY_SECRET}`, SECRETS);
 
   const keep = new UwsgiStatsSource({ targets: [u.stats], vars: "keep" });
   const drop = new UwsgiStatsSource({ targets: [u.stats], vars: "drop", shapes: ["raw", "flat"] });
