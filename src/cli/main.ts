@@ -8,6 +8,12 @@ const exit = (code: number): void => {
   setTimeout(() => process.exit(code), 2000).unref();
 };
 
+// `uwsgi-forward --stdout | head`: a closed pipe ends the process quietly instead of crashing it.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
 run(process.argv.slice(2), process.env, {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { generateForwardCerts } from "../helpers/forward-certs.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
@@ -101,4 +105,81 @@ test("a wrong shared key is logged once with its code, not once per reconnect", 
     cli.stderr.some((l) => /could not be delivered in time/.test(l)),
     "the undelivered events are reported",
   );
+});
+
+test("mutual TLS, a shared key and a user, all from files and the environment, reach a FluentServer", async (t) => {
+  const certs = generateForwardCerts();
+  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-tls-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string): string => {
+    writeFileSync(join(dir, name), text, { mode: 0o600 });
+    return join(dir, name);
+  };
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t, {
+    sharedKey: "tls-shared-key",
+    users: { sidecar: "pw-from-file" },
+    tls: {
+      key: certs.serverKey,
+      cert: certs.serverCert,
+      ca: certs.ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+  });
+  const cli = startCli(
+    t,
+    [
+      "--stats",
+      uwsgi.stats,
+      "--forward",
+      `127.0.0.1:${receiver.port}`,
+      "--tls-ca",
+      file("ca.pem", certs.ca),
+      "--tls-cert",
+      file("client.pem", certs.clientCert),
+      "--tls-key",
+      file("client.key", certs.clientKey),
+      "--username",
+      "sidecar",
+      "--password-file",
+      file("password", "pw-from-file\n"),
+      "--require-ack",
+      "--interval",
+      "200ms",
+    ],
+    { UWSGI_FORWARD_SHARED_KEY_FILE: file("shared-key", "tls-shared-key\n") },
+  );
+  await receiver.waitFor((events) => events.some((e) => e.tag === "uwsgi.stats"), "a raw record over TLS");
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  assert.ok(
+    cli.stderr.some((l) => /stopped: delivered everything/.test(l)),
+    cli.stderr.join("\n"),
+  );
+});
+
+test("--forward-unix sends to a FluentServer on a unix socket", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-unix-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const uwsgi = await startCliUwsgi(t);
+  const path = join(dir, "forward.sock");
+  const receiver = await startCliReceiver(t, { path });
+  const cli = startCli(t, [
+    "--stats",
+    uwsgi.stats,
+    "--forward-unix",
+    path,
+    "--shape",
+    "summary",
+    "--interval",
+    "200ms",
+  ]);
+  await receiver.waitFor(
+    (events) => events.some((e) => e.tag === "uwsgi.summary"),
+    "a summary over a unix socket",
+  );
+  assert.ok(cli.stderr.some((l) => l.includes(`connected to ${path}`)));
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
 });

@@ -1,3 +1,4 @@
+import type { TlsOptions } from "node:tls";
 import { FluentServer } from "@fluent-org/logger";
 
 /** One event as a FluentServer received it. */
@@ -16,23 +17,27 @@ export interface CliReceiver {
   close(): Promise<void>;
 }
 
-/** Starts a FluentServer (optionally with a shared key) and closes it after the test. */
+/**
+ * Starts a FluentServer on 127.0.0.1 port 0 (or a unix socket `path`), optionally with a shared key, users and
+ * TLS options, and closes it after the test.
+ */
 export async function startCliReceiver(
   t: { after: (fn: () => Promise<void>) => void },
-  options: { sharedKey?: string } = {},
+  options: { sharedKey?: string; users?: Record<string, string>; tls?: TlsOptions; path?: string } = {},
 ): Promise<CliReceiver> {
   const server = new FluentServer({
-    listenOptions: { port: 0, host: "127.0.0.1" },
+    listenOptions: options.path ? { path: options.path } : { port: 0, host: "127.0.0.1" },
     ...(options.sharedKey
       ? {
           security: {
             serverHostname: "receiver",
             sharedKey: options.sharedKey,
-            authorize: false,
-            userDict: {},
+            authorize: options.users !== undefined,
+            userDict: options.users ?? {},
           },
         }
       : {}),
+    ...(options.tls ? { tlsOptions: options.tls } : {}),
   });
   const events: ReceivedEvent[] = [];
   const waiters = new Set<() => void>();
