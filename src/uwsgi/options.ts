@@ -33,7 +33,7 @@ export interface UwsgiStatsSourceOptions {
   shapes?: StatsShape[];
   /** Tags per record kind; defaults `uwsgi.stats`, `uwsgi.summary`, `uwsgi.worker`, `uwsgi.flat`, `uwsgi.emperor`, `uwsgi.error`. */
   tags?: Partial<StatsTags>;
-  /** Deadline for one target's whole answer, ms. Default 90% of `intervalMs`, at most 5000. */
+  /** Deadline for one target's whole answer, ms. Default 90% of `intervalMs`, at least 100, at most 5000. */
   timeoutMs?: number;
   /** Deadline for one target's connection, ms. Default `min(timeoutMs, 1000)`. */
   connectTimeoutMs?: number;
@@ -137,7 +137,7 @@ export function resolveSourceOptions(options: unknown): ResolvedSourceOptions {
   const timeoutMs = integer(
     "timeoutMs",
     o.timeoutMs,
-    Math.max(10, Math.round(Math.min(intervalMs, 5556) * 0.9)),
+    Math.max(100, Math.round(Math.min(intervalMs, 5556) * 0.9)),
     1,
   );
   const connectTimeoutMs = integer("connectTimeoutMs", o.connectTimeoutMs, Math.min(timeoutMs, 1000), 1);

@@ -38,6 +38,7 @@ test("a glob follows Emperor vassals as they come and go; a vassal's leftover so
   const app1 = await emperor.addVassal("app1", { vacuum: true });
   const app2 = await emperor.addVassal("app2");
   const source = new UwsgiStatsSource({
+    timeoutMs: 5000,
     targets: [emperor.emperorStats, path.join(emperor.statsDir, "*.stats.sock")],
     shapes: ["summary"],
   });

@@ -46,8 +46,13 @@ test("no secret of a real in-flight request reaches a ForwardSink receiver; 'kee
   t.after(() => receiver.close());
   const inflight = get(u.http, `/slow?s=3&token=${QUERY_SECRET}`, SECRETS);
 
-  const keep = new UwsgiStatsSource({ targets: [u.stats], vars: "keep" });
-  const drop = new UwsgiStatsSource({ targets: [u.stats], vars: "drop", shapes: ["raw", "flat"] });
+  const keep = new UwsgiStatsSource({ targets: [u.stats], vars: "keep", timeoutMs: 5000 });
+  const drop = new UwsgiStatsSource({
+    timeoutMs: 5000,
+    targets: [u.stats],
+    vars: "drop",
+    shapes: ["raw", "flat"],
+  });
   let kept: string[] | undefined;
   for (let round = 0; round < 100 && !kept; round++) {
     kept = busyVars((await keep.poll())[0]?.record ?? {});
@@ -68,6 +73,7 @@ test("no secret of a real in-flight request reaches a ForwardSink receiver; 'kee
   const source = new UwsgiStatsSource({
     targets: [u.stats],
     intervalMs: 50,
+    timeoutMs: 5000,
     shapes: ["raw", "summary", "worker", "flat"],
   });
   const sink = new ForwardSink({ port: receiver.port, batch: { maxDelayMs: 10 } });

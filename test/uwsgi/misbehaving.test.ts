@@ -19,7 +19,7 @@ function errorsOf(items: ForwardItem[]): Record<string, unknown>[] {
 }
 
 async function pollOne(target: string, extra: Record<string, unknown> = {}) {
-  const source = new UwsgiStatsSource({ targets: [target], timeoutMs: 300, ...extra });
+  const source = new UwsgiStatsSource({ targets: [target], timeoutMs: 3000, ...extra });
   const events: UwsgiStatsError[] = [];
   source.on("targetError", (err: UwsgiStatsError) => events.push(err));
   const items = await source.poll();
@@ -73,7 +73,7 @@ test("a stalled server times out, its socket destroyed, and the other targets ar
   const good = await fakeStatsServer(dir, "good.sock", serveOnce(SAMPLE));
   t.after(() => stall.close());
   t.after(() => good.close());
-  const source = new UwsgiStatsSource({ targets: [stall.path, good.path], timeoutMs: 200 });
+  const source = new UwsgiStatsSource({ targets: [stall.path, good.path], timeoutMs: 1000 });
   const items = await source.poll();
   await source.stop();
   assert.equal(errorsOf(items)[0]?.code, "UWSGI_STATS_TIMEOUT");
@@ -166,7 +166,7 @@ test("a failing target is reported on every poll and its recovery once", async (
   const dir = tempDir();
   t.after(() => cleanup(dir));
   const target = path.join(dir, "later.sock");
-  const source = new UwsgiStatsSource({ targets: [target] });
+  const source = new UwsgiStatsSource({ targets: [target], timeoutMs: 3000 });
   const recovered: unknown[] = [];
   source.on("recover", (name: string, info: unknown) => recovered.push([name, info]));
   assert.equal(errorsOf(await source.poll()).length, 1);
@@ -193,7 +193,7 @@ test("a glob's socket file that refuses is reported stale once, polled quietly, 
     "-c",
     `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(stalePath)})`,
   ]);
-  const source = new UwsgiStatsSource({ targets: [path.join(dir, "*.stats.sock")] });
+  const source = new UwsgiStatsSource({ targets: [path.join(dir, "*.stats.sock")], timeoutMs: 3000 });
   const stale: string[] = [];
   const recovered: string[] = [];
   source.on("stale", (name: string) => stale.push(name));
@@ -228,7 +228,10 @@ test("polls never overlap: one target never has two connections at once", async 
     }, 50);
   });
   t.after(() => server.close());
-  const source = new UwsgiStatsSource({ targets: [server.path, server.path, `unix://${server.path}`] });
+  const source = new UwsgiStatsSource({
+    targets: [server.path, server.path, `unix://${server.path}`],
+    timeoutMs: 3000,
+  });
   const results = await Promise.all([source.poll(), source.poll(), source.poll()]);
   await source.stop();
   assert.equal(maxOpen, 1);
@@ -241,7 +244,12 @@ test("the source is a Readable: started, it streams items to for-await until sto
   t.after(() => cleanup(dir));
   const server = await fakeStatsServer(dir, "s.sock", serveOnce(SAMPLE));
   t.after(() => server.close());
-  const source = new UwsgiStatsSource({ targets: [server.path], intervalMs: 20, shapes: ["raw", "summary"] });
+  const source = new UwsgiStatsSource({
+    targets: [server.path],
+    intervalMs: 20,
+    timeoutMs: 5000,
+    shapes: ["raw", "summary"],
+  });
   const polls: unknown[] = [];
   source.on("poll", (p: unknown) => polls.push(p));
   const seen: ForwardItem[] = [];
@@ -279,7 +287,11 @@ test("the concurrency limit caps how many targets are read at once", async (t) =
     ),
   );
   t.after(() => Promise.all(servers.map((s) => s.close())));
-  const source = new UwsgiStatsSource({ targets: [path.join(dir, "c*.sock")], concurrency: 2 });
+  const source = new UwsgiStatsSource({
+    targets: [path.join(dir, "c*.sock")],
+    concurrency: 2,
+    timeoutMs: 3000,
+  });
   const items = await source.poll();
   await source.stop();
   assert.equal(items.length, 6);

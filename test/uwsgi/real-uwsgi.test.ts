@@ -40,6 +40,7 @@ test("reads real uWSGI stats over a unix socket, TCP and stats-http, every recor
   const source = new UwsgiStatsSource({
     targets: [unix.stats, `unix://${unix.stats}`, tcp.stats, `tcp://${tcp.stats}`, http.stats],
     shapes: ["raw", "summary", "worker", "flat"],
+    timeoutMs: 5000,
   });
   t.after(() => source.stop());
   const items = await source.poll();
@@ -61,7 +62,7 @@ test("reads real uWSGI stats over a unix socket, TCP and stats-http, every recor
 
 test("under load, counters move and summary and worker records carry per-second rates and the interval's mean response time", async (t) => {
   const u = await started(t, startUwsgi({ processes: 2 }));
-  const source = new UwsgiStatsSource({ targets: [u.stats], shapes: ["summary", "worker"] });
+  const source = new UwsgiStatsSource({ targets: [u.stats], shapes: ["summary", "worker"], timeoutMs: 5000 });
   t.after(() => source.stop());
   const first = await source.poll();
   assert.equal(byTag(first, "uwsgi.summary")[0]?.requests_per_sec, undefined);
@@ -93,7 +94,7 @@ test("workers recycled by max-requests get no rates for the interval of their re
     t,
     startUwsgi({ processes: 1, extra: ["max-requests = 5", "min-worker-lifetime = 1"] }),
   );
-  const source = new UwsgiStatsSource({ targets: [u.stats], shapes: ["summary", "worker"] });
+  const source = new UwsgiStatsSource({ targets: [u.stats], shapes: ["summary", "worker"], timeoutMs: 5000 });
   t.after(() => source.stop());
   const pid0 = byTag(await source.poll(), "uwsgi.worker")[0]?.pid;
   let respawned: Record<string, unknown> | undefined;
@@ -150,7 +151,11 @@ test("a uWSGI run from a directory whose name holds a quote and a backslash is r
   mkdirSync(dir);
   const u = await started(t, startUwsgi({ dir, processes: 1 }));
   await load(u.http, 7);
-  const source = new UwsgiStatsSource({ targets: [u.stats], shapes: ["raw", "summary", "flat"] });
+  const source = new UwsgiStatsSource({
+    timeoutMs: 5000,
+    targets: [u.stats],
+    shapes: ["raw", "summary", "flat"],
+  });
   t.after(() => source.stop());
   const items = await source.poll();
   assert.deepEqual(byTag(items, "uwsgi.error"), []);
