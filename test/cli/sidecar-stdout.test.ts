@@ -50,9 +50,17 @@ test("--stdout prints JSON lines of exactly what would be sent, and sends nothin
   assert.ok(!cli.stderr.some((l) => /connected to/.test(l)), "no connection was made");
 });
 
-test("--once polls every target once, prints its records and exits 0", async (t) => {
+test("--once polls every target (a glob) once, prints its records and exits 0", async (t) => {
   const uwsgi = await startCliUwsgi(t);
-  const cli = startCli(t, ["--once", "--stdout", "--stats", uwsgi.stats, "--shape", "raw,summary"]);
+  // A glob, expanded at the poll: the temp dir also holds uWSGI's HTTP socket, which must not match.
+  const cli = startCli(t, [
+    "--once",
+    "--stdout",
+    "--stats",
+    join(uwsgi.dir, "stat*.sock"),
+    "--shape",
+    "raw,summary",
+  ]);
   assert.equal(await cli.exited, 0);
   const lines = parse(cli.stdout);
   assert.deepEqual(
@@ -93,7 +101,7 @@ test("a target that fails for many polls is logged once, and once more when it c
   assert.ok(parse(cli.stdout).some((l) => l.tag === "uwsgi.stats" && l.record.target === stats));
 });
 
-test("wrong values exit with code 2 and one line on stderr, from flags, env and files alike", async (t) => {
+test("wrong values exit with code 2 and one line on stderr, from flags, env and files alike; --help and -V exit 0", async (t) => {
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
     [["--interval", "soon"], {}, /^uwsgi-forward: --interval: expected a duration/],
     [
@@ -108,6 +116,8 @@ test("wrong values exit with code 2 and one line on stderr, from flags, env and 
       /^uwsgi-forward: --stats: Invalid option "targets\[0\]": unsupported scheme/,
     ],
   ];
+  const help = startCli(t, ["--help"]);
+  const version = startCli(t, ["-V"]);
   await Promise.all(
     cases.map(async ([argv, env, message]) => {
       const cli = startCli(t, argv, env);
@@ -117,4 +127,8 @@ test("wrong values exit with code 2 and one line on stderr, from flags, env and 
       assert.match(lines[0] ?? "", message);
     }),
   );
+  assert.equal(await help.exited, 0);
+  assert.ok(help.stdout.some((l) => l.includes("--stats ADDRESS")));
+  assert.equal(await version.exited, 0);
+  assert.match(version.stdout[0] ?? "", /^\d+\.\d+\.\d+$/);
 });
