@@ -43,8 +43,14 @@ export function writeTime(
   if (eventTime) {
     buf[pos] = 0xd7;
     buf[pos + 1] = 0x00;
-    buf.writeUInt32BE(seconds, pos + 2);
-    buf.writeUInt32BE(nanos, pos + 6);
+    buf[pos + 2] = seconds >>> 24;
+    buf[pos + 3] = seconds >>> 16;
+    buf[pos + 4] = seconds >>> 8;
+    buf[pos + 5] = seconds;
+    buf[pos + 6] = nanos >>> 24;
+    buf[pos + 7] = nanos >>> 16;
+    buf[pos + 8] = nanos >>> 8;
+    buf[pos + 9] = nanos;
     return pos + 10;
   }
   return writeUint(buf, pos, seconds);

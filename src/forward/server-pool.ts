@@ -53,6 +53,8 @@ interface Entry {
   sentFrames: number;
   settledFrames: number;
   everAcked: boolean;
+  /** False from a failure until the next successful handshake; an idle server that never failed is healthy. */
+  healthy: boolean;
   latency: LatencyRecorder;
   retryTimer: NodeJS.Timeout | undefined;
   nextRetryAt: number | undefined;
@@ -102,6 +104,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       sentFrames: 0,
       settledFrames: 0,
       everAcked: false,
+      healthy: true,
       latency: new LatencyRecorder(),
       retryTimer: undefined,
       nextRetryAt: undefined,
@@ -109,19 +112,18 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     }));
   }
 
-  /** True while at least one primary is up (then standbys take no traffic). */
-  private primaryUp(): boolean {
-    return this.entries.some((e) => !e.info.standby && e.state === "up");
+  /**
+   * True while some primary is healthy: up, or idle/connecting without a failure since its last handshake
+   * (a `keepalive: false` server between frames). Standbys take traffic only when this is false.
+   */
+  private primaryHealthy(): boolean {
+    return this.entries.some((e) => !e.info.standby && e.healthy && e.state !== "failed");
   }
 
-  private primaryMayComeUp(): boolean {
-    return this.entries.some((e) => !e.info.standby && (e.state === "up" || e.state === "connecting"));
-  }
-
-  /** Connects the idle servers that should be connected: every primary, and standbys while no primary is up. */
+  /** Connects the idle servers that should be connected: every primary, and standbys while every primary is down. */
   demand(): void {
     if (this.closed) return;
-    const standbysNeeded = !this.primaryMayComeUp();
+    const standbysNeeded = !this.primaryHealthy();
     for (const e of this.entries) {
       if (e.state !== "idle") continue;
       if (e.info.standby && !standbysNeeded) continue;
@@ -131,7 +133,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
 
   /** Writes `frame` to a server chosen by weight; false when no connection can take it now. */
   send(frame: Frame): boolean {
-    const primary = this.primaryUp();
+    const primary = this.primaryHealthy();
     let best: Entry | undefined;
     let total = 0;
     for (const e of this.entries) {
@@ -156,6 +158,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     e.conn = conn;
     conn.on("ready", () => {
       e.state = "up";
+      e.healthy = true;
       e.connects++;
       // A new incident after this point is worth reporting again (repeats of one failure are not).
       e.reportedCode = undefined;
@@ -188,10 +191,12 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
           "never acknowledges: use requireAck: false for unix sockets. The server is taken out of rotation.",
       );
       e.state = "failed";
+      e.healthy = false;
     } else if (this.closed) {
       e.state = "idle";
     } else if (error) {
       e.state = "down";
+      e.healthy = false;
       e.failures++;
     } else {
       e.state = "idle";
@@ -221,7 +226,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       e.retryTimer = undefined;
       if (this.closed || e.state !== "down") return;
       // A standby is only re-probed while it is needed.
-      if (e.info.standby && this.primaryMayComeUp()) {
+      if (e.info.standby && this.primaryHealthy()) {
         e.state = "idle";
         return;
       }

@@ -132,7 +132,7 @@ export class ForwardSink extends Writable {
     const o = this.opts;
     this.chunkId = o.requireAck ? newChunkId : NO_CHUNK;
     this.highWater = Math.floor(o.bufferLimitBytes / 2);
-    const maxInFlightBytes = Math.max(4 * 1024 * 1024, o.batch.maxBytes * 4);
+    const maxInFlightBytes = Math.max(16 * 1024 * 1024, o.batch.maxBytes * 4);
     this.pool = new ServerPool(
       o.servers.map((s) => {
         const id = s.path ?? `${s.host}:${s.port}`;

@@ -129,14 +129,14 @@ test("requiring acks from a unix socket that never acks gives one FORWARD_ACK_UN
   );
 });
 
-test("honours keepalive: false from HELO with one frame per connection", async (t) => {
+/** A server with `<security>` and `deny_keepalive`: HELO says keepalive false, and it closes after acking each frame. */
+async function startNoKeepaliveServer() {
   const packr = new Packr({ useRecords: false });
   const { ResponseDecoder } = await import("../../src/forward/response-decoder.js");
   const { createHash } = await import("node:crypto");
-  const received: number[] = [];
-  let connections = 0;
+  const state = { sizes: [] as number[], connections: 0, port: 0 };
   const server = net.createServer((socket) => {
-    connections++;
+    state.connections++;
     socket.on("error", () => {});
     const nonce = Buffer.alloc(16, 7);
     socket.write(packr.pack(["HELO", { nonce, auth: "", keepalive: false }]));
@@ -158,15 +158,21 @@ test("honours keepalive: false from HELO with one frame per connection", async (
           continue;
         }
         const option = arr[2] as Map<string, Buffer>;
-        received.push(option.get("size") as unknown as number);
+        state.sizes.push(option.get("size") as unknown as number);
         socket.end(packr.pack({ ack: option.get("chunk")!.toString() }));
       }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => server.close());
+  state.port = (server.address() as net.AddressInfo).port;
+  return { state, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+test("honours keepalive: false from HELO with one frame per connection", async (t) => {
+  const { state, close } = await startNoKeepaliveServer();
+  t.after(close);
   const sink = new ForwardSink({
-    port: (server.address() as net.AddressInfo).port,
+    port: state.port,
     sharedKey: "k",
     requireAck: true,
     batch: { maxEvents: 10 },
@@ -176,10 +182,31 @@ test("honours keepalive: false from HELO with one frame per connection", async (
   sink.on("serverError", (e) => errors.push(e));
   for (let i = 0; i < 50; i++) sink.emit("ka.tag", { i });
   await sink.flush();
-  assert.deepEqual(received, [10, 10, 10, 10, 10]);
-  assert.equal(connections, 5);
+  assert.deepEqual(state.sizes, [10, 10, 10, 10, 10]);
+  assert.equal(state.connections, 5);
   assert.deepEqual(errors, []);
   assert.equal(sink.stats().retried, 0);
+});
+
+test("a keepalive: false primary between two frames is still healthy: the standby gets nothing", async (t) => {
+  const { state, close } = await startNoKeepaliveServer();
+  t.after(close);
+  const standby = await ForwardReceiver.start();
+  t.after(() => standby.close());
+  const sink = new ForwardSink({
+    servers: [{ port: state.port }, { port: standby.port, standby: true }],
+    sharedKey: "k",
+    requireAck: true,
+    batch: { maxEvents: 5 },
+  });
+  t.after(() => sink.close({ timeoutMs: 500 }));
+  for (let i = 0; i < 40; i++) sink.emit("ka.tag", { i });
+  await sink.flush();
+  assert.equal(
+    state.sizes.reduce((a, b) => a + b, 0),
+    40,
+  );
+  assert.equal(standby.connections, 0);
 });
 
 test("weighted balancing splits frames between healthy primaries by weight", async (t) => {
