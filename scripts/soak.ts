@@ -113,10 +113,16 @@ async function outage(): Promise<string> {
   const outageEnd = t0 + OUTAGE_S * 1000;
   let peakBuffered = 0;
   let attemptsDuringOutage = 0;
+  const timeline: string[] = [];
+  let nextMark = t0;
   while (Date.now() < outageEnd) {
     for (let i = 0; i < 1000; i++) sink.emit("soak.app", record(id++));
     attemptsDuringOutage += 1000;
     peakBuffered = Math.max(peakBuffered, sink.stats().bufferedBytes);
+    if (Date.now() >= nextMark) {
+      timeline.push(`${Math.round((Date.now() - t0) / 1000)} s: ${mb(rss.sample())}`);
+      nextMark += (OUTAGE_S * 1000) / 6;
+    }
     await yieldToIo();
   }
   const rssAtEnd = rss.sample();
@@ -153,6 +159,7 @@ async function outage(): Promise<string> {
     `| RSS before the sink existed | ${mb(baseline)} MiB |`,
     `| RSS at the end of the outage | ${mb(rssAtEnd)} MiB (buffer ${mb(statsAtEnd.bufferedBytes)} MiB) |`,
     `| peak RSS (sampled every 100 ms) | ${mb(rss.peak)} MiB |`,
+    `| RSS during the outage (MiB) | ${timeline.join(", ")} |`,
     `| time from the server's return to everything acked | ${recoverS.toFixed(1)} s |`,
     `| close report | delivered ${report.delivered}, undelivered ${report.undeliveredEvents} |`,
     "",
