@@ -319,3 +319,18 @@ test("stop() aborts a read in flight at once, destroying its socket, and reports
   await closed;
   assert.deepEqual(errors, []);
 });
+
+test("a plain stats server named with http:// yields UWSGI_STATS_HTTP_INVALID", async (t) => {
+  const server = createServer((s) => {
+    s.on("error", () => undefined);
+    s.end(SAMPLE);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const { errors } = await pollOne(`http://127.0.0.1:${port}`);
+  assert.ok(
+    ["UWSGI_STATS_HTTP_INVALID", "UWSGI_STATS_READ_FAILED"].includes(String(errors[0]?.code)),
+    String(errors[0]?.code),
+  );
+});
