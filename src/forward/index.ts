@@ -1,5 +1,13 @@
 export { ForwardSink } from "./sink.js";
-export type { SinkStats, CloseReport, CloseOptions, AckInfo, DropInfo, DropReason } from "./sink.js";
+export type {
+  SinkStats,
+  CloseReport,
+  CloseOptions,
+  AckInfo,
+  DropInfo,
+  DropReason,
+  ForwardSinkEvents,
+} from "./sink.js";
 export { EventTime } from "./event-time.js";
 export type { ForwardSinkOptions, ForwardServerOptions, OverflowPolicy } from "./options.js";
 export type { ForwardMode } from "./encoder.js";

@@ -4,7 +4,7 @@ import type { EventRecord, EventTimeInput, ForwardItem } from "../item.js";
 import { Batch } from "./batch.js";
 import { FrameBuffer } from "./buffer.js";
 import { MAX_TIME_SIZE } from "./encoder.js";
-import { ForwardCloseTimeoutError, ForwardInvalidRecordError } from "./errors.js";
+import { ForwardCloseTimeoutError, ForwardInvalidRecordError, type ForwardError } from "./errors.js";
 import { fractionNanos } from "./event-time.js";
 import { newChunkId, type Frame } from "./frame.js";
 import { resolveOptions, type ForwardSinkOptions, type ResolvedOptions } from "./options.js";
@@ -72,6 +72,31 @@ export interface CloseReport {
 export interface CloseOptions {
   /** Longest time to wait for the buffer to drain before giving up. Default `10000` ms. */
   timeoutMs?: number;
+}
+
+/**
+ * The events of a ForwardSink and their listener signatures (`sink.on(name, listener)` is typed by this map).
+ * Besides these, Node's Writable events (`finish`, `pipe`, `unpipe`) keep their usual meaning.
+ */
+export interface ForwardSinkEvents {
+  /** A connection to `server` is established (handshake included) and takes frames. */
+  connect: (server: ServerInfo) => void;
+  /** A connection that was up ended; `reason` is undefined for an expected close (ours, or `keepalive: false`). */
+  disconnect: (server: ServerInfo, reason: Error | undefined) => void;
+  /** A recoverable transport or auth problem (stable `code`); reported once per server until it is healthy again. */
+  serverError: (error: ForwardError, server: ServerInfo) => void;
+  /** A frame was acknowledged (`requireAck` only). */
+  ack: (info: AckInfo) => void;
+  /** Events were dropped (overflow policy or close); coalesced per reason per tick. */
+  drop: (info: DropInfo) => void;
+  /** A `flush()` call completed. */
+  flush: () => void;
+  /** `emit()` returned false earlier and the buffer is below half its limit again (also Writable's drain). */
+  drain: () => void;
+  /** Fatal to the stream only: a malformed item written through the Writable interface. Never a server problem. */
+  error: (error: Error) => void;
+  /** The sink is closed (after `close()` or `destroy()`). */
+  close: () => void;
 }
 
 function isPlainObject(value: unknown): value is EventRecord {
@@ -197,6 +222,24 @@ export class ForwardSink extends Writable {
       return this.send(event, args[0], args[1] as EventTimeInput | undefined, false);
     }
     return super.emit(event, ...args);
+  }
+
+  /** Adds a listener; typed for the sink's own events (see ForwardSinkEvents). */
+  override on<E extends keyof ForwardSinkEvents>(event: E, listener: ForwardSinkEvents[E]): this;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  /** Adds a one-time listener; typed for the sink's own events (see ForwardSinkEvents). */
+  override once<E extends keyof ForwardSinkEvents>(event: E, listener: ForwardSinkEvents[E]): this;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
   }
 
   private send(tag: string, record: EventRecord, time: EventTimeInput | undefined, force: boolean): boolean {
