@@ -11,7 +11,7 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { UwsgiStatsSource, type PollSummary } from "../src/index.js";
@@ -174,6 +174,7 @@ export async function runSourceBench(): Promise<string> {
   const polls = Number(process.env.BENCH_SOURCE_POLLS ?? 3000);
   const runs = Number(process.env.BENCH_SOURCE_SPAWNS ?? 30);
   let uwsgi: ChildProcess | undefined;
+  const loadBefore = loadavg()[0] ?? 0;
   try {
     const started = await startUwsgi(dir);
     uwsgi = started.child;
@@ -199,8 +200,13 @@ export async function runSourceBench(): Promise<string> {
     const many = await manyTargets(dir, 1000, 10);
 
     const us = (n: number): string => n.toFixed(0);
+    const loadNote =
+      `Load average (1 min) before / after this section: ${loadBefore.toFixed(2)} / ${(loadavg()[0] ?? 0).toFixed(2)}` +
+      " — above 0, other processes competed for the cores, which inflates every CPU and wall figure below.";
     return [
       "## UwsgiStatsSource: CPU per poll against today's practice",
+      "",
+      loadNote,
       "",
       "One real uWSGI 2.0.21 (master, 2 workers, stats on a unix socket; a ~1.3 KB document). CPU is user+system " +
         `time of this Node process (\`process.cpuUsage()\`) over ${polls} sequential \`poll()\` calls after 300 ` +
