@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { cliTempDir } from "../helpers/cli-temp.js";
 import { loadConfig, type SidecarConfig } from "../../src/cli/config.js";
 import { CliUsageError } from "../../src/cli/errors.js";
-
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function run(argv: string[], env: NodeJS.ProcessEnv = {}): SidecarConfig {
   const result = loadConfig(argv, env);
@@ -37,7 +31,7 @@ test("with no flags it polls /tmp/stat.sock every second and forwards raw record
 });
 
 test("flags override the environment, which overrides the config file", (t) => {
-  const dir = tempDir(t);
+  const dir = cliTempDir(t);
   const file = join(dir, "config.yaml");
   writeFileSync(
     file,
@@ -59,7 +53,7 @@ test("flags override the environment, which overrides the config file", (t) => {
 });
 
 test("a boolean from the file or the environment can be turned off by a flag", (t) => {
-  const dir = tempDir(t);
+  const dir = cliTempDir(t);
   const file = join(dir, "config.json");
   writeFileSync(file, JSON.stringify({ "require-ack": true }));
   assert.equal(run(["--config", file, "--no-require-ack"]).sink.requireAck, false);
@@ -68,7 +62,7 @@ test("a boolean from the file or the environment can be turned off by a flag", (
 });
 
 test("repeatable settings are replaced whole by a higher layer, not merged", (t) => {
-  const dir = tempDir(t);
+  const dir = cliTempDir(t);
   const file = join(dir, "config.yaml");
   writeFileSync(file, "stats:\n  - /run/a.sock\n  - /run/b.sock\n");
   assert.deepEqual(run(["--config", file]).source.targets, ["/run/a.sock", "/run/b.sock"]);
@@ -111,7 +105,7 @@ test("shapes can be repeated or comma-separated, and duplicates collapse", () =>
 });
 
 test("secrets come from the environment or from files, with the trailing newline removed", (t) => {
-  const dir = tempDir(t);
+  const dir = cliTempDir(t);
   writeFileSync(join(dir, "key"), "s3cret\n");
   writeFileSync(join(dir, "password"), "pw\n");
   const fromFiles = run([
@@ -143,7 +137,7 @@ test("a shared key given as a flag works but is warned about", () => {
 });
 
 test("TLS files are read into every server's TLS options", (t) => {
-  const dir = tempDir(t);
+  const dir = cliTempDir(t);
   writeFileSync(join(dir, "ca.pem"), "CA");
   writeFileSync(join(dir, "cert.pem"), "CERT");
   writeFileSync(join(dir, "key.pem"), "KEY");
@@ -203,7 +197,7 @@ test("durations, sizes and enums from every layer reach the options", () => {
 });
 
 test("every wrong value is one line naming where it was given and what it accepts", (t) => {
-  const dir = tempDir(t);
+  const dir = cliTempDir(t);
   const yaml = join(dir, "bad.yaml");
   writeFileSync(yaml, "interval: soon\n");
   const unknownKey = join(dir, "unknown.yaml");

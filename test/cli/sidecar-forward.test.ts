@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { cliTempDir } from "../helpers/cli-temp.js";
 import { generateForwardCerts } from "../helpers/forward-certs.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
@@ -109,8 +109,7 @@ test("a wrong shared key is logged once with its code, not once per reconnect", 
 
 test("mutual TLS, a shared key and a user, all from files and the environment, reach a FluentServer", async (t) => {
   const certs = generateForwardCerts();
-  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-tls-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = cliTempDir(t);
   const file = (name: string, text: string): string => {
     writeFileSync(join(dir, name), text, { mode: 0o600 });
     return join(dir, name);
@@ -160,8 +159,7 @@ test("mutual TLS, a shared key and a user, all from files and the environment, r
 });
 
 test("--forward-unix sends to a FluentServer on a unix socket", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-unix-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = cliTempDir(t);
   const uwsgi = await startCliUwsgi(t);
   const path = join(dir, "forward.sock");
   const receiver = await startCliReceiver(t, { path });

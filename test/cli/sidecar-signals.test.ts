@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
-
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 test("SIGTERM stops polling, delivers every buffered event with its ack, sends a last health record and exits 0", async (t) => {
   const uwsgi = await startCliUwsgi(t);
@@ -75,7 +69,7 @@ test("a second SIGTERM exits at once, without waiting for acks that never come",
 });
 
 test("SIGHUP re-reads the config file and applies it without dropping buffered events", async (t) => {
-  const dir = tempDir(t);
+  const dir = cliTempDir(t);
   const uwsgi = await startCliUwsgi(t);
   const receiver = await startCliReceiver(t);
   const config = join(dir, "uwsgi-forward.yaml");
@@ -111,7 +105,7 @@ test("SIGHUP re-reads the config file and applies it without dropping buffered e
 });
 
 test("SIGHUP with new forward settings moves to the new server; the old one gets what it held", async (t) => {
-  const dir = tempDir(t);
+  const dir = cliTempDir(t);
   const uwsgi = await startCliUwsgi(t);
   const first = await startCliReceiver(t);
   const second = await startCliReceiver(t);

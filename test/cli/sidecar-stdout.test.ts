@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+
 import { join } from "node:path";
 import { test } from "node:test";
+import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
@@ -73,8 +73,7 @@ test("--once polls every target (a glob) once, prints its records and exits 0", 
 });
 
 test("--once with a missing target prints its error record and exits 1", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = cliTempDir(t);
   const missing = join(dir, "gone.sock");
   const cli = startCli(t, ["--once", "--stdout", "--stats", missing]);
   assert.equal(await cli.exited, 1);
@@ -85,8 +84,7 @@ test("--once with a missing target prints its error record and exits 1", async (
 });
 
 test("a target that fails for many polls is logged once, and once more when it comes back", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = cliTempDir(t);
   const stats = join(dir, "later.sock");
   const cli = startCli(t, ["--stdout", "--stats", stats, "--interval", "100ms", "--health-interval", "0"]);
   await cli.waitForStdoutLines(5);
