@@ -1,6 +1,8 @@
 import { Writable } from "node:stream";
 import { Packr } from "msgpackr";
+import { InvalidOptionError } from "../errors.js";
 import type { EventRecord, EventTimeInput, ForwardItem } from "../item.js";
+import { describe } from "../options.js";
 import { Batch } from "./batch.js";
 import { FrameBuffer } from "./buffer.js";
 import { MAX_TIME_SIZE } from "./encoder.js";
@@ -212,7 +214,8 @@ export class ForwardSink extends Writable {
    * Sends an event when called as `emit(tag: string, record: plain object, time?)` — synchronously validated
    * and encoded into the tag's batch; returns false when the caller should slow down (buffer past half its
    * limit, or the event was dropped). Throws `FORWARD_INVALID_RECORD` for a bad time or an unencodable record.
-   * Any other call is EventEmitter's `emit`.
+   * Records should hold JSON-like values (a `Date` would travel as msgpack timestamp ext -1, which Fluentd does
+   * not decode: send it as a string). Any other call is EventEmitter's `emit`.
    */
   override emit(tag: string, record: EventRecord, time?: EventTimeInput): boolean;
   /** EventEmitter's emit, for stream internals and notifications. */
@@ -540,7 +543,9 @@ export class ForwardSink extends Writable {
     if (this.closePromise) return this.closePromise;
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(new ForwardInvalidRecordError(`close timeoutMs must be an integer >= 0`));
+      return Promise.reject(
+        new InvalidOptionError("timeoutMs", `expected an integer >= 0, got ${describe(options.timeoutMs)}`),
+      );
     }
     this.closePromise = (async () => {
       if (!this.closing) {

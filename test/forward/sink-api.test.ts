@@ -190,3 +190,9 @@ test("stats() counts emitted, sent and acked events and reports ack latency per 
     server.ackLatencyMs && server.ackLatencyMs.p50 >= 0 && server.ackLatencyMs.p99 >= server.ackLatencyMs.p50,
   );
 });
+
+test("close() rejects a negative timeout with INVALID_OPTION", async () => {
+  const sink = new ForwardSink({ port: await freePort() });
+  await assert.rejects(sink.close({ timeoutMs: -1 }), { code: "INVALID_OPTION", message: /"timeoutMs"/ });
+  await sink.close({ timeoutMs: 10 });
+});
