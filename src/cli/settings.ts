@@ -103,7 +103,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     "timeout",
     "duration",
     "DURATION",
-    "90% of --interval, at most 5s",
+    "90% of --interval, from 100ms to 5s",
     "connect-and-read timeout per target and poll",
   ),
   spec(
