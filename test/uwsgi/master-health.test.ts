@@ -106,7 +106,7 @@ test("polling a stats-http master every 20 ms never holds up the respawn of a ki
   const source = new UwsgiStatsSource({
     targets: [u.stats],
     intervalMs: 20,
-    timeoutMs: 2000,
+    timeoutMs: 5000,
     shapes: ["worker"],
   });
   const errors: unknown[] = [];

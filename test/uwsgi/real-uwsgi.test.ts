@@ -116,7 +116,7 @@ test("workers recycled by max-requests get no rates for the interval of their re
 
 test("a SIGHUP graceful reload (same master pid, counters to zero) is reported once as a reset, without negative rates", async (t) => {
   const u = await started(t, startUwsgi({ processes: 1 }));
-  const source = new UwsgiStatsSource({ targets: [u.stats], shapes: ["summary", "worker"], timeoutMs: 2000 });
+  const source = new UwsgiStatsSource({ targets: [u.stats], shapes: ["summary", "worker"], timeoutMs: 5000 });
   t.after(() => source.stop());
   const resets: unknown[] = [];
   source.on("reset", (target: string, info: unknown) => resets.push([target, info]));
