@@ -80,19 +80,24 @@ async function runOne(client: ClientName, record: RecordName, acks: boolean): Pr
   }
 }
 
-async function median(client: ClientName, record: RecordName, acks: boolean): Promise<Run> {
-  const runs: Run[] = [];
-  for (let i = 0; i < REPEATS; i++) runs.push(await runOne(client, record, acks));
-  runs.sort((a, b) => a.eventsPerSec - b.eventsPerSec);
-  const mid = runs[Math.floor(runs.length / 2)]!;
-  const label = `${client}${acks ? " (acks)" : ""}`;
-  console.log(
-    `${record.padEnd(6)} ${label.padEnd(20)} ${fmt(mid.eventsPerSec).padStart(10)} ev/s ` +
-      `[${runs.map((r) => fmt(r.eventsPerSec)).join(", ")}] ${mid.cpuUsPerEvent.toFixed(2)} µs/ev ` +
-      `${mid.bytesPerEvent.toFixed(1)} B/ev ${mid.peakRssMb.toFixed(0)} MB arrived ${mid.arrived}/${mid.emitted} ` +
-      `receiver ${mid.receiverCpuUsPerEvent.toFixed(2)} µs/ev`,
-  );
-  return mid;
+/** Runs every config REPEATS times, round-robin (so a change in machine load hits every client alike); median by events/s. */
+async function medians(record: RecordName): Promise<Run[]> {
+  const runs: Run[][] = CONFIGS.map(() => []);
+  for (let i = 0; i < REPEATS; i++) {
+    for (const [k, c] of CONFIGS.entries()) runs[k]!.push(await runOne(c.client, record, c.acks));
+  }
+  return runs.map((all) => {
+    all.sort((a, b) => a.eventsPerSec - b.eventsPerSec);
+    const mid = all[Math.floor(all.length / 2)]!;
+    const label = `${mid.client}${mid.acks ? " (acks)" : ""}`;
+    console.log(
+      `${record.padEnd(6)} ${label.padEnd(20)} ${fmt(mid.eventsPerSec).padStart(10)} ev/s ` +
+        `[${all.map((r) => fmt(r.eventsPerSec)).join(", ")}] ${mid.cpuUsPerEvent.toFixed(2)} µs/ev ` +
+        `${mid.bytesPerEvent.toFixed(1)} B/ev ${mid.peakRssMb.toFixed(0)} MB arrived ${mid.arrived}/${mid.emitted} ` +
+        `receiver ${mid.receiverCpuUsPerEvent.toFixed(2)} µs/ev`,
+    );
+    return mid;
+  });
 }
 
 async function ceiling(record: RecordName): Promise<{ eventsPerSec: number; bytes: number }> {
@@ -122,8 +127,7 @@ async function main(): Promise<void> {
   for (const record of ["small", "uwsgi"] as RecordName[]) {
     const top = await ceiling(record);
     console.log(`${record.padEnd(6)} msgpackr pack() alone ${fmt(top.eventsPerSec).padStart(10)} ev/s`);
-    const runs: Run[] = [];
-    for (const c of CONFIGS) runs.push(await median(c.client, record, c.acks));
+    const runs = await medians(record);
     const sink = runs[0]!;
     const sinkAcks = runs[1]!;
     const rival = runs[2]!;
@@ -164,7 +168,7 @@ async function main(): Promise<void> {
     "",
     `- Date: ${started.toISOString()} (the run took ${minutes} min)`,
     `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
-    `- Node ${process.version}`,
+    `- Node ${process.version}; code at commit ${commit()}`,
     `- Load average (1 min) at start / end: ${loadAtStart.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} ` +
       "(anything above 0 means other processes competed for the cores during the run)",
     `- Command: \`npm run bench\` (\`BENCH_DURATION_MS=${DURATION_MS} BENCH_REPEATS=${REPEATS}\`)`,
@@ -177,7 +181,8 @@ async function main(): Promise<void> {
       "(msgpack, gzip, every entry) and counts the events, so only what arrived counts. " +
       "events/s = events arrived ÷ (last arrival − first emit); CPU is the client process's user+system time " +
       "divided by the events it emitted; bytes/event is what the receiver read off the socket; peak RSS is the " +
-      `client process's maxRSS (Node itself and the loader included). Median of ${REPEATS} runs by events/s.`,
+      `client process's maxRSS (Node itself and the loader included). Median of ${REPEATS} runs by events/s, ` +
+      "the clients taking turns run by run.",
     "",
     "Settings: ForwardSink with its defaults (PackedForward, EventTime); FluentClient with " +
       '`eventMode: "PackedForward"`, `milliseconds: true` (EventTime); fluent-logger with ' +
@@ -196,6 +201,18 @@ async function main(): Promise<void> {
   ].join("\n");
   writeFileSync(here("../docs/benchmarks.md"), doc.trimEnd() + "\n");
   console.log(`\n${summary.join("\n")}\nwrote docs/benchmarks.md in ${minutes} min`);
+}
+
+/** The commit measured: BENCH_COMMIT, or git's HEAD (marked when the working tree differs from it). */
+function commit(): string {
+  if (process.env.BENCH_COMMIT) return process.env.BENCH_COMMIT;
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { encoding: "utf8" }).trim();
+    return dirty ? `${head} + uncommitted changes in src/` : head;
+  } catch {
+    return "unknown";
+  }
 }
 
 function recordTitle(record: RecordName): string {
