@@ -10,7 +10,12 @@ const repoRoot = path.resolve(import.meta.dirname, "..");
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 
 function run(command: string, args: string[], cwd: string): string {
-  return execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    return execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(" ")} failed:\n${stdout ?? ""}${stderr ?? ""}`, { cause: error });
+  }
 }
 
 test("the packed tarball installs and loads from ESM, CommonJS and TypeScript", { timeout: 180_000 }, (t) => {
@@ -61,6 +66,8 @@ test("the packed tarball installs and loads from ESM, CommonJS and TypeScript", 
     "nodenext",
     "--types",
     "node",
+    "--typeRoots",
+    path.join(repoRoot, "node_modules/@types"),
   ];
   run("node", [tsc, ...tscArgs, "types.mts", "types.cts"], project);
 
