@@ -89,3 +89,54 @@ export function fractionNanos(ms: number, seconds: number): number {
   const nanos = Math.round((ms - seconds * 1000) * 1000) * 1000;
   return nanos > 999_999_999 ? 999_999_999 : nanos < 0 ? 0 : nanos;
 }
+
+/** Seconds and nanoseconds of an event, written by `readTime` into a reused object. */
+export interface TimeParts {
+  seconds: number;
+  nanos: number;
+}
+
+const MAX_MS = (MAX_UINT32 + 1) * 1000;
+
+/**
+ * Reads any accepted time input (undefined = now) into `out` without allocating; throws
+ * `FORWARD_INVALID_RECORD` when it is out of the EventTime range (1970 to 2106) or of the wrong type.
+ */
+export function readTime(time: EventTimeInput | undefined, out: TimeParts): void {
+  let ms: number;
+  if (time === undefined) {
+    ms = Date.now();
+  } else if (typeof time === "number") {
+    ms = time;
+    if (!(ms >= 0 && ms < MAX_MS)) {
+      throw new ForwardInvalidRecordError(`time must be epoch milliseconds from 0 to 2^32 s, got ${ms}`);
+    }
+  } else if (time instanceof Date) {
+    ms = time.getTime();
+    if (!(ms >= 0 && ms < MAX_MS)) {
+      throw new ForwardInvalidRecordError(`time must be a valid Date from 1970 to 2106, got ${String(time)}`);
+    }
+  } else if (typeof time === "object" && time !== null) {
+    const { seconds, nanoseconds } = time;
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_UINT32) {
+      throw new ForwardInvalidRecordError(
+        `time.seconds must be an integer from 0 to ${MAX_UINT32}, got ${seconds}`,
+      );
+    }
+    if (!Number.isInteger(nanoseconds) || nanoseconds < 0 || nanoseconds > 999_999_999) {
+      throw new ForwardInvalidRecordError(
+        `time.nanoseconds must be an integer from 0 to 999999999, got ${nanoseconds}`,
+      );
+    }
+    out.seconds = seconds;
+    out.nanos = nanoseconds;
+    return;
+  } else {
+    throw new ForwardInvalidRecordError(
+      `time must be a Date, epoch milliseconds or an EventTime, got ${typeof time}`,
+    );
+  }
+  const seconds = Math.floor(ms / 1000);
+  out.seconds = seconds;
+  out.nanos = fractionNanos(ms, seconds);
+}

@@ -7,7 +7,7 @@ export type {
   DropInfo,
   DropReason,
   ForwardSinkEvents,
-} from "./sink.js";
+} from "./sink-types.js";
 export { EventTime } from "./event-time.js";
 export type { ForwardSinkOptions, ForwardServerOptions, OverflowPolicy } from "./options.js";
 export type { ForwardMode } from "./encoder.js";
