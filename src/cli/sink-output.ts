@@ -19,15 +19,18 @@ export function sinkOutput(
   let closing = false;
   const key = (server: unknown): string => `server ${serverLabel(server)}`;
   sink.on("connect", (server) => {
-    states.change(key(server), "up", "info", `connected to ${serverLabel(server)}`);
+    // Reconnecting after an expected close (keepalive: false servers close after each frame) is routine.
+    const level = states.get(key(server)) === "closed" ? "debug" : "info";
+    states.change(key(server), "up", level, `connected to ${serverLabel(server)}`);
   });
   sink.on("disconnect", (server, reason) => {
     if (states.get(key(server)) !== "up") return;
-    const why =
-      reason === undefined ? "closed by the server" : `${errorCode(reason)}: ${errorMessage(reason)}`;
-    if (closing)
-      states.change(key(server), "closed", "debug", `closed the connection to ${serverLabel(server)}`);
-    else states.change(key(server), "down", "warn", `disconnected from ${serverLabel(server)}: ${why}`);
+    if (closing || reason === undefined) {
+      states.change(key(server), "closed", "debug", `connection to ${serverLabel(server)} closed`);
+      return;
+    }
+    const why = `${errorCode(reason)}: ${errorMessage(reason)}`;
+    states.change(key(server), "down", "warn", `disconnected from ${serverLabel(server)}: ${why}`);
   });
   sink.on("serverError", (err, server) => {
     const code = errorCode(err);

@@ -181,3 +181,27 @@ test("--forward-unix sends to a FluentServer on a unix socket", async (t) => {
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);
 });
+
+test("a server that asks for one frame per connection (keepalive false) is not logged as going down each time", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t, { sharedKey: "k", keepalive: false });
+  const cli = startCli(
+    t,
+    [
+      "--stats",
+      uwsgi.stats,
+      "--forward",
+      `127.0.0.1:${receiver.port}`,
+      "--interval",
+      "100ms",
+      "--health-interval",
+      "0",
+    ],
+    { UWSGI_FORWARD_SHARED_KEY: "k" },
+  );
+  await receiver.waitFor((events) => events.length >= 5, "five records, over several connections");
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  assert.equal(cli.stderr.filter((l) => / info connected to /.test(l)).length, 1, cli.stderr.join("\n"));
+  assert.ok(!cli.stderr.some((l) => / warn /.test(l)), cli.stderr.join("\n"));
+});

@@ -23,7 +23,13 @@ export interface CliReceiver {
  */
 export async function startCliReceiver(
   t: { after: (fn: () => Promise<void>) => void },
-  options: { sharedKey?: string; users?: Record<string, string>; tls?: TlsOptions; path?: string } = {},
+  options: {
+    sharedKey?: string;
+    users?: Record<string, string>;
+    tls?: TlsOptions;
+    path?: string;
+    keepalive?: boolean;
+  } = {},
 ): Promise<CliReceiver> {
   const server = new FluentServer({
     listenOptions: options.path ? { path: options.path } : { port: 0, host: "127.0.0.1" },
@@ -38,6 +44,7 @@ export async function startCliReceiver(
         }
       : {}),
     ...(options.tls ? { tlsOptions: options.tls } : {}),
+    ...(options.keepalive === undefined ? {} : { keepalive: options.keepalive }),
   });
   const events: ReceivedEvent[] = [];
   const waiters = new Set<() => void>();
