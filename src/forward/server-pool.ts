@@ -234,9 +234,14 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     }, delay);
   }
 
-  /** True when some connection is open or opening (or a retry is scheduled). */
-  get anyAlive(): boolean {
-    return this.entries.some((e) => e.state !== "failed");
+  /** Re-probes at once every server waiting out a backoff (used when closing, to drain wherever possible). */
+  probeDown(): void {
+    if (this.closed) return;
+    for (const e of this.entries) {
+      if (e.state !== "down") continue;
+      if (e.info.standby && this.primaryHealthy()) continue;
+      this.open(e);
+    }
   }
 
   /** Closes every connection and stops reconnecting; in-flight frames come back through `requeue`. */

@@ -169,7 +169,7 @@ export class ForwardSink extends Writable {
         if (first) this.counters.sent += frame.events;
         else this.counters.retried += frame.events;
       }
-      if (this.buffer.pendingCount > 0 && !this.closePromise) this.pool.demand();
+      if (this.buffer.pendingCount > 0) this.pool.demand();
     } finally {
       this.dispatching = false;
     }
@@ -305,15 +305,16 @@ export class ForwardSink extends Writable {
     }
     this.closePromise = (async () => {
       if (!this.closing) {
+        // Servers waiting out a backoff may be back: try them now rather than after the deadline.
+        if (this.buffer.frameCount + this.buffer.openEvents > 0) this.pool.probeDown();
         let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          this.flush().then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), timeoutMs);
+        await Promise.race([
+          this.flush(),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, timeoutMs);
           }),
         ]);
         clearTimeout(timer);
-        void timedOut;
       }
       return this.shutdown();
     })();

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Packr } from "msgpackr";
@@ -167,4 +168,17 @@ test("close() drains to the server first: everything delivered, nothing reported
     { delivered: true, undeliveredEvents: 0, error: undefined },
   );
   assert.equal(receiver.events.length, 1000);
+});
+
+test("close() re-probes a server waiting out its backoff and drains to it", async (t) => {
+  const port = await freePort();
+  const sink = new ForwardSink({ port, requireAck: true, reconnect: { minDelayMs: 60_000 } });
+  for (let i = 0; i < 20; i++) sink.emit("t", { i });
+  await once(sink, "serverError");
+  assert.equal(sink.stats().servers[0]!.state, "down");
+  const receiver = await ForwardReceiver.start({ port });
+  t.after(() => receiver.close());
+  const report = await sink.close({ timeoutMs: 5000 });
+  assert.equal(report.delivered, true);
+  assert.equal(receiver.events.length, 20);
 });
