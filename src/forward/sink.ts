@@ -63,9 +63,9 @@ export class ForwardSink extends Writable {
     this.highWater = Math.floor(o.bufferLimitBytes / 2);
     this.batcher = new Batcher(o, this.buffer, () => this.dispatch());
     this.pool = new ServerPool(poolServers(o), o.reconnect, o.requireAck);
-    this.pool.on("connect", (server) => super.emit("connect", server));
-    this.pool.on("disconnect", (server, reason) => super.emit("disconnect", server, reason));
-    this.pool.on("serverError", (err, server) => super.emit("serverError", err, server));
+    this.pool.on("connect", (server) => this.notify("connect", server));
+    this.pool.on("disconnect", (server, reason) => this.notify("disconnect", server, reason));
+    this.pool.on("serverError", (err, server) => this.notify("serverError", err, server));
     this.pool.on("settled", (frame, server, latencyMs) => this.onSettled(frame, server, latencyMs));
     this.pool.on("requeue", (frames) => {
       this.buffer.requeue(frames);
@@ -107,6 +107,20 @@ export class ForwardSink extends Writable {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.once(event, listener);
+  }
+
+  /**
+   * Emits one of the sink's own events from inside socket and timer callbacks. A listener that throws must not
+   * leave the sink half-updated, so its exception is re-thrown on the next tick, as Node does for listeners.
+   */
+  private notify(event: keyof ForwardSinkEvents, ...args: unknown[]): void {
+    try {
+      super.emit(event, ...args);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 
   private send(tag: string, record: EventRecord, time: EventTimeInput | undefined, force: boolean): boolean {
@@ -180,7 +194,12 @@ export class ForwardSink extends Writable {
     if (this.opts.requireAck) {
       this.counters.acked += frame.events;
       if (this.listenerCount("ack") > 0) {
-        super.emit("ack", { server, chunk: frame.chunk!, events: frame.events, latencyMs } satisfies AckInfo);
+        this.notify("ack", {
+          server,
+          chunk: frame.chunk!,
+          events: frame.events,
+          latencyMs,
+        } satisfies AckInfo);
       }
     }
     this.checkFlushWaiters();
@@ -196,7 +215,7 @@ export class ForwardSink extends Writable {
     }
     if (this.needDrain && bytes < this.highWater) {
       this.needDrain = false;
-      super.emit("drain");
+      this.notify("drain");
     }
   }
 
@@ -220,7 +239,7 @@ export class ForwardSink extends Writable {
       const count = this.drops[reason];
       if (count > 0) {
         this.drops[reason] = 0;
-        super.emit("drop", { count, reason } satisfies DropInfo);
+        this.notify("drop", { count, reason } satisfies DropInfo);
       }
     }
   }
@@ -284,7 +303,7 @@ export class ForwardSink extends Writable {
       this.flushWaiters.push({
         target,
         resolve: () => {
-          super.emit("flush");
+          this.notify("flush");
           resolve();
         },
       });
