@@ -175,3 +175,19 @@ test("EventTime converts Dates and fractional epoch milliseconds to the nanoseco
   const now = EventTime.now();
   assert.ok(Math.abs(now.toMilliseconds() - Date.now()) < 5000);
 });
+
+test("tags longer than 31 bytes use str8 and str16 headers, counted in UTF-8 bytes", () => {
+  const entry = ENTRY;
+  const tag40 = "a".repeat(40);
+  const frame40 = encodeFrame("PackedForward", tag40, entry, 1);
+  assert.deepEqual(frame40.subarray(0, 3), hex("93 d9 28"));
+  assert.equal(frame40.subarray(3, 43).toString(), tag40);
+  const tag300 = "é".repeat(150);
+  const frame300 = encodeFrame("Forward", tag300, entry, 1);
+  assert.deepEqual(frame300.subarray(0, 4), hex("93 da 012c"));
+  assert.equal(frame300.subarray(4, 304).toString(), tag300);
+  const batch = new Batch(tag300, "PackedForward", true, 0);
+  const record = hex("81 a1 61 01");
+  batch.append(1700000000, 123456789, record, 0, record.length);
+  assert.deepEqual(batch.seal(() => undefined)[0]!.bytes, encodeFrame("PackedForward", tag300, entry, 1));
+});
