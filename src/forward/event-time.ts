@@ -106,6 +106,10 @@ export function readTime(time: EventTimeInput | undefined, out: TimeParts): void
   let ms: number;
   if (time === undefined) {
     ms = Date.now();
+    const seconds = Math.floor(ms / 1000);
+    out.seconds = seconds;
+    out.nanos = (ms - seconds * 1000) * 1_000_000;
+    return;
   } else if (typeof time === "number") {
     ms = time;
     if (!(ms >= 0 && ms < MAX_MS)) {

@@ -161,3 +161,29 @@ test("mutual TLS: the client certificate is presented and accepted; without it t
   assert.match(err.code, /^FORWARD_(CONNECT_FAILED|CONNECTION_CLOSED)$/);
   assert.equal(peer.entries.length, 1);
 });
+
+test("TLS: a server that never completes the TLS handshake fails with FORWARD_CONNECT_TIMEOUT", async (t) => {
+  const net = await import("node:net");
+  const sockets = new Set<import("node:net").Socket>();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as import("node:net").AddressInfo).port;
+  const sink = new ForwardSink({
+    port,
+    tls: { ca: certs.ca },
+    connectTimeoutMs: 100,
+    reconnect: { minDelayMs: 5000 },
+  });
+  t.after(() => sink.close({ timeoutMs: 10 }));
+  sink.emit("t", { a: 1 });
+  const [err] = (await once(sink, "serverError")) as [ForwardError];
+  assert.equal(err.code, "FORWARD_CONNECT_TIMEOUT");
+  assert.match(err.message, /timed out after 100 ms/);
+});
