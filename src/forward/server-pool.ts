@@ -55,6 +55,8 @@ interface Entry {
   everAcked: boolean;
   /** False from a failure until the next successful handshake; an idle server that never failed is healthy. */
   healthy: boolean;
+  /** The last close was the server's expected `keepalive: false` close: reconnect without `connect` noise. */
+  cycling: boolean;
   latency: LatencyRecorder;
   retryTimer: NodeJS.Timeout | undefined;
   nextRetryAt: number | undefined;
@@ -105,6 +107,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       settledFrames: 0,
       everAcked: false,
       healthy: true,
+      cycling: false,
       latency: new LatencyRecorder(),
       retryTimer: undefined,
       nextRetryAt: undefined,
@@ -162,7 +165,8 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       e.connects++;
       // A new incident after this point is worth reporting again (repeats of one failure are not).
       e.reportedCode = undefined;
-      this.emit("connect", e.info);
+      if (!e.cycling) this.emit("connect", e.info);
+      e.cycling = false;
       this.emit("writable");
     });
     conn.on("settled", (frame, latencyMs) => {
@@ -184,7 +188,10 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     if (e.conn !== conn) return;
     e.conn = undefined;
     const wasUp = e.state === "up";
-    if (wasUp) this.emit("disconnect", e.info, error);
+    // A `keepalive: false` server closes after every frame: that is not worth a disconnect event.
+    const expected = !error && !this.closed;
+    e.cycling = expected;
+    if (wasUp && !expected) this.emit("disconnect", e.info, error);
     if (error && (error as ForwardError).code === "FORWARD_ACK_TIMEOUT" && e.info.path && !e.everAcked) {
       error = new ForwardAckUnsupportedError(
         `acks are required but unix socket ${e.info.path} has never sent one (${error.message}); Fluentd's in_unix ` +

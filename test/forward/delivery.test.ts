@@ -180,11 +180,18 @@ test("honours keepalive: false from HELO with one frame per connection", async (
   t.after(() => sink.close({ timeoutMs: 500 }));
   const errors: ForwardError[] = [];
   sink.on("serverError", (e) => errors.push(e));
+  let connects = 0;
+  let disconnects = 0;
+  sink.on("connect", () => connects++);
+  sink.on("disconnect", () => disconnects++);
   for (let i = 0; i < 50; i++) sink.emit("ka.tag", { i });
   await sink.flush();
   assert.deepEqual(state.sizes, [10, 10, 10, 10, 10]);
   assert.equal(state.connections, 5);
   assert.deepEqual(errors, []);
+  // The server's expected close after each frame is not reported as a disconnect.
+  assert.deepEqual([connects, disconnects], [1, 0]);
+  assert.equal(sink.stats().servers[0]!.connects, 5);
   assert.equal(sink.stats().retried, 0);
 });
 
