@@ -1,17 +1,10 @@
-import { Packr } from "msgpackr";
 import type { EventRecord } from "../item.js";
 import { Batch } from "./batch.js";
 import type { FrameBuffer } from "./buffer.js";
 import { MAX_TIME_SIZE, type ForwardMode } from "./encoder.js";
-import { ForwardInvalidRecordError } from "./errors.js";
 import { newChunkId, type Frame } from "./frame.js";
+import { RecordEncoder } from "./record-encoder.js";
 
-/**
- * msgpackr's REUSE_BUFFER_MODE | RESET_BUFFER_MODE: `pack` returns its own scratch buffer with `start`/`end`
- * and reuses it next time, so encoding allocates nothing; the bytes are copied into the batch at once.
- */
-const REUSE_AND_RESET = 512 | 1024;
-type PackTarget = Buffer & { start: number; end: number };
 const NO_CHUNK = (): undefined => undefined;
 
 /** What the batcher needs from the sink options; internal. */
@@ -27,16 +20,11 @@ export interface BatcherOptions {
  * (added to the FrameBuffer) at `maxEvents`, `maxBytes`, or `maxDelayMs` after a batch's first event; internal.
  */
 export class Batcher {
-  private readonly packr = new Packr({
-    useRecords: false,
-    encodeUndefinedAsNil: true,
-    variableMapSize: true,
-  });
+  private readonly encoder = new RecordEncoder();
   private readonly batches = new Map<string, Batch>();
   private readonly chunkId: () => string | undefined;
   private lastTag = "";
   private lastBatch: Batch | undefined;
-  private encoded: PackTarget | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Seq of the newest frame created (frames are numbered from 1). */
   seq = 0;
@@ -52,17 +40,13 @@ export class Batcher {
 
   /** Encodes a record (kept until `append`); returns the bytes its entry will take. Throws FORWARD_INVALID_RECORD. */
   encode(record: EventRecord): number {
-    try {
-      this.encoded = this.packr.pack(record, REUSE_AND_RESET) as PackTarget;
-    } catch (err) {
-      throw new ForwardInvalidRecordError(`record cannot be encoded as msgpack: ${String(err)}`, err);
-    }
-    return 1 + MAX_TIME_SIZE + this.encoded.end - this.encoded.start;
+    this.encoder.encode(record);
+    return 1 + MAX_TIME_SIZE + this.encoder.end;
   }
 
   /** Appends the record last passed to `encode` as an event of `tag` at the given time. */
   append(tag: string, seconds: number, nanos: number): void {
-    const encoded = this.encoded!;
+    const encoder = this.encoder;
     let batch = this.lastBatch;
     if (tag !== this.lastTag || batch === undefined) {
       batch = this.batches.get(tag);
@@ -75,10 +59,10 @@ export class Batcher {
       this.lastBatch = batch;
     }
     const { maxEvents, maxBytes, maxDelayMs } = this.opts.batch;
-    const size = 1 + MAX_TIME_SIZE + encoded.end - encoded.start;
+    const size = 1 + MAX_TIME_SIZE + encoder.end;
     if (batch.count > 0 && batch.bytes + size > maxBytes) this.sealAndNotify(batch);
     if (this.timer === undefined) this.timer = setTimeout(() => this.sealAll(), maxDelayMs);
-    const added = batch.append(seconds, nanos, encoded, encoded.start, encoded.end);
+    const added = batch.append(seconds, nanos, encoder.buf, 0, encoder.end);
     this.buffer.openBytes += added;
     this.buffer.openEvents++;
     if (batch.count >= maxEvents || batch.bytes >= maxBytes) this.sealAndNotify(batch);

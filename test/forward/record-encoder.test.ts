@@ -1,0 +1,150 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Packr, Unpackr } from "msgpackr";
+import { RecordEncoder } from "../../src/forward/record-encoder.js";
+
+const msgpackr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
+
+function encode(value: object): Buffer {
+  const encoder = new RecordEncoder();
+  encoder.encode(value);
+  return Buffer.from(encoder.buf.subarray(0, encoder.end));
+}
+
+/** A deterministic pseudo-random generator (mulberry32), so failures reproduce. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const STRINGS = [
+  "",
+  "a",
+  "x".repeat(31),
+  "x".repeat(32),
+  "y".repeat(255),
+  "y".repeat(256),
+  "héllo",
+  "☃".repeat(11),
+  "🚀 rocket",
+  "z".repeat(70_000),
+];
+const INTS = [
+  0,
+  1,
+  127,
+  128,
+  255,
+  256,
+  65535,
+  65536,
+  2 ** 32 - 1,
+  -1,
+  -32,
+  -33,
+  -128,
+  -129,
+  -32768,
+  -32769,
+  -(2 ** 31),
+];
+
+function randomValue(next: () => number, depth: number): unknown {
+  const r = next();
+  if (depth > 4 || r < 0.35) {
+    const k = Math.floor(next() * 6);
+    if (k === 0) return STRINGS[Math.floor(next() * (STRINGS.length - 1))];
+    if (k === 1) return INTS[Math.floor(next() * INTS.length)];
+    if (k === 2) return Math.round(next() * 1e6) / 1000;
+    if (k === 3) return next() < 0.5;
+    if (k === 4) return null;
+    return `k${Math.floor(next() * 1000)}`;
+  }
+  if (r < 0.65) return Array.from({ length: Math.floor(next() * 20) }, () => randomValue(next, depth + 1));
+  const o: Record<string, unknown> = {};
+  const n = Math.floor(next() * 20);
+  for (let i = 0; i < n; i++) o[`key${i}_${Math.floor(next() * 50)}`] = randomValue(next, depth + 1);
+  return o;
+}
+
+test("JSON-like records encode to exactly msgpackr's bytes (variableMapSize, smallest forms)", () => {
+  const next = rng(42);
+  for (let i = 0; i < 500; i++) {
+    const record = { r: randomValue(next, 0), s: STRINGS, i: INTS };
+    assert.deepEqual(encode(record), msgpackr.pack(record), `record #${i}`);
+  }
+});
+
+test("maps and arrays switch header forms at 16 and 65536 entries", () => {
+  for (const n of [15, 16, 65535, 65536]) {
+    const map = Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    const array = Array.from({ length: n }, (_, i) => i);
+    const record = { map, array };
+    assert.deepEqual(encode(record), msgpackr.pack(record), `n = ${n}`);
+    assert.deepEqual(unpackr.unpack(encode(record)), record);
+  }
+});
+
+test("integers beyond 32 bits stay integers (uint64/int64) and round-trip exactly", () => {
+  const values = [
+    2 ** 32,
+    2 ** 40 + 5,
+    Number.MAX_SAFE_INTEGER,
+    -(2 ** 31) - 1,
+    -(2 ** 40),
+    Number.MIN_SAFE_INTEGER,
+  ];
+  const bytes = encode({ v: values });
+  const decoded = (unpackr.unpack(bytes) as { v: (number | bigint)[] }).v.map(Number);
+  assert.deepEqual(decoded, values);
+  assert.equal(bytes[bytes.indexOf(0xcf)], 0xcf, "uint64 marker present");
+});
+
+test("floats, NaN and infinities are float64; undefined becomes nil; null-prototype objects are maps", () => {
+  const bare = Object.create(null) as Record<string, unknown>;
+  bare.x = 1;
+  const record = {
+    f: 1.5,
+    nan: NaN,
+    inf: Infinity,
+    ninf: -Infinity,
+    u: undefined,
+    bare,
+    nested: [undefined],
+  };
+  const decoded = unpackr.unpack(encode(record)) as Record<string, unknown>;
+  assert.deepEqual(decoded, {
+    f: 1.5,
+    nan: NaN,
+    inf: Infinity,
+    ninf: -Infinity,
+    u: null,
+    bare: { x: 1 },
+    nested: [null],
+  });
+  assert.deepEqual(encode({ f: 1.5 }).subarray(3), Buffer.from("cb3ff8000000000000", "hex"));
+});
+
+test("values that are not JSON-like are delegated to msgpackr (Buffer as bin, Map, BigInt)", () => {
+  const record = { bin: Buffer.from([1, 2, 3]), map: new Map([["a", 1]]), big: 2n ** 60n };
+  assert.deepEqual(encode(record), msgpackr.pack(record));
+});
+
+test("a cyclic or absurdly deep record is rejected with FORWARD_INVALID_RECORD, and the encoder stays usable", () => {
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  const encoder = new RecordEncoder();
+  assert.throws(() => encoder.encode(cyclic), { code: "FORWARD_INVALID_RECORD" });
+  encoder.encode({ ok: true });
+  assert.deepEqual(unpackr.unpack(encoder.buf.subarray(0, encoder.end)), { ok: true });
+});
+
+test("the scratch buffer grows for large records", () => {
+  const record = { blob: "b".repeat(200_000), list: Array.from({ length: 10_000 }, (_, i) => ({ i })) };
+  assert.deepEqual(unpackr.unpack(encode(record)), record);
+});
