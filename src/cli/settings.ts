@@ -243,13 +243,6 @@ export function accepts(setting: SettingSpec): string {
   }
 }
 
-/** The names a setting goes by, for errors: `--interval`, `UWSGI_FORWARD_INTERVAL`, or `interval in FILE`. */
-export function settingByKey(key: string): SettingSpec {
-  const found = SETTINGS.find((s) => s.key === key);
-  if (!found) throw new Error(`no setting ${key}`);
-  return found;
-}
-
 /** A value as given, before validation: text (or a list of texts), or a boolean from a flag or a file. */
 export type RawValue = string | string[] | boolean;
 

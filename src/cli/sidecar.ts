@@ -3,6 +3,7 @@ import { UwsgiStatsSource, type ForwardItem } from "../index.js";
 import type { SidecarConfig } from "./config.js";
 import { formatDuration } from "./durations.js";
 import { Health } from "./health.js";
+import { formatSize } from "./sizes.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
 import type { Logger } from "./logger.js";
 import type { Output } from "./output.js";
@@ -46,7 +47,8 @@ export class Sidecar {
     const { source, stdout, sink } = this.#config;
     const destination = stdout
       ? "stdout"
-      : sink.servers.map((s) => serverLabel(s) + (s.standby ? " (standby)" : "")).join(", ");
+      : sink.servers.map((s) => serverLabel(s) + (s.standby ? " (standby)" : "")).join(", ") +
+        ` (buffer ${formatSize(sink.bufferLimitBytes)}, overflow ${sink.overflow}${sink.requireAck ? ", acks" : ""})`;
     this.io.logger.info(
       `polling ${source.targets.join(", ")} every ${formatDuration(source.intervalMs)} ` +
         `(shapes ${source.shapes.join(", ")}) and sending to ${destination}`,
