@@ -88,3 +88,20 @@ test("every relative link in the README and docs/ points at a file of the reposi
     }
   }
 });
+
+test("docs/api.md states UwsgiStatsSource's defaults as the source resolves them", () => {
+  const api = doc("docs/api.md");
+  const row = (option: string): string =>
+    api.split("\n").find((line) => line.startsWith(`| \`${option}\``)) ?? "";
+  const { options } = new UwsgiStatsSource({ targets: ["/x.sock"] });
+  assert.match(row("intervalMs"), new RegExp(`\\| \`${options.intervalMs}\` `));
+  assert.match(row("maxBytes"), new RegExp(`\\| \`${options.maxBytes}\` `));
+  assert.match(row("concurrency"), new RegExp(`\\| \`${options.concurrency}\` `));
+  assert.match(row("escapeKeys"), new RegExp(`\\| \`${options.escapeKeys}\` `));
+  assert.match(row("vars"), new RegExp(`\\| \`"${options.vars}"\` `));
+  assert.deepEqual([...options.shapes], ["raw"]);
+  assert.equal(options.timeoutMs, 900, "90% of the 1 s default interval");
+  assert.equal(new UwsgiStatsSource({ targets: ["/x.sock"], intervalMs: 60_000 }).options.timeoutMs, 5000);
+  assert.equal(new UwsgiStatsSource({ targets: ["/x.sock"], intervalMs: 50 }).options.timeoutMs, 100);
+  assert.equal(options.connectTimeoutMs, Math.min(options.timeoutMs, 1000));
+});
