@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -50,4 +58,26 @@ test("bash scripts/demo.sh, run from a clean clone, shows records arriving at th
   assert.match(output, /^receiver: received \d+ events: /m);
   assert.match(output, /^demo: done/m);
   assert.deepEqual(readdirSync(scratch), [], "the demo removed its temp dir");
+});
+
+test("bash .ci/run, from a clean clone, installs what is missing and then runs exactly npm test", (t) => {
+  // The real suite cannot run itself here; an npm stand-in on PATH records what .ci/run asks of npm.
+  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-clone-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const clone = join(dir, "repo");
+  assert.equal(spawnSync("git", ["clone", "--quiet", ROOT, clone]).status, 0);
+  const bin = join(dir, "bin");
+  mkdirSync(bin);
+  const calls = join(dir, "npm-calls");
+  writeFileSync(join(bin, "npm"), `#!/bin/sh\necho "$*" >> "${calls}"\n`, { mode: 0o755 });
+  const run = spawnSync("bash", [".ci/run"], {
+    cwd: clone,
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+    encoding: "utf8",
+  });
+  assert.equal(run.status, 0, run.stderr);
+  const npmCalls = readFileSync(calls, "utf8").trim().split("\n");
+  assert.match(npmCalls[0] ?? "", /^ci\b/, "npm ci first (scripts/setup.sh)");
+  assert.equal(npmCalls.at(-1), "test", "then exactly npm test");
+  assert.equal(npmCalls.length, 2);
 });
