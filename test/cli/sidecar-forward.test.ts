@@ -205,3 +205,29 @@ test("a server that asks for one frame per connection (keepalive false) is not l
   assert.equal(cli.stderr.filter((l) => / info connected to /.test(l)).length, 1, cli.stderr.join("\n"));
   assert.ok(!cli.stderr.some((l) => / warn /.test(l)), cli.stderr.join("\n"));
 });
+
+test("--once with no server listening gives up after --shutdown-timeout, says what it could not deliver and exits 1", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const receiver = await startCliReceiver(t);
+  const port = receiver.port;
+  await receiver.close(); // nothing listens on this port any more
+  const cli = startCli(t, [
+    "--once",
+    "--stats",
+    uwsgi.stats,
+    "--forward",
+    `127.0.0.1:${port}`,
+    "--shutdown-timeout",
+    "300ms",
+  ]);
+  assert.equal(await cli.exited, 1);
+  assert.equal(
+    cli.stderr.filter((l) => /failing: FORWARD_CONNECT_FAILED/.test(l)).length,
+    1,
+    cli.stderr.join("\n"),
+  );
+  assert.ok(
+    cli.stderr.some((l) => /polled once: 1 records; 1 events .* could not be delivered in time/.test(l)),
+    cli.stderr.join("\n"),
+  );
+});
