@@ -231,3 +231,32 @@ test("--once with no server listening gives up after --shutdown-timeout, says wh
     cli.stderr.join("\n"),
   );
 });
+
+test("with the primary --forward down, records go to the ,standby one", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const primary = await startCliReceiver(t);
+  const standby = await startCliReceiver(t);
+  const primaryPort = primary.port;
+  await primary.close();
+  const cli = startCli(t, [
+    "--stats",
+    uwsgi.stats,
+    "--forward",
+    `127.0.0.1:${primaryPort},weight=10`,
+    "--forward",
+    `127.0.0.1:${standby.port},standby`,
+    "--require-ack",
+    "--interval",
+    "200ms",
+  ]);
+  await standby.waitFor(
+    (events) => events.filter((e) => e.tag === "uwsgi.stats").length >= 2,
+    "records at the standby",
+  );
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  assert.ok(
+    cli.stderr.some((l) => l.includes(`server 127.0.0.1:${primaryPort} failing: FORWARD_CONNECT_FAILED`)),
+  );
+  assert.ok(cli.stderr.some((l) => l.includes(`connected to 127.0.0.1:${standby.port}`)));
+});
