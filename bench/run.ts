@@ -215,7 +215,9 @@ async function main(): Promise<void> {
     "## Targets",
     "",
     "Each ratio is taken within one round (the clients run back to back) and the median over the rounds is " +
-      "reported, so a change in machine load between rounds cancels out.",
+      "reported, so a change in machine load between rounds cancels out. When other work shares the cores (see " +
+      "the load average above) the per-round ratios still spread widely; the client-CPU-per-event ratio, which " +
+      "counts work rather than time, moves much less and shows what the clients cost when neither is starved.",
     "",
     "| what | median | per round | target | |",
     "| --- | ---: | ---: | ---: | --- |",
