@@ -7,7 +7,10 @@ export interface EventTimeLike {
   readonly nanoseconds: number;
 }
 
-/** When an event happened: a `Date`, epoch milliseconds (fractions kept to the nanosecond), or an EventTime. */
+/**
+ * When an event happened: a `Date`, epoch milliseconds (fractions kept to the microsecond, the most a double holds
+ * at today's dates), or an EventTime for full nanoseconds.
+ */
 export type EventTimeInput = Date | number | EventTimeLike;
 
 /** A plain record: string keys, msgpack-encodable values. */
