@@ -1,3 +1,4 @@
+import { BufferPool } from "./buffer-pool.js";
 import {
   MAX_OPTIONS_SIZE,
   MAX_TIME_SIZE,
@@ -15,35 +16,47 @@ export interface SealedFrame {
   bytes: Buffer;
   events: number;
   chunk: string | undefined;
+  /** The whole buffer `bytes` is a view of, to give back to the pool once the frame is settled. */
+  backing: Buffer | undefined;
 }
 
 const MIN_CAPACITY = 4096;
+/** Free space `begin` keeps ahead of an entry, so records are rarely encoded past the end of the buffer. */
+const ENTRY_ROOM = 16 * 1024;
 
 /**
  * The open batch of one tag: entries (`[time, record]`) are encoded straight into a growing buffer that keeps
- * room in front for the frame header, so sealing a PackedForward/Forward frame copies nothing.
+ * room in front for the frame header, so sealing a PackedForward/Forward frame copies nothing. An entry is
+ * either appended as bytes (`append`), or begun (`begin` writes `[time,`), its record encoded in place by the
+ * caller at the returned position, and committed (`commit`).
  */
 export class Batch {
   readonly tag: string;
   private readonly tagBytes: Buffer;
   private readonly headRoom: number;
-  private buf: Buffer;
-  private pos: number;
+  /** The buffer entries are encoded into (the caller encodes a begun entry's record here). */
+  buf: Buffer;
+  /** End of the committed entries. */
+  pos: number;
   private offsets: number[] | undefined;
   /** Events in the open batch. */
   count = 0;
+  /** Room for a batch of `maxBytes` and one more entry: the buffer grows no further unless an entry needs it. */
+  private readonly fullSize: number;
 
   constructor(
     tag: string,
     private readonly mode: ForwardMode,
     private readonly eventTime: boolean,
-    private capacity: number,
+    capacity: number,
+    private readonly pool: BufferPool = new BufferPool(0),
+    maxBytes = Infinity,
   ) {
     this.tag = tag;
     this.tagBytes = Buffer.from(tag, "utf8");
     this.headRoom = maxFrameHeaderSize(this.tagBytes.length);
-    this.capacity = Math.max(MIN_CAPACITY, capacity);
-    this.buf = Buffer.allocUnsafe(this.capacity);
+    this.fullSize = this.headRoom + maxBytes + ENTRY_ROOM + MAX_OPTIONS_SIZE;
+    this.buf = pool.take(Math.max(MIN_CAPACITY, capacity));
     this.pos = this.headRoom;
     this.offsets = mode === "Message" ? [] : undefined;
   }
@@ -60,18 +73,48 @@ export class Batch {
   append(seconds: number, nanos: number, source: Buffer, from: number, to: number): number {
     const need = 1 + MAX_TIME_SIZE + (to - from) + MAX_OPTIONS_SIZE;
     if (this.pos + need > this.buf.length) this.grow(this.pos + need);
+    const pos = writeEntryStart(this.buf, this.pos, seconds, nanos, this.eventTime);
+    return this.commit(this.buf, pos + source.copy(this.buf, pos, from, to));
+  }
+
+  /** Appends one complete entry (`[time, record]`, already encoded) copied from `source[from..to)`. */
+  appendEntry(source: Buffer, from: number, to: number): number {
+    const need = to - from + MAX_OPTIONS_SIZE;
+    if (this.pos + need > this.buf.length) this.grow(this.pos + need);
+    return this.commit(this.buf, this.pos + source.copy(this.buf, this.pos, from, to));
+  }
+
+  /**
+   * Begins an entry at the end of the batch by writing `[time,`; returns where its record goes. The entry is
+   * not part of the batch until `commit`.
+   */
+  begin(seconds: number, nanos: number): number {
+    if (this.pos + ENTRY_ROOM > this.buf.length && this.buf.length < this.fullSize) {
+      this.grow(Math.min(this.pos + ENTRY_ROOM, this.fullSize));
+    }
+    if (this.pos + 1 + MAX_TIME_SIZE > this.buf.length) this.grow(this.pos + 1 + MAX_TIME_SIZE);
+    return writeEntryStart(this.buf, this.pos, seconds, nanos, this.eventTime);
+  }
+
+  /**
+   * Commits the entry begun last, which ends at `end` of `buf`: the batch's buffer, or a larger copy of it
+   * made while the record was encoded (which then becomes the batch's buffer). Returns the entry's size.
+   */
+  commit(buf: Buffer, end: number): number {
+    this.buf = buf;
     const start = this.pos;
     this.offsets?.push(start);
-    let pos = writeEntryStart(this.buf, start, seconds, nanos, this.eventTime);
-    pos += source.copy(this.buf, pos, from, to);
-    this.pos = pos;
+    this.pos = end;
     this.count++;
-    return pos - start;
+    // Sealing writes the frame's option map after the entries.
+    if (end + MAX_OPTIONS_SIZE > buf.length) this.grow(end + MAX_OPTIONS_SIZE);
+    return end - start;
   }
 
   private grow(min: number): void {
     let size = this.buf.length * 2;
     while (size < min) size *= 2;
+    if (size > this.fullSize) size = Math.max(min, this.fullSize);
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
@@ -91,7 +134,12 @@ export class Batch {
       for (let i = 0; i < offsets.length; i++) {
         const chunk = chunkId();
         const entry = this.buf.subarray(offsets[i]!, offsets[i + 1] ?? entriesEnd);
-        out.push({ bytes: encodeMessageFrame(this.tagBytes, entry, chunk), events: 1, chunk });
+        out.push({
+          bytes: encodeMessageFrame(this.tagBytes, entry, chunk),
+          events: 1,
+          chunk,
+          backing: undefined,
+        });
       }
       this.offsets = [];
       this.pos = this.headRoom;
@@ -102,7 +150,7 @@ export class Batch {
       const start = writeFrameHeaderBefore(frame, this.headRoom, this.tagBytes, this.mode, count, gz.length);
       gz.copy(frame, this.headRoom);
       const end = writeOptions(frame, this.headRoom + gz.length, { size: count, chunk, compressed: "gzip" });
-      out.push({ bytes: frame.subarray(start, end), events: count, chunk });
+      out.push({ bytes: frame.subarray(start, end), events: count, chunk, backing: undefined });
       this.pos = this.headRoom;
     } else {
       const chunk = chunkId();
@@ -115,11 +163,14 @@ export class Batch {
         entriesEnd - this.headRoom,
       );
       const end = writeOptions(this.buf, entriesEnd, { size: count, chunk });
-      let bytes = this.buf.subarray(start, end);
+      const bytes = this.buf.subarray(start, end);
       // Do not pin a mostly empty buffer for as long as the frame waits for its ack.
-      if (bytes.length < this.buf.length / 2) bytes = Buffer.from(bytes);
-      else this.buf = Buffer.allocUnsafe(this.buf.length);
-      out.push({ bytes, events: count, chunk });
+      if (bytes.length < this.buf.length / 2) {
+        out.push({ bytes: Buffer.from(bytes), events: count, chunk, backing: undefined });
+      } else {
+        out.push({ bytes, events: count, chunk, backing: this.buf });
+        this.buf = this.pool.take(this.buf.length);
+      }
       this.pos = this.headRoom;
     }
     this.count = 0;

@@ -1,7 +1,8 @@
 import type { EventRecord } from "../item.js";
 import { Batch } from "./batch.js";
+import { BufferPool } from "./buffer-pool.js";
 import type { FrameBuffer } from "./buffer.js";
-import { MAX_TIME_SIZE, type ForwardMode } from "./encoder.js";
+import type { ForwardMode } from "./encoder.js";
 import { newChunkId, type Frame } from "./frame.js";
 import { RecordEncoder } from "./record-encoder.js";
 
@@ -21,11 +22,19 @@ export interface BatcherOptions {
  */
 export class Batcher {
   private readonly encoder = new RecordEncoder();
+  private readonly pool = new BufferPool();
   private readonly batches = new Map<string, Batch>();
   private readonly chunkId: () => string | undefined;
   private lastTag = "";
   private lastBatch: Batch | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The batch of the event encoded and not yet committed or discarded. */
+  private pending: Batch | undefined;
+  /** Where the pending entry ends: in `pendingBuf`, or its length in `stash` once moved there. */
+  private pendingEnd = 0;
+  private pendingBuf: Buffer | undefined;
+  /** Holds the pending entry while its batch is sealed under it (then `pendingBuf` is undefined). */
+  private stash: Buffer = Buffer.allocUnsafe(0);
   /** Seq of the newest frame created (frames are numbered from 1). */
   seq = 0;
 
@@ -38,34 +47,79 @@ export class Batcher {
     this.chunkId = opts.requireAck ? newChunkId : NO_CHUNK;
   }
 
-  /** Encodes a record (kept until `append`); returns the bytes its entry will take. Throws FORWARD_INVALID_RECORD. */
-  encode(record: EventRecord): number {
-    this.encoder.encode(record);
-    return 1 + MAX_TIME_SIZE + this.encoder.end;
-  }
-
-  /** Appends the record last passed to `encode` as an event of `tag` at the given time. */
-  append(tag: string, seconds: number, nanos: number): void {
-    const encoder = this.encoder;
+  private batchOf(tag: string): Batch {
     let batch = this.lastBatch;
     if (tag !== this.lastTag || batch === undefined) {
       batch = this.batches.get(tag);
       if (batch === undefined) {
         const { mode, eventTime, batch: limits } = this.opts;
-        batch = new Batch(tag, mode, eventTime, Math.min(limits.maxBytes + 1024, 64 * 1024));
+        const capacity = Math.min(limits.maxBytes + 1024, 64 * 1024);
+        batch = new Batch(tag, mode, eventTime, capacity, this.pool, limits.maxBytes);
         this.batches.set(tag, batch);
       }
       this.lastTag = tag;
       this.lastBatch = batch;
     }
+    return batch;
+  }
+
+  /**
+   * Encodes `record` as an event of `tag` straight into the tag's open batch, without adding it yet; returns
+   * the bytes its entry takes. Follow with `commit` or `discard`. Throws FORWARD_INVALID_RECORD.
+   */
+  encode(tag: string, seconds: number, nanos: number, record: EventRecord): number {
+    this.pending = undefined;
+    const batch = this.batchOf(tag);
+    const encoder = this.encoder;
+    const at = batch.begin(seconds, nanos); // may grow batch.buf
+    encoder.encodeInto(record, batch.buf, at);
+    this.pending = batch;
+    this.pendingBuf = encoder.buf;
+    this.pendingEnd = encoder.end;
+    return encoder.end - batch.pos;
+  }
+
+  /** Forgets the event last encoded (it was dropped). */
+  discard(): void {
+    this.pending = undefined;
+    this.pendingBuf = undefined;
+  }
+
+  /** Adds the event last encoded to its batch, sealing the batch at `maxEvents`/`maxBytes`. */
+  commit(): void {
+    const batch = this.pending;
+    if (batch === undefined) return;
     const { maxEvents, maxBytes, maxDelayMs } = this.opts.batch;
-    const size = 1 + MAX_TIME_SIZE + encoder.end;
+    const size = this.pendingBuf === undefined ? this.pendingEnd : this.pendingEnd - batch.pos;
     if (batch.count > 0 && batch.bytes + size > maxBytes) this.sealAndNotify(batch);
     if (this.timer === undefined) this.timer = setTimeout(() => this.sealAll(), maxDelayMs);
-    const added = batch.append(seconds, nanos, encoder.buf, 0, encoder.end);
+    const added =
+      this.pendingBuf === undefined
+        ? batch.appendEntry(this.stash, 0, this.pendingEnd)
+        : batch.commit(this.pendingBuf, this.pendingEnd);
+    this.discard();
     this.buffer.openBytes += added;
     this.buffer.openEvents++;
     if (batch.count >= maxEvents || batch.bytes >= maxBytes) this.sealAndNotify(batch);
+  }
+
+  /** The pending entry's batch is about to be sealed: move the entry out of its way. */
+  private stashPending(): void {
+    const buf = this.pendingBuf!;
+    const from = this.pending!.pos;
+    const len = this.pendingEnd - from;
+    if (this.stash.length < len) this.stash = Buffer.allocUnsafe(Math.max(len, 2 * this.stash.length));
+    buf.copy(this.stash, 0, from, this.pendingEnd);
+    // The buffer grew while the entry was encoded: keep the larger one (it holds the same entries) so
+    // the next batch has room without growing again.
+    if (buf !== this.pending!.buf) this.pending!.buf = buf;
+    this.pendingBuf = undefined;
+    this.pendingEnd = len;
+  }
+
+  /** A frame was settled by its server: its batch buffer may be reused. */
+  recycle(frame: Frame): void {
+    if (frame.backing !== undefined) this.pool.give(frame.backing);
   }
 
   private sealAndNotify(batch: Batch): void {
@@ -75,6 +129,7 @@ export class Batcher {
 
   private seal(batch: Batch): void {
     if (batch.count === 0) return;
+    if (batch === this.pending && this.pendingBuf !== undefined) this.stashPending();
     const bytes = batch.bytes;
     const events = batch.count;
     const sealed = batch.seal(this.chunkId);
@@ -86,6 +141,7 @@ export class Batcher {
         bytes: s.bytes,
         events: s.events,
         chunk: s.chunk,
+        backing: s.backing,
         attempts: 0,
         sentAt: 0,
         settled: false,

@@ -10,6 +10,8 @@ export interface Frame {
   readonly events: number;
   /** Ack id (base64 of 16 random bytes) when acks are required. */
   readonly chunk: string | undefined;
+  /** The batch buffer `bytes` is a view of, reused once the frame is settled by its server. */
+  readonly backing: Buffer | undefined;
   /** How many times it was written to a socket. */
   attempts: number;
   /** When it was last written (ms, monotonic clock). */

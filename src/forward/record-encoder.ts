@@ -14,20 +14,39 @@ const TWO_32 = 2 ** 32;
  * (Buffer, Date, Map, BigInt...) is delegated to msgpackr. Encodes into one reused scratch buffer.
  */
 export class RecordEncoder {
-  /** The scratch buffer; the last record is `buf[0..end)`. */
-  buf: Buffer = Buffer.allocUnsafe(64 * 1024);
+  /**
+   * The buffer holding the last record, which ends at `end`: the reused scratch buffer after `encode` (the
+   * record is `buf[0..end)`), the caller's buffer or a larger copy of it after `encodeInto`.
+   */
+  buf: Buffer;
   /** End of the last encoded record. */
   end = 0;
   private pos = 0;
+  private scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
   private readonly fallback = new Packr({
     useRecords: false,
     encodeUndefinedAsNil: true,
     variableMapSize: true,
   });
 
+  constructor() {
+    this.buf = this.scratch;
+  }
+
   /** Encodes `record`; the bytes are `buf[0..end)` until the next call. Throws FORWARD_INVALID_RECORD. */
   encode(record: object): void {
-    this.pos = 0;
+    this.encodeInto(record, this.scratch, 0);
+    this.scratch = this.buf;
+  }
+
+  /**
+   * Encodes `record` into `target` from `pos`, with no intermediate copy. When the record does not fit,
+   * `buf` becomes a larger buffer holding a copy of `target[0..pos)` followed by the record; either way the
+   * record is `buf[pos..end)`. Throws FORWARD_INVALID_RECORD (`target` from `pos` may then hold garbage).
+   */
+  encodeInto(record: object, target: Buffer, pos: number): void {
+    this.buf = target;
+    this.pos = pos;
     try {
       this.value(record, 0);
     } catch (err) {

@@ -47,7 +47,10 @@ export class ForwardSink extends Writable {
   private dispatching = false;
   private started = false;
   private needDrain = false;
-  private blocked: { item: ForwardItem; cb: (err?: Error | null) => void } | undefined;
+  /** block: the item written while the buffer had no room for it, and its encoded size (0 = not known). */
+  private blocked: { item: ForwardItem; cb: (err?: Error | null) => void; size: number } | undefined;
+  /** Set by `send` when a block-policy item must wait: its encoded size. */
+  private heldSize = 0;
   private flushWaiters: { target: number; resolve: () => void }[] = [];
   private drops: Record<DropReason, number> = { overflow: 0, closed: 0 };
   private dropTimer: NodeJS.Immediate | undefined;
@@ -135,19 +138,33 @@ export class ForwardSink extends Writable {
     }
     if (tag.length === 0) throw new ForwardInvalidRecordError("tag must be a non-empty string");
     readTime(time, scratchTime);
-    const size = this.batcher.encode(record);
-    if (this.buffer.bytes + size > this.opts.bufferLimitBytes && !force && !this.makeRoom(size)) {
-      this.countDrop(1, "overflow");
-      this.needDrain = true;
-      return false;
+    const limit = this.opts.bufferLimitBytes;
+    const size = this.batcher.encode(tag, scratchTime.seconds, scratchTime.nanos, record);
+    if (this.buffer.bytes + size > limit) {
+      if (force && this.buffer.bytes > 0) {
+        // block: hold the item until it fits (a lone event larger than the limit still goes).
+        this.batcher.discard();
+        this.heldSize = size;
+        return false;
+      }
+      if (!force && !this.makeRoom(size)) {
+        this.batcher.discard();
+        return this.dropNew();
+      }
     }
-    this.batcher.append(tag, scratchTime.seconds, scratchTime.nanos);
+    this.batcher.commit();
     this.counters.emitted++;
     if (this.buffer.bytes >= this.highWater) {
       this.needDrain = true;
       return false;
     }
     return true;
+  }
+
+  private dropNew(): false {
+    this.countDrop(1, "overflow");
+    this.needDrain = true;
+    return false;
   }
 
   /** dropOldest: frees room by dropping the oldest frames not yet sent. */
@@ -191,6 +208,8 @@ export class ForwardSink extends Writable {
 
   private onSettled(frame: Frame, server: ServerInfo, latencyMs: number): void {
     if (!this.buffer.settle(frame)) return;
+    // The server has every byte of the frame: its buffer may carry the next batch.
+    this.batcher.recycle(frame);
     if (this.opts.requireAck) {
       this.counters.acked += frame.events;
       if (this.listenerCount("ack") > 0) {
@@ -208,8 +227,13 @@ export class ForwardSink extends Writable {
 
   private checkRoom(): void {
     const bytes = this.buffer.bytes;
-    if (this.blocked && bytes < this.opts.bufferLimitBytes) {
-      const { item, cb } = this.blocked;
+    const blocked = this.blocked;
+    if (
+      blocked &&
+      (bytes === 0 ||
+        (bytes < this.opts.bufferLimitBytes && bytes + blocked.size <= this.opts.bufferLimitBytes))
+    ) {
+      const { item, cb } = blocked;
       this.blocked = undefined;
       this.writeItem(item, cb);
     }
@@ -261,7 +285,7 @@ export class ForwardSink extends Writable {
       return;
     }
     if (this.opts.overflow === "block" && !this.closing && this.buffer.bytes >= this.opts.bufferLimitBytes) {
-      this.blocked = { item, cb };
+      this.blocked = { item, cb, size: 0 };
       return;
     }
     this.writeItem(item, cb);
@@ -272,6 +296,11 @@ export class ForwardSink extends Writable {
       this.send(item.tag, item.record, item.time, this.opts.overflow === "block");
     } catch (err) {
       cb(err as Error);
+      return;
+    }
+    if (this.heldSize > 0) {
+      this.blocked = { item, cb, size: this.heldSize };
+      this.heldSize = 0;
       return;
     }
     cb();
