@@ -139,6 +139,8 @@ export class ForwardSink extends Writable {
     if (tag.length === 0) throw new ForwardInvalidRecordError("tag must be a non-empty string");
     readTime(time, scratchTime);
     const limit = this.opts.bufferLimitBytes;
+    // A full buffer drops the event before paying for its encoding (dropOldest still makes room for it).
+    if (!force && this.buffer.bytes >= limit && this.opts.overflow !== "dropOldest") return this.dropNew();
     const size = this.batcher.encode(tag, scratchTime.seconds, scratchTime.nanos, record);
     if (this.buffer.bytes + size > limit) {
       if (force && this.buffer.bytes > 0) {
