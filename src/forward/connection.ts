@@ -29,6 +29,11 @@ export interface ConnectionOptions {
   requireAck: boolean;
   /** Stop taking frames when this many bytes are in flight (unacked, or not yet written). */
   maxInFlightBytes: number;
+  /**
+   * Stop taking frames when this many are in flight, so a reset re-sends a bounded number of frames (one
+   * event each in Message mode).
+   */
+  maxInFlightFrames: number;
   /** Human name of the server for messages. */
   label: string;
 }
@@ -58,6 +63,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private pingSalt = "";
   /** False once the server said `keepalive: false` and a frame was written: one frame per connection. */
   private accepting = true;
+  /** Frames allowed in flight now: starts at 1 after `slowStart()`, doubles with every ack. */
+  private window: number;
   /** Acks received on this connection. */
   acks = 0;
   /** Server hostname from PONG, when a handshake took place. */
@@ -65,11 +72,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   constructor(private readonly options: ConnectionOptions) {
     super();
+    this.window = options.maxInFlightFrames;
+  }
+
+  /**
+   * After a failure (acks on): put one frame on the wire and wait for its ack before sending more, the window
+   * doubling with each ack, so a server that keeps dropping connections does not get every in-flight frame
+   * again each time.
+   */
+  slowStart(): void {
+    if (this.options.requireAck) this.window = 1;
   }
 
   /** True when a frame may be written now. */
   get writable(): boolean {
-    return this.state === "ready" && this.accepting && this.inFlightBytes < this.options.maxInFlightBytes;
+    return (
+      this.state === "ready" &&
+      this.accepting &&
+      this.inFlightBytes < this.options.maxInFlightBytes &&
+      this.inFlight.size < this.window
+    );
   }
 
   /** True once the connection has failed or been closed. */
@@ -178,6 +200,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         throw new ForwardProtocolError(`${label} acknowledged an unknown chunk ${JSON.stringify(chunk)}`);
       }
       this.acks++;
+      if (this.window < this.options.maxInFlightFrames) {
+        this.window = Math.min(this.options.maxInFlightFrames, this.window * 2);
+      }
       this.settle(chunk!, frame);
       return;
     }

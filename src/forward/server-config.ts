@@ -5,6 +5,9 @@ import type { PoolServer } from "./server-pool.js";
 export function poolServers(o: ResolvedOptions): PoolServer[] {
   // Room for several frames on the wire per connection, so acks never starve a fast server.
   const maxInFlightBytes = Math.max(16 * 1024 * 1024, o.batch.maxBytes * 4);
+  // ...and, with acks, by count, so a reset re-sends at most this many frames (one event each in Message
+  // mode). Without acks a frame is in flight only until the kernel takes it.
+  const maxInFlightFrames = o.requireAck ? 128 : Infinity;
   return o.servers.map((s) => {
     const id = s.path ?? `${s.host}:${s.port}`;
     return {
@@ -36,6 +39,7 @@ export function poolServers(o: ResolvedOptions): PoolServer[] {
         ackTimeoutMs: o.ackTimeoutMs,
         requireAck: o.requireAck,
         maxInFlightBytes,
+        maxInFlightFrames,
         label: `${s.tls ? "tls://" : s.path ? "unix://" : "tcp://"}${id}`,
       },
     };

@@ -158,6 +158,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     e.nextRetryAt = undefined;
     e.state = "connecting";
     const conn = new Connection(e.options);
+    if (e.failures > 0) conn.slowStart();
     e.conn = conn;
     conn.on("ready", () => {
       e.state = "up";
