@@ -51,6 +51,8 @@ export class ForwardSink extends Writable {
   private blocked: { item: ForwardItem; cb: (err?: Error | null) => void; size: number } | undefined;
   /** Set by `send` when a block-policy item must wait: its encoded size. */
   private heldSize = 0;
+  /** Buffered bytes when the last event was dropped for want of room; Infinity once the buffer shrank. */
+  private fullAt = Infinity;
   private flushWaiters: { target: number; resolve: () => void }[] = [];
   private drops: Record<DropReason, number> = { overflow: 0, closed: 0 };
   private dropTimer: NodeJS.Immediate | undefined;
@@ -139,8 +141,13 @@ export class ForwardSink extends Writable {
     if (tag.length === 0) throw new ForwardInvalidRecordError("tag must be a non-empty string");
     readTime(time, scratchTime);
     const limit = this.opts.bufferLimitBytes;
-    // A full buffer drops the event before paying for its encoding (dropOldest still makes room for it).
-    if (!force && this.buffer.bytes >= limit && this.opts.overflow !== "dropOldest") return this.dropNew();
+    if (!force && this.opts.overflow !== "dropOldest") {
+      // A full buffer drops the event before paying for its encoding: full = at the limit, or as full as
+      // when the last event found no room (dropOldest still encodes, to make room for the event).
+      const bytes = this.buffer.bytes;
+      if (bytes >= limit || bytes >= this.fullAt) return this.dropNew();
+      this.fullAt = Infinity;
+    }
     const size = this.batcher.encode(tag, scratchTime.seconds, scratchTime.nanos, record);
     if (this.buffer.bytes + size > limit) {
       if (force && this.buffer.bytes > 0) {
@@ -151,6 +158,7 @@ export class ForwardSink extends Writable {
       }
       if (!force && !this.makeRoom(size)) {
         this.batcher.discard();
+        this.fullAt = this.buffer.bytes;
         return this.dropNew();
       }
     }

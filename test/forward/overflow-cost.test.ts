@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ForwardSink } from "../../src/index.js";
+import { RecordEncoder } from "../../src/forward/record-encoder.js";
+import { closedPort } from "../helpers/misbehaving-servers.js";
+
+test("with a full buffer, dropNewest drops events without encoding them", async (t) => {
+  const proto = RecordEncoder.prototype;
+  const original = proto.encodeInto;
+  let encoded = 0;
+  proto.encodeInto = function (this: RecordEncoder, ...args: Parameters<RecordEncoder["encodeInto"]>) {
+    encoded++;
+    return original.apply(this, args);
+  };
+  t.after(() => {
+    proto.encodeInto = original;
+  });
+  const sink = new ForwardSink({
+    port: await closedPort(),
+    bufferLimitBytes: 64 * 1024,
+    overflow: "dropNewest",
+    reconnect: { minDelayMs: 10_000, maxDelayMs: 10_000 },
+  });
+  sink.on("serverError", () => {});
+  t.after(() => sink.close({ timeoutMs: 0 }));
+  const record = { msg: "x".repeat(100), n: 1 };
+  for (let i = 0; i < 10_000; i++) sink.emit("cost.tag", record);
+  const stats = sink.stats();
+  assert.ok(stats.dropped > 9000, `${stats.dropped} dropped`);
+  assert.equal(stats.emitted + stats.dropped, 10_000);
+  // Only the events that might fit are encoded: the accepted ones, and the one that found no room.
+  assert.ok(encoded <= stats.emitted + 1, `${encoded} encoded for ${stats.emitted} accepted`);
+});
