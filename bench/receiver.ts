@@ -110,8 +110,22 @@ server.listen(0, "127.0.0.1", () => {
   process.send?.({ type: "ready", port: (server.address() as net.AddressInfo).port });
 });
 
+/** After the client's warm-up: once its events are all in, start counting from zero. */
+function resetAfter(warmEvents: number, deadline: number): void {
+  if (events < warmEvents && Date.now() < deadline) {
+    setTimeout(() => resetAfter(warmEvents, deadline), 5);
+    return;
+  }
+  events = frames = bytes = 0;
+  lastEventNs = 0n;
+  cpuAtConnect = process.cpuUsage();
+  process.send?.({ type: "reset", warmEvents });
+}
+
 process.on("message", (msg: { type: string; events?: number; timeoutMs?: number }) => {
-  if (msg.type === "expect") {
+  if (msg.type === "reset") {
+    resetAfter(msg.events ?? 0, Date.now() + (msg.timeoutMs ?? 60_000));
+  } else if (msg.type === "expect") {
     expected = msg.events ?? 0;
     if (events >= expected) return report(true);
     timer = setTimeout(() => report(false), msg.timeoutMs ?? 60_000);

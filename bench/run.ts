@@ -9,13 +9,14 @@ import { existsSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import * as prettier from "prettier";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { ClientJob, ClientName, ClientResult } from "./client.js";
+import type { ClientJob, ClientName, ClientResult, WarmReport } from "./client.js";
 import type { ReceiverResult } from "./receiver.js";
 import type { RecordName } from "./records.js";
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1000);
 
 /** One measured run. */
 interface Run {
@@ -50,9 +51,15 @@ async function runOne(client: ClientName, record: RecordName, acks: boolean): Pr
   const receiver = child("./receiver.ts");
   try {
     const { port } = await message<{ port: number }>(receiver, "ready");
-    const job: ClientJob = { client, record, port, acks, durationMs: DURATION_MS };
+    const job: ClientJob = { client, record, port, acks, durationMs: DURATION_MS, warmupMs: WARMUP_MS };
     const proc = child("./client.ts", [JSON.stringify(job)]);
     try {
+      if (WARMUP_MS > 0) {
+        const warm = await message<WarmReport>(proc, "warm");
+        receiver.send({ type: "reset", events: warm.emitted, timeoutMs: 60_000 });
+        await message(receiver, "reset");
+        proc.send({ type: "go" });
+      }
       const sent = await message<ClientResult>(proc, "result");
       const gotP = message<ReceiverResult>(receiver, "result");
       receiver.send({ type: "expect", events: sent.emitted, timeoutMs: 60_000 });
@@ -192,7 +199,7 @@ async function main(): Promise<void> {
     `- Node ${process.version}; code at commit ${commit()}`,
     `- Load average (1 min) at start / end: ${loadAtStart.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} ` +
       "(anything above 0 means other processes competed for the cores during the run)",
-    `- Command: \`npm run bench\` (\`BENCH_DURATION_MS=${DURATION_MS} BENCH_REPEATS=${REPEATS}\`)`,
+    `- Command: \`npm run bench\` (\`BENCH_DURATION_MS=${DURATION_MS} BENCH_REPEATS=${REPEATS} BENCH_WARMUP_MS=${WARMUP_MS}\`)`,
     "",
     "## ForwardSink against the other Node Forward clients",
     "",
@@ -203,7 +210,13 @@ async function main(): Promise<void> {
       "events/s = events arrived ÷ (last arrival − first emit); CPU is the client process's user+system time " +
       "divided by the events it emitted; bytes/event is what the receiver read off the socket; peak RSS is the " +
       `client process's maxRSS (Node itself and the loader included). ${REPEATS} rounds, the clients taking ` +
-      "turns within each round; the tables show each client's median run by events/s.",
+      "turns within each round; the tables show each client's median run by events/s. " +
+      (WARMUP_MS > 0
+        ? `Every client first warms up for ${WARMUP_MS / 1000} s on the same connection (same loop, same ` +
+          "record, then waits until its library reports everything written or acked, and until the receiver " +
+          "has all of it); only then do the clock, the CPU counters and the receiver's counts start, so JIT " +
+          "compilation and start-up are not what is measured. "
+        : "No warm-up (`BENCH_WARMUP_MS=0`): JIT compilation and start-up are inside the measured time. "),
     "",
     "Settings: ForwardSink with its defaults (PackedForward, EventTime); FluentClient with " +
       '`eventMode: "PackedForward"`, `milliseconds: true` (EventTime); fluent-logger with ' +
