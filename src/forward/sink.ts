@@ -4,6 +4,7 @@ import type { EventRecord, EventTimeInput, ForwardItem } from "../item.js";
 import { describe } from "../options.js";
 import { Batcher } from "./batcher.js";
 import { FrameBuffer } from "./buffer.js";
+import { DropReporter } from "./drops.js";
 import { ForwardCloseTimeoutError, ForwardInvalidRecordError } from "./errors.js";
 import { readTime, type TimeParts } from "./event-time.js";
 import type { Frame } from "./frame.js";
@@ -11,7 +12,6 @@ import type {
   AckInfo,
   CloseOptions,
   CloseReport,
-  DropInfo,
   DropReason,
   ForwardSinkEvents,
   SinkStats,
@@ -54,8 +54,7 @@ export class ForwardSink extends Writable {
   /** Buffered bytes when the last event was dropped for want of room; Infinity once the buffer shrank. */
   private fullAt = Infinity;
   private flushWaiters: { target: number; resolve: () => void }[] = [];
-  private drops: Record<DropReason, number> = { overflow: 0, closed: 0 };
-  private dropTimer: NodeJS.Immediate | undefined;
+  private readonly drops = new DropReporter((info) => this.notify("drop", info));
   private closing = false;
   private closePromise: Promise<CloseReport> | undefined;
   private readonly counters = { emitted: 0, sent: 0, acked: 0, retried: 0, dropped: 0 };
@@ -262,20 +261,7 @@ export class ForwardSink extends Writable {
 
   private countDrop(count: number, reason: DropReason): void {
     this.counters.dropped += count;
-    this.drops[reason] += count;
-    if (this.dropTimer === undefined) this.dropTimer = setImmediate(() => this.emitDrops());
-  }
-
-  private emitDrops(): void {
-    if (this.dropTimer !== undefined) clearImmediate(this.dropTimer);
-    this.dropTimer = undefined;
-    for (const reason of ["overflow", "closed"] as const) {
-      const count = this.drops[reason];
-      if (count > 0) {
-        this.drops[reason] = 0;
-        this.notify("drop", { count, reason } satisfies DropInfo);
-      }
-    }
+    this.drops.add(count, reason);
   }
 
   /** Writable side: validates the item; with `overflow: "block"` waits while the buffer is full. */
@@ -398,7 +384,7 @@ export class ForwardSink extends Writable {
       this.countDrop(1, "closed");
       cb();
     }
-    this.emitDrops();
+    this.drops.flush();
     for (const w of this.flushWaiters.splice(0)) w.resolve();
     const delivered = undeliveredEvents === 0;
     this.finalReport = {
