@@ -227,9 +227,15 @@ export async function startEmperor(): Promise<UwsgiEmperor> {
   const iniPath = path.join(dir, "emperor.ini");
   writeFileSync(
     iniPath,
-    ["[uwsgi]", `emperor = ${vassalsDir}`, `emperor-stats = ${emperorStats}`, "emperor-freq = 1", ""].join(
-      "\n",
-    ),
+    [
+      "[uwsgi]",
+      `emperor = ${vassalsDir}`,
+      `emperor-stats = ${emperorStats}`,
+      "emperor-freq = 1",
+      // A vassal that ignores the Emperor's stop is killed after 2 s instead of uWSGI's 30 s.
+      "emperor-curse-tolerance = 2",
+      "",
+    ].join("\n"),
   );
   const child = spawn("uwsgi", ["--ini", iniPath], {
     cwd: dir,

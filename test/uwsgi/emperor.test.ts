@@ -4,10 +4,11 @@ import { unlinkSync } from "node:fs";
 import path from "node:path";
 import type { ForwardItem } from "../../src/item.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
-import { cleanup, startEmperor } from "../helpers/uwsgi-process.js";
+import { cleanup, startEmperor, type UwsgiEmperor } from "../helpers/uwsgi-process.js";
 
 /** Polls until `done` says the items are what the test waits for (the Emperor scans its directory every second). */
 async function pollUntil(
+  emperor: UwsgiEmperor,
   source: UwsgiStatsSource,
   done: (items: ForwardItem[]) => boolean,
   seen: ForwardItem[] = [],
@@ -19,7 +20,9 @@ async function pollUntil(
     await new Promise((r) => setTimeout(r, 100));
   }
   const last = seen.slice(-6).map((i) => JSON.stringify({ tag: i.tag, ...i.record }).slice(0, 300));
-  throw new Error(`the expected records never came; last ones:\n${last.join("\n")}`);
+  throw new Error(
+    `the expected records never came; last ones:\n${last.join("\n")}\nEmperor log:\n${emperor.log().slice(-4000)}`,
+  );
 }
 
 function vassalTargets(items: ForwardItem[]): string[] {
@@ -46,14 +49,14 @@ test("a glob follows Emperor vassals as they come and go; a vassal's leftover so
   const stale: string[] = [];
   source.on("stale", (target: string) => stale.push(target));
 
-  const both = await pollUntil(source, (items) => vassalTargets(items).length === 2);
+  const both = await pollUntil(emperor, source, (items) => vassalTargets(items).length === 2);
   assert.deepEqual(vassalTargets(both), [app1, app2]);
   const emperorRaw = both.find((i) => i.tag === "uwsgi.stats");
   assert.equal(emperorRaw?.record.target, emperor.emperorStats);
   assert.ok(Array.isArray(emperorRaw?.record.vassals));
 
   const app3 = await emperor.addVassal("app3");
-  await pollUntil(source, (items) => vassalTargets(items).length === 3);
+  await pollUntil(emperor, source, (items) => vassalTargets(items).length === 3);
 
   unlinkSync(path.join(emperor.vassalsDir, "app1.ini"));
   unlinkSync(path.join(emperor.vassalsDir, "app2.ini"));
@@ -61,6 +64,7 @@ test("a glob follows Emperor vassals as they come and go; a vassal's leftover so
   let onlyApp3 = false;
   let oneVassal: Record<string, unknown> | undefined;
   await pollUntil(
+    emperor,
     source,
     (items) => {
       if (vassalTargets(items).join() === app3) onlyApp3 = true;
