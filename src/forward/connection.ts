@@ -13,10 +13,11 @@ import {
 } from "./errors.js";
 import type { Frame } from "./frame.js";
 import { buildPing, checkPong, isHelo, isPong, parseHelo, type Credentials, type Helo } from "./handshake.js";
+import { InFlightWindow, type InFlightKey, type InFlightLimits } from "./in-flight.js";
 import { ResponseDecoder, type ServerValue } from "./response-decoder.js";
 
 /** Where and how one connection connects; internal. */
-export interface ConnectionOptions {
+export interface ConnectionOptions extends InFlightLimits {
   host: string;
   port: number;
   path: string | undefined;
@@ -27,13 +28,6 @@ export interface ConnectionOptions {
   connectTimeoutMs: number;
   ackTimeoutMs: number;
   requireAck: boolean;
-  /** Stop taking frames when this many bytes are in flight (unacked, or not yet written). */
-  maxInFlightBytes: number;
-  /**
-   * Stop taking frames when this many are in flight, so a reset re-sends a bounded number of frames (one
-   * event each in Message mode).
-   */
-  maxInFlightFrames: number;
   /** Human name of the server for messages. */
   label: string;
 }
@@ -57,14 +51,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private timer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private readonly decoder = new ResponseDecoder();
-  private readonly inFlight = new Map<string | number, Frame>();
-  private inFlightBytes = 0;
+  private readonly inFlight: InFlightWindow;
   private helo: Helo | undefined;
   private pingSalt = "";
   /** False once the server said `keepalive: false` and a frame was written: one frame per connection. */
   private accepting = true;
-  /** Frames allowed in flight now: starts at 1 after `slowStart()`, doubles with every ack. */
-  private window: number;
   /** Acks received on this connection. */
   acks = 0;
   /** Server hostname from PONG, when a handshake took place. */
@@ -72,7 +63,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   constructor(private readonly options: ConnectionOptions) {
     super();
-    this.window = options.maxInFlightFrames;
+    this.inFlight = new InFlightWindow(options);
   }
 
   /**
@@ -81,17 +72,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * again each time.
    */
   slowStart(): void {
-    if (this.options.requireAck) this.window = 1;
+    if (this.options.requireAck) this.inFlight.slowStart();
   }
 
   /** True when a frame may be written now. */
   get writable(): boolean {
-    return (
-      this.state === "ready" &&
-      this.accepting &&
-      this.inFlightBytes < this.options.maxInFlightBytes &&
-      this.inFlight.size < this.window
-    );
+    return this.state === "ready" && this.accepting && this.inFlight.hasRoom;
   }
 
   /** True once the connection has failed or been closed. */
@@ -200,9 +186,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         throw new ForwardProtocolError(`${label} acknowledged an unknown chunk ${JSON.stringify(chunk)}`);
       }
       this.acks++;
-      if (this.window < this.options.maxInFlightFrames) {
-        this.window = Math.min(this.options.maxInFlightFrames, this.window * 2);
-      }
+      this.inFlight.grow();
       this.settle(chunk!, frame);
       return;
     }
@@ -237,8 +221,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const key = this.options.requireAck ? frame.chunk! : frame.seq;
     frame.attempts++;
     frame.sentAt = performance.now();
-    this.inFlight.set(key, frame);
-    this.inFlightBytes += frame.bytes.length;
+    this.inFlight.add(key, frame);
     if (this.helo && !this.helo.keepalive) this.accepting = false;
     if (this.options.requireAck) {
       socket.write(frame.bytes);
@@ -250,9 +233,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.ackTimer === undefined) this.armAckTimer(this.options.ackTimeoutMs);
   }
 
-  private settle(key: string | number, frame: Frame): void {
-    this.inFlight.delete(key);
-    this.inFlightBytes -= frame.bytes.length;
+  private settle(key: InFlightKey, frame: Frame): void {
+    this.inFlight.remove(key, frame);
     this.emit("settled", frame, performance.now() - frame.sentAt);
     if (!this.accepting && this.inFlight.size === 0) this.close();
   }
@@ -264,9 +246,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private checkAckDeadline(): void {
     this.ackTimer = undefined;
     if (this.state === "closed") return;
-    const oldest = this.inFlight.values().next();
-    if (oldest.done) return;
-    const waited = performance.now() - oldest.value.sentAt;
+    const oldest = this.inFlight.oldest();
+    if (oldest === undefined) return;
+    const waited = performance.now() - oldest.sentAt;
     const timeout = this.options.ackTimeoutMs;
     if (waited < timeout) {
       this.armAckTimer(timeout - waited);
@@ -316,9 +298,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     clearTimeout(this.timer);
     clearTimeout(this.ackTimer);
     this.timer = this.ackTimer = undefined;
-    const frames = [...this.inFlight.values()];
-    this.inFlight.clear();
-    this.inFlightBytes = 0;
+    const frames = this.inFlight.takeAll();
     const socket = this.socket;
     if (socket) {
       if (error || frames.length > 0) socket.destroy();

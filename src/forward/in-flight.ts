@@ -1,0 +1,82 @@
+import type { Frame } from "./frame.js";
+
+/** Key of an in-flight frame: its chunk id when acks are on, its sequence number otherwise. */
+export type InFlightKey = string | number;
+
+/** Limits of an in-flight window; internal. */
+export interface InFlightLimits {
+  /** Stop taking frames when this many bytes are in flight (unacked, or not yet written). */
+  maxInFlightBytes: number;
+  /**
+   * Stop taking frames when this many are in flight, so a reset re-sends a bounded number of frames (one
+   * event each in Message mode).
+   */
+  maxInFlightFrames: number;
+}
+
+/**
+ * Frames written on one connection and not yet settled (acked, or fully written when acks are off), by key,
+ * in send order; with the slow-start window that caps how many may be in flight at once; internal.
+ */
+export class InFlightWindow {
+  private readonly frames = new Map<InFlightKey, Frame>();
+  private bytes = 0;
+  /** Frames allowed in flight now: starts at 1 after `slowStart()`, doubles with every ack. */
+  private window: number;
+
+  constructor(private readonly limits: InFlightLimits) {
+    this.window = limits.maxInFlightFrames;
+  }
+
+  /** Allows a single frame in flight until acks grow the window again. */
+  slowStart(): void {
+    this.window = 1;
+  }
+
+  /** Doubles the window after an ack, up to `maxInFlightFrames`. */
+  grow(): void {
+    if (this.window < this.limits.maxInFlightFrames) {
+      this.window = Math.min(this.limits.maxInFlightFrames, this.window * 2);
+    }
+  }
+
+  /** True while both the byte and the frame limits leave room for one more frame. */
+  get hasRoom(): boolean {
+    return this.bytes < this.limits.maxInFlightBytes && this.frames.size < this.window;
+  }
+
+  /** Frames in flight. */
+  get size(): number {
+    return this.frames.size;
+  }
+
+  /** The frame in flight under `key`, if any. */
+  get(key: InFlightKey): Frame | undefined {
+    return this.frames.get(key);
+  }
+
+  /** The frame sent first among those still in flight. */
+  oldest(): Frame | undefined {
+    return this.frames.values().next().value;
+  }
+
+  /** Records a frame just written. */
+  add(key: InFlightKey, frame: Frame): void {
+    this.frames.set(key, frame);
+    this.bytes += frame.bytes.length;
+  }
+
+  /** Forgets a settled frame. */
+  remove(key: InFlightKey, frame: Frame): void {
+    this.frames.delete(key);
+    this.bytes -= frame.bytes.length;
+  }
+
+  /** Empties the window, returning its frames in send order (to be re-sent elsewhere). */
+  takeAll(): Frame[] {
+    const frames = [...this.frames.values()];
+    this.frames.clear();
+    this.bytes = 0;
+    return frames;
+  }
+}
