@@ -98,31 +98,14 @@ export async function startUwsgi(
   ].join("\n");
   const iniPath = path.join(dir, "uwsgi.ini");
   writeFileSync(iniPath, ini + "\n");
-  const child = spawn("uwsgi", ["--ini", iniPath], {
-    cwd: dir,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const { child, log, kill } = spawnUwsgi(iniPath, dir);
   const instance: UwsgiInstance = {
     dir,
     child,
     http,
     stats,
-    log: () => log,
-    kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(-(child.pid as number), "SIGKILL");
-        } catch {
-          // already gone
-        }
-        await exited;
-      }
-    },
+    log,
+    kill,
   };
   const address =
     kind === "unix"
@@ -130,11 +113,11 @@ export async function startUwsgi(
       : { host: "127.0.0.1", port: Number(statsLine.slice(statsLine.lastIndexOf(":") + 1)) };
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`uwsgi exited early:\n${log}`);
+    if (child.exitCode !== null) throw new Error(`uwsgi exited early:\n${log()}`);
     if (await answers(address, kind === "http")) break;
     if (Date.now() > deadline) {
       await instance.kill();
-      throw new Error(`uwsgi stats never answered:\n${log}`);
+      throw new Error(`uwsgi stats never answered:\n${log()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -237,22 +220,14 @@ export async function startEmperor(): Promise<UwsgiEmperor> {
       "",
     ].join("\n"),
   );
-  const child = spawn("uwsgi", ["--ini", iniPath], {
-    cwd: dir,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const { child, log, kill } = spawnUwsgi(iniPath, dir);
   const emperor: UwsgiEmperor = {
     dir,
     vassalsDir,
     statsDir,
     emperorStats,
     child,
-    log: () => log,
+    log,
     addVassal: async (name, options = {}) => {
       const stats = path.join(statsDir, `${name}.stats.sock`);
       const ini = [
@@ -269,24 +244,41 @@ export async function startEmperor(): Promise<UwsgiEmperor> {
       writeFileSync(path.join(vassalsDir, `${name}.ini`), ini);
       return stats;
     },
-    kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(-(child.pid as number), "SIGKILL");
-        } catch {
-          // already gone
-        }
-        await exited;
-      }
-    },
+    kill,
   };
   const deadline = Date.now() + 15_000;
   while (!(await answers({ path: emperorStats }, false, '"vassals"'))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await emperor.kill();
-      throw new Error(`the Emperor's stats never answered:\n${log}`);
+      throw new Error(`the Emperor's stats never answered:\n${log()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   return emperor;
+}
+
+/** Starts `uwsgi --ini iniPath` in its own process group, collecting its output; `kill` SIGKILLs the whole group. */
+function spawnUwsgi(
+  iniPath: string,
+  dir: string,
+): { child: ChildProcess; log: () => string; kill: () => Promise<void> } {
+  const child = spawn("uwsgi", ["--ini", iniPath], {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-(child.pid as number), "SIGKILL");
+    } catch {
+      // already gone
+    }
+    await exited;
+  };
+  return { child, log: () => output, kill };
 }
