@@ -2,11 +2,14 @@ import { Writable } from "node:stream";
 import { InvalidOptionError } from "../errors.js";
 import type { EventRecord, EventTimeInput, ForwardItem } from "../item.js";
 import { describe } from "../options.js";
+import { BufferAdmission } from "./admission.js";
 import { Batcher } from "./batcher.js";
 import { FrameBuffer } from "./buffer.js";
+import { closeReport, raceTimeout } from "./close-report.js";
 import { DropReporter } from "./drops.js";
-import { ForwardCloseTimeoutError, ForwardInvalidRecordError } from "./errors.js";
+import { ForwardInvalidRecordError } from "./errors.js";
 import { readTime, type TimeParts } from "./event-time.js";
+import { FlushWaiters } from "./flush-waiters.js";
 import type { Frame } from "./frame.js";
 import type {
   AckInfo,
@@ -43,17 +46,12 @@ export class ForwardSink extends Writable {
   private readonly pool: ServerPool;
   private readonly buffer = new FrameBuffer();
   private readonly batcher: Batcher;
-  private readonly highWater: number;
+  private readonly admission: BufferAdmission;
   private dispatching = false;
   private started = false;
-  private needDrain = false;
   /** block: the item written while the buffer had no room for it, and its encoded size (0 = not known). */
   private blocked: { item: ForwardItem; cb: (err?: Error | null) => void; size: number } | undefined;
-  /** Set by `send` when a block-policy item must wait: its encoded size. */
-  private heldSize = 0;
-  /** Buffered bytes when the last event was dropped for want of room; Infinity once the buffer shrank. */
-  private fullAt = Infinity;
-  private flushWaiters: { target: number; resolve: () => void }[] = [];
+  private readonly flushWaiters = new FlushWaiters();
   private readonly drops = new DropReporter((info) => this.notify("drop", info));
   private closing = false;
   private closePromise: Promise<CloseReport> | undefined;
@@ -64,8 +62,11 @@ export class ForwardSink extends Writable {
     super({ objectMode: true });
     this.opts = resolveOptions(options);
     const o = this.opts;
-    this.highWater = Math.floor(o.bufferLimitBytes / 2);
     this.batcher = new Batcher(o, this.buffer, () => this.dispatch());
+    this.admission = new BufferAdmission(o, this.buffer, this.batcher, {
+      overflowed: (count) => this.countDrop(count, "overflow"),
+      oldestDropped: () => this.checkFlushWaiters(),
+    });
     this.pool = new ServerPool(poolServers(o), o.reconnect, o.requireAck);
     this.pool.on("connect", (server) => this.notify("connect", server));
     this.pool.on("disconnect", (server, reason) => this.notify("disconnect", server, reason));
@@ -139,58 +140,9 @@ export class ForwardSink extends Writable {
     }
     if (tag.length === 0) throw new ForwardInvalidRecordError("tag must be a non-empty string");
     readTime(time, scratchTime);
-    const limit = this.opts.bufferLimitBytes;
-    if (!force && this.opts.overflow !== "dropOldest") {
-      // A full buffer drops the event before paying for its encoding: full = at the limit, or as full as
-      // when the last event found no room (dropOldest still encodes, to make room for the event).
-      const bytes = this.buffer.bytes;
-      if (bytes >= limit || bytes >= this.fullAt) return this.dropNew();
-      this.fullAt = Infinity;
-    }
-    const size = this.batcher.encode(tag, scratchTime.seconds, scratchTime.nanos, record);
-    if (this.buffer.bytes + size > limit) {
-      if (force && this.buffer.bytes > 0) {
-        // block: hold the item until it fits (a lone event larger than the limit still goes).
-        this.batcher.discard();
-        this.heldSize = size;
-        return false;
-      }
-      if (!force && !this.makeRoom(size)) {
-        this.batcher.discard();
-        this.fullAt = this.buffer.bytes;
-        return this.dropNew();
-      }
-    }
-    this.batcher.commit();
-    this.counters.emitted++;
-    if (this.buffer.bytes >= this.highWater) {
-      this.needDrain = true;
-      return false;
-    }
-    return true;
-  }
-
-  private dropNew(): false {
-    this.countDrop(1, "overflow");
-    this.needDrain = true;
-    return false;
-  }
-
-  /** dropOldest: frees room by dropping the oldest frames not yet sent. */
-  private makeRoom(size: number): boolean {
-    if (this.opts.overflow !== "dropOldest") return false;
-    const limit = this.opts.bufferLimitBytes;
-    let dropped = this.buffer.dropOldestPending(this.buffer.bytes + size - limit);
-    if (this.buffer.bytes + size > limit) {
-      this.batcher.sealOpen();
-      const more = this.buffer.dropOldestPending(this.buffer.bytes + size - limit);
-      dropped = { frames: dropped.frames + more.frames, events: dropped.events + more.events };
-    }
-    if (dropped.events > 0) {
-      this.countDrop(dropped.events, "overflow");
-      this.checkFlushWaiters();
-    }
-    return this.buffer.bytes + size <= limit;
+    const admission = this.admission.admit(tag, scratchTime, record, force);
+    if (admission === "accepted" || admission === "slowDown") this.counters.emitted++;
+    return admission === "accepted";
   }
 
   /** Hands pending frames to the servers while some connection can take them. */
@@ -237,26 +189,16 @@ export class ForwardSink extends Writable {
   private checkRoom(): void {
     const bytes = this.buffer.bytes;
     const blocked = this.blocked;
-    if (
-      blocked &&
-      (bytes === 0 ||
-        (bytes < this.opts.bufferLimitBytes && bytes + blocked.size <= this.opts.bufferLimitBytes))
-    ) {
+    if (blocked && this.admission.fits(blocked.size)) {
       const { item, cb } = blocked;
       this.blocked = undefined;
       this.writeItem(item, cb);
     }
-    if (this.needDrain && bytes < this.highWater) {
-      this.needDrain = false;
-      this.notify("drain");
-    }
+    if (this.admission.takeDrain(bytes)) this.notify("drain");
   }
 
   private checkFlushWaiters(): void {
-    const oldest = this.buffer.oldestSeq;
-    while (this.flushWaiters.length > 0 && this.flushWaiters[0]!.target < oldest) {
-      this.flushWaiters.shift()!.resolve();
-    }
+    this.flushWaiters.releaseBefore(this.buffer.oldestSeq);
   }
 
   private countDrop(count: number, reason: DropReason): void {
@@ -280,7 +222,7 @@ export class ForwardSink extends Writable {
       );
       return;
     }
-    if (this.opts.overflow === "block" && !this.closing && this.buffer.bytes >= this.opts.bufferLimitBytes) {
+    if (this.opts.overflow === "block" && !this.closing && this.admission.atLimit) {
       this.blocked = { item, cb, size: 0 };
       return;
     }
@@ -294,9 +236,9 @@ export class ForwardSink extends Writable {
       cb(err as Error);
       return;
     }
-    if (this.heldSize > 0) {
-      this.blocked = { item, cb, size: this.heldSize };
-      this.heldSize = 0;
+    const heldSize = this.admission.takeHeldSize();
+    if (heldSize > 0) {
+      this.blocked = { item, cb, size: heldSize };
       return;
     }
     cb();
@@ -325,12 +267,9 @@ export class ForwardSink extends Writable {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.flushWaiters.push({
-        target,
-        resolve: () => {
-          this.notify("flush");
-          resolve();
-        },
+      this.flushWaiters.add(target, () => {
+        this.notify("flush");
+        resolve();
       });
     });
   }
@@ -351,14 +290,7 @@ export class ForwardSink extends Writable {
       if (!this.closing) {
         // Servers waiting out a backoff may be back: try them now rather than after the deadline.
         if (this.buffer.frameCount + this.buffer.openEvents > 0) this.pool.probeDown();
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          this.flush(),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, timeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
+        await raceTimeout(this.flush(), timeoutMs);
       }
       return this.shutdown();
     })();
@@ -372,12 +304,14 @@ export class ForwardSink extends Writable {
     this.closing = true;
     this.batcher.sealOpen();
     this.pool.close();
-    const undeliveredEvents = this.buffer.frameEvents;
-    const undeliveredFrames = this.buffer.frameCount;
-    const undeliveredBytes = this.buffer.frameBytes;
+    const undelivered = {
+      events: this.buffer.frameEvents,
+      frames: this.buffer.frameCount,
+      bytes: this.buffer.frameBytes,
+    };
     for (const frame of [...this.buffer.all()]) this.buffer.settle(frame);
     this.buffer.drainPending();
-    if (undeliveredEvents > 0) this.countDrop(undeliveredEvents, "closed");
+    if (undelivered.events > 0) this.countDrop(undelivered.events, "closed");
     if (this.blocked) {
       const { cb } = this.blocked;
       this.blocked = undefined;
@@ -385,20 +319,8 @@ export class ForwardSink extends Writable {
       cb();
     }
     this.drops.flush();
-    for (const w of this.flushWaiters.splice(0)) w.resolve();
-    const delivered = undeliveredEvents === 0;
-    this.finalReport = {
-      delivered,
-      timedOut: !delivered,
-      undeliveredEvents,
-      undeliveredFrames,
-      undeliveredBytes,
-      error: delivered
-        ? undefined
-        : new ForwardCloseTimeoutError(
-            `closed with ${undeliveredEvents} events (${undeliveredFrames} frames, ${undeliveredBytes} bytes) undelivered`,
-          ),
-    };
+    this.flushWaiters.releaseAll();
+    this.finalReport = closeReport(undelivered);
     if (!this.destroyed) this.destroy();
     return this.finalReport;
   }
