@@ -1,5 +1,19 @@
+import { InvalidOptionError } from "../errors.js";
+import { describe } from "../options.js";
 import { ForwardCloseTimeoutError } from "./errors.js";
-import type { CloseReport } from "./sink-types.js";
+import type { CloseOptions, CloseReport } from "./sink-types.js";
+
+/** `close()`'s deadline in ms (default 10000), or the error for a `timeoutMs` that is not an integer >= 0. */
+export function closeTimeoutMs(options: CloseOptions): number | InvalidOptionError {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
+    return new InvalidOptionError(
+      "timeoutMs",
+      `expected an integer >= 0, got ${describe(options.timeoutMs)}`,
+    );
+  }
+  return timeoutMs;
+}
 
 /** What was still buffered when the sink shut down. */
 export interface Undelivered {

@@ -1,15 +1,16 @@
 import { Writable } from "node:stream";
 import { InvalidOptionError } from "../errors.js";
 import type { EventRecord, EventTimeInput, ForwardItem } from "../item.js";
-import { describe } from "../options.js";
 import { BufferAdmission } from "./admission.js";
 import { Batcher } from "./batcher.js";
 import { FrameBuffer } from "./buffer.js";
-import { closeReport, raceTimeout } from "./close-report.js";
+import { closeReport, closeTimeoutMs, raceTimeout } from "./close-report.js";
+import { FrameDispatcher } from "./dispatcher.js";
 import { DropReporter } from "./drops.js";
 import { ForwardInvalidRecordError } from "./errors.js";
 import { readTime, type TimeParts } from "./event-time.js";
 import { FlushWaiters } from "./flush-waiters.js";
+import { isForwardItem, isPlainRecord } from "./item-shape.js";
 import type { Frame } from "./frame.js";
 import type {
   AckInfo,
@@ -22,12 +23,6 @@ import type {
 import { resolveOptions, type ForwardSinkOptions, type ResolvedOptions } from "./options.js";
 import { poolServers } from "./server-config.js";
 import { ServerPool, type ServerInfo } from "./server-pool.js";
-
-function isPlainObject(value: unknown): value is EventRecord {
-  if (typeof value !== "object" || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 /** Reused by every `emit()`: the time of the event being encoded. */
 const scratchTime: TimeParts = { seconds: 0, nanos: 0 };
@@ -47,7 +42,7 @@ export class ForwardSink extends Writable {
   private readonly buffer = new FrameBuffer();
   private readonly batcher: Batcher;
   private readonly admission: BufferAdmission;
-  private dispatching = false;
+  private readonly dispatcher: FrameDispatcher;
   private started = false;
   /** block: the item written while the buffer had no room for it, and its encoded size (0 = not known). */
   private blocked: { item: ForwardItem; cb: (err?: Error | null) => void; size: number } | undefined;
@@ -62,21 +57,22 @@ export class ForwardSink extends Writable {
     super({ objectMode: true });
     this.opts = resolveOptions(options);
     const o = this.opts;
-    this.batcher = new Batcher(o, this.buffer, () => this.dispatch());
+    this.batcher = new Batcher(o, this.buffer, () => this.dispatcher.dispatch());
     this.admission = new BufferAdmission(o, this.buffer, this.batcher, {
       overflowed: (count) => this.countDrop(count, "overflow"),
       oldestDropped: () => this.checkFlushWaiters(),
     });
     this.pool = new ServerPool(poolServers(o), o.reconnect, o.requireAck);
+    this.dispatcher = new FrameDispatcher(this.buffer, this.pool, this.counters);
     this.pool.on("connect", (server) => this.notify("connect", server));
     this.pool.on("disconnect", (server, reason) => this.notify("disconnect", server, reason));
     this.pool.on("serverError", (err, server) => this.notify("serverError", err, server));
     this.pool.on("settled", (frame, server, latencyMs) => this.onSettled(frame, server, latencyMs));
     this.pool.on("requeue", (frames) => {
       this.buffer.requeue(frames);
-      this.dispatch();
+      this.dispatcher.dispatch();
     });
-    this.pool.on("writable", () => this.dispatch());
+    this.pool.on("writable", () => this.dispatcher.dispatch());
   }
 
   /**
@@ -90,7 +86,7 @@ export class ForwardSink extends Writable {
   /** EventEmitter's emit, for stream internals and notifications. */
   override emit(event: string | symbol, ...args: unknown[]): boolean;
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (typeof event === "string" && args.length <= 2 && isPlainObject(args[0])) {
+    if (typeof event === "string" && args.length <= 2 && isPlainRecord(args[0])) {
       return this.send(event, args[0], args[1] as EventTimeInput | undefined, false);
     }
     return super.emit(event, ...args);
@@ -145,28 +141,6 @@ export class ForwardSink extends Writable {
     return admission === "accepted";
   }
 
-  /** Hands pending frames to the servers while some connection can take them. */
-  private dispatch(): void {
-    if (this.dispatching) return;
-    this.dispatching = true;
-    try {
-      for (let frame = this.buffer.peek(); frame !== undefined; frame = this.buffer.peek()) {
-        if (frame.settled) {
-          this.buffer.shift();
-          continue;
-        }
-        const first = frame.attempts === 0;
-        if (!this.pool.send(frame)) break;
-        this.buffer.shift();
-        if (first) this.counters.sent += frame.events;
-        else this.counters.retried += frame.events;
-      }
-      if (this.buffer.pendingCount > 0) this.pool.demand();
-    } finally {
-      this.dispatching = false;
-    }
-  }
-
   private onSettled(frame: Frame, server: ServerInfo, latencyMs: number): void {
     if (!this.buffer.settle(frame)) return;
     // The server has every byte of the frame: its buffer may carry the next batch.
@@ -208,13 +182,7 @@ export class ForwardSink extends Writable {
 
   /** Writable side: validates the item; with `overflow: "block"` waits while the buffer is full. */
   override _write(item: ForwardItem, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (
-      typeof item !== "object" ||
-      item === null ||
-      typeof item.tag !== "string" ||
-      item.tag.length === 0 ||
-      !isPlainObject(item.record)
-    ) {
+    if (!isForwardItem(item)) {
       cb(
         new ForwardInvalidRecordError(
           "expected an item { tag: non-empty string, record: plain object, time? }",
@@ -280,12 +248,8 @@ export class ForwardSink extends Writable {
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     if (this.closePromise) return this.closePromise;
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(
-        new InvalidOptionError("timeoutMs", `expected an integer >= 0, got ${describe(options.timeoutMs)}`),
-      );
-    }
+    const timeoutMs = closeTimeoutMs(options);
+    if (timeoutMs instanceof InvalidOptionError) return Promise.reject(timeoutMs);
     this.closePromise = (async () => {
       if (!this.closing) {
         // Servers waiting out a backoff may be back: try them now rather than after the deadline.
