@@ -161,14 +161,13 @@ export class ForwardSink extends Writable {
   }
 
   private checkRoom(): void {
-    const bytes = this.buffer.bytes;
     const blocked = this.blocked;
     if (blocked && this.admission.fits(blocked.size)) {
       const { item, cb } = blocked;
       this.blocked = undefined;
       this.writeItem(item, cb);
     }
-    if (this.admission.takeDrain(bytes)) this.notify("drain");
+    if (this.admission.takeDrain(this.buffer.bytes)) this.notify("drain");
   }
 
   private checkFlushWaiters(): void {

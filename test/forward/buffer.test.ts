@@ -93,6 +93,24 @@ test("block: emit() returns false from half the limit on, and events emitted pas
   assert.equal(sink.stats().dropped, N - FIT);
 });
 
+test("block: after emit() returned false, drain comes once the buffer is back under half the limit", async (t) => {
+  const { sink, port } = await downSink("block");
+  t.after(() => sink.close({ timeoutMs: 100 }));
+  const bufferedAtDrain: number[] = [];
+  sink.on("drain", () => bufferedAtDrain.push(sink.stats().bufferedBytes));
+  for (let seq = 0; seq < N; seq++) sink.emit("t", record(seq));
+  const held = new Promise<void>((resolve, reject) =>
+    sink.write({ tag: "t", record: record(N) }, (err) => (err ? reject(err) : resolve())),
+  );
+
+  const receiver = await ForwardReceiver.start({ port });
+  t.after(() => receiver.close());
+  await held;
+  await sink.flush();
+  assert.ok(bufferedAtDrain.length >= 1, "drain was emitted");
+  for (const bytes of bufferedAtDrain) assert.ok(bytes < LIMIT / 2, `drain with ${bytes} bytes buffered`);
+});
+
 test("block: the Writable side waits for room while the server is down and loses nothing", async (t) => {
   const { sink, port, drops } = await downSink("block");
   t.after(() => sink.close({ timeoutMs: 100 }));
