@@ -24,4 +24,10 @@ export interface ForwardItem {
   tag: string;
   time?: EventTimeInput;
   record: EventRecord;
+  /**
+   * Top-level keys of `record` whose number values are always sent as msgpack float64, whole numbers included,
+   * so that a store that types a field from its first value (Norikra, Elasticsearch dynamic mappings, BigQuery
+   * autodetect) types it as a float. Other numbers go as integers when whole.
+   */
+  floatFields?: ReadonlySet<string>;
 }

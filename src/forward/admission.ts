@@ -44,7 +44,13 @@ export class BufferAdmission {
    * Encodes the event into its tag's batch if there is room; `force` (block policy) never drops, it holds
    * the event instead (a lone event larger than the limit still goes).
    */
-  admit(tag: string, time: TimeParts, record: EventRecord, force: boolean): Admission {
+  admit(
+    tag: string,
+    time: TimeParts,
+    record: EventRecord,
+    force: boolean,
+    floatFields?: ReadonlySet<string>,
+  ): Admission {
     const limit = this.opts.bufferLimitBytes;
     if (!force && this.opts.overflow !== "dropOldest") {
       // A full buffer drops the event before paying for its encoding: full = at the limit, or as full as
@@ -53,7 +59,7 @@ export class BufferAdmission {
       if (bytes >= limit || bytes >= this.fullAt) return this.dropNew();
       this.fullAt = Infinity;
     }
-    const size = this.batcher.encode(tag, time.seconds, time.nanos, record);
+    const size = this.batcher.encode(tag, time.seconds, time.nanos, record, floatFields);
     if (this.buffer.bytes + size > limit) {
       if (force && this.buffer.bytes > 0) {
         // block: hold the item until it fits (a lone event larger than the limit still goes).

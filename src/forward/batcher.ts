@@ -67,12 +67,18 @@ export class Batcher {
    * Encodes `record` as an event of `tag` straight into the tag's open batch, without adding it yet; returns
    * the bytes its entry takes. Follow with `commit` or `discard`. Throws FORWARD_INVALID_RECORD.
    */
-  encode(tag: string, seconds: number, nanos: number, record: EventRecord): number {
+  encode(
+    tag: string,
+    seconds: number,
+    nanos: number,
+    record: EventRecord,
+    floatFields?: ReadonlySet<string>,
+  ): number {
     this.pending = undefined;
     const batch = this.batchOf(tag);
     const encoder = this.encoder;
     const at = batch.begin(seconds, nanos); // may grow batch.buf
-    encoder.encodeInto(record, batch.buf, at);
+    encoder.encodeInto(record, batch.buf, at, floatFields);
     this.pending = batch;
     this.pendingBuf = encoder.buf;
     this.pendingEnd = encoder.end;

@@ -34,21 +34,26 @@ export class RecordEncoder {
   }
 
   /** Encodes `record`; the bytes are `buf[0..end)` until the next call. Throws FORWARD_INVALID_RECORD. */
-  encode(record: object): void {
-    this.encodeInto(record, this.scratch, 0);
+  encode(record: object, floatFields?: ReadonlySet<string>): void {
+    this.encodeInto(record, this.scratch, 0, floatFields);
     this.scratch = this.buf;
   }
 
   /**
    * Encodes `record` into `target` from `pos`, with no intermediate copy. When the record does not fit,
    * `buf` becomes a larger buffer holding a copy of `target[0..pos)` followed by the record; either way the
-   * record is `buf[pos..end)`. Throws FORWARD_INVALID_RECORD (`target` from `pos` may then hold garbage).
+   * record is `buf[pos..end)`. Top-level keys in `floatFields` holding numbers are written as float64.
+   * Throws FORWARD_INVALID_RECORD (`target` from `pos` may then hold garbage).
    */
-  encodeInto(record: object, target: Buffer, pos: number): void {
+  encodeInto(record: object, target: Buffer, pos: number, floatFields?: ReadonlySet<string>): void {
     this.buf = target;
     this.pos = pos;
     try {
-      this.value(record, 0);
+      if (floatFields !== undefined && floatFields.size > 0 && isPlainObject(record)) {
+        this.mapWithFloats(record as Record<string, unknown>, floatFields);
+      } else {
+        this.value(record, 0);
+      }
     } catch (err) {
       if (err instanceof ForwardInvalidRecordError) throw err;
       throw new ForwardInvalidRecordError(`record cannot be encoded as msgpack: ${String(err)}`, err);
@@ -140,6 +145,11 @@ export class RecordEncoder {
       this.value(o[key], depth + 1);
       n++;
     }
+    this.mapHeader(headerAt, n);
+  }
+
+  /** Writes the header of the map of `n` entries that starts at `headerAt`, moving its entries when needed. */
+  private mapHeader(headerAt: number, n: number): void {
     if (n < 16) {
       this.buf[headerAt] = 0x80 | n;
       return;
@@ -158,6 +168,28 @@ export class RecordEncoder {
       buf[headerAt] = 0xdf;
       buf.writeUInt32BE(n, headerAt + 1);
     }
+  }
+
+  /** A top-level map like `map`, with the numbers of `floatFields` keys written as float64. */
+  private mapWithFloats(o: Record<string, unknown>, floatFields: ReadonlySet<string>): void {
+    this.ensure(1);
+    const headerAt = this.pos++;
+    let n = 0;
+    for (const key in o) {
+      this.str(key);
+      const v = o[key];
+      if (typeof v === "number" && floatFields.has(key)) this.float64(v);
+      else this.value(v, 1);
+      n++;
+    }
+    this.mapHeader(headerAt, n);
+  }
+
+  private float64(v: number): void {
+    this.ensure(9);
+    this.buf[this.pos] = 0xcb;
+    this.buf.writeDoubleBE(v, this.pos + 1);
+    this.pos += 9;
   }
 
   private str(s: string): void {
@@ -256,4 +288,9 @@ export class RecordEncoder {
     buf.writeDoubleBE(v, p + 1);
     this.pos = p + 9;
   }
+}
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }

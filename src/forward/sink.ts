@@ -87,7 +87,7 @@ export class ForwardSink extends Writable {
   override emit(event: string | symbol, ...args: unknown[]): boolean;
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (typeof event === "string" && args.length <= 2 && isPlainRecord(args[0])) {
-      return this.send(event, args[0], args[1] as EventTimeInput | undefined, false);
+      return this.accept(event, args[0], args[1] as EventTimeInput | undefined, false);
     }
     return super.emit(event, ...args);
   }
@@ -124,7 +124,22 @@ export class ForwardSink extends Writable {
     }
   }
 
-  private send(tag: string, record: EventRecord, time: EventTimeInput | undefined, force: boolean): boolean {
+  /**
+   * Sends an event: validated and encoded synchronously into the tag's batch. Returns false when the caller
+   * should slow down (buffer past half its limit, or the event was dropped). Throws FORWARD_INVALID_RECORD
+   * for an empty tag, a bad time or an unencodable record.
+   */
+  send(tag: string, record: EventRecord, time?: EventTimeInput): boolean {
+    return this.accept(tag, record, time, false);
+  }
+
+  private accept(
+    tag: string,
+    record: EventRecord,
+    time: EventTimeInput | undefined,
+    force: boolean,
+    floatFields?: ReadonlySet<string>,
+  ): boolean {
     if (this.closing) {
       this.countDrop(1, "closed");
       return false;
@@ -136,7 +151,7 @@ export class ForwardSink extends Writable {
     }
     if (tag.length === 0) throw new ForwardInvalidRecordError("tag must be a non-empty string");
     readTime(time, scratchTime);
-    const admission = this.admission.admit(tag, scratchTime, record, force);
+    const admission = this.admission.admit(tag, scratchTime, record, force, floatFields);
     if (admission === "accepted" || admission === "slowDown") this.counters.emitted++;
     return admission === "accepted";
   }
@@ -198,7 +213,7 @@ export class ForwardSink extends Writable {
 
   private writeItem(item: ForwardItem, cb: (err?: Error | null) => void): void {
     try {
-      this.send(item.tag, item.record, item.time, this.opts.overflow === "block");
+      this.accept(item.tag, item.record, item.time, this.opts.overflow === "block", item.floatFields);
     } catch (err) {
       cb(err as Error);
       return;

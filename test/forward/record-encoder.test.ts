@@ -148,3 +148,34 @@ test("the scratch buffer grows for large records", () => {
   const record = { blob: "b".repeat(200_000), list: Array.from({ length: 10_000 }, (_, i) => ({ i })) };
   assert.deepEqual(unpackr.unpack(encode(record)), record);
 });
+
+test("floatFields: whole numbers of the named top-level keys go as float64, the others as integers", () => {
+  const encoder = new RecordEncoder();
+  const record = { rate: 21, count: 2, nested: { rate: 3 }, label: "x" };
+  encoder.encode(record, new Set(["rate", "label"]));
+  const bytes = Buffer.from(encoder.buf.subarray(0, encoder.end));
+  const expected = Buffer.concat([
+    Buffer.from([0x84, 0xa4, ...Buffer.from("rate"), 0xcb]),
+    (() => {
+      const b = Buffer.alloc(8);
+      b.writeDoubleBE(21);
+      return b;
+    })(),
+    Buffer.from([0xa5, ...Buffer.from("count"), 0x02]),
+    Buffer.from([0xa6, ...Buffer.from("nested"), 0x81, 0xa4, ...Buffer.from("rate"), 0x03]),
+    Buffer.from([0xa5, ...Buffer.from("label"), 0xa1, 0x78]),
+  ]);
+  assert.deepEqual(bytes, expected);
+  assert.deepEqual(unpackr.unpack(bytes), record);
+});
+
+test("floatFields on a record of more than 15 keys still writes a map16 header", () => {
+  const record: Record<string, number> = {};
+  for (let i = 0; i < 20; i++) record[`k${i}`] = i;
+  const encoder = new RecordEncoder();
+  encoder.encode(record, new Set(["k3"]));
+  const bytes = Buffer.from(encoder.buf.subarray(0, encoder.end));
+  assert.equal(bytes[0], 0xde);
+  assert.deepEqual(unpackr.unpack(bytes), record);
+  assert.equal(bytes.length, encode(record).length + 8, "k3 takes 9 bytes instead of 1");
+});
