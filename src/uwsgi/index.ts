@@ -7,3 +7,4 @@ export type { VarsMode } from "./redact.js";
 export { REDACTED } from "./redact.js";
 export { parseDocument } from "./parse.js";
 export type { ParsedDocument } from "./parse.js";
+export type { LabelValue, RecordLabels } from "./labels.js";
