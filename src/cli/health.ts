@@ -16,11 +16,13 @@ export class Health {
   readonly #started = Date.now();
   #polls = 0;
   #records = 0;
+  #matched: number | undefined;
   readonly #targets = new Map<string, TargetHealth>();
 
-  /** One poll of every target finished. */
-  poll(): void {
+  /** One poll of every target finished; `matched` targets were polled (globs expanded). */
+  poll(matched: number): void {
     this.#polls++;
+    this.#matched = matched;
   }
 
   /** One record came out of the source (its `target` field makes the target known to the health record). */
@@ -61,6 +63,7 @@ export class Health {
       records: this.#records,
       target_errors: targets.reduce((n, t) => n + t.errors, 0),
       targets_failing: targets.filter((t) => t.state === "failing").length,
+      ...(this.#matched === undefined ? {} : { targets_matched: this.#matched }),
       targets,
       ...output,
     };

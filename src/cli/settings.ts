@@ -226,7 +226,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     "on SIGTERM/SIGINT, how long to wait for the last events to be delivered",
   ),
   spec("stdout", "boolean", "", "false", "print JSON lines of exactly what would be sent, and send nothing"),
-  spec("once", "boolean", "", "false", "poll every target once, deliver, and exit"),
+  spec(
+    "once",
+    "boolean",
+    "",
+    "false",
+    "poll every target once, deliver, and exit (with summary or worker: poll twice, one --interval apart, and deliver the second, so rates are present); exit 1 if a target failed or nothing matched",
+  ),
   spec("log-level", "enum", "LEVEL", "info", "error, warn, info or debug (logs go to stderr)", {
     values: LOG_LEVELS,
   }),

@@ -1,5 +1,6 @@
 import { finished } from "node:stream/promises";
-import { UwsgiStatsSource, type ForwardItem } from "../index.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { UwsgiStatsErrorCode, UwsgiStatsSource, type ForwardItem } from "../index.js";
 import type { SidecarConfig } from "./config.js";
 import { formatDuration } from "./durations.js";
 import { Health } from "./health.js";
@@ -59,10 +60,20 @@ export class Sidecar {
   }
 
   /**
-   * --once: polls every target once, delivers the items (up to --shutdown-timeout) and closes.
-   * Resolves to the exit code: 0 when every target answered and everything was delivered, else 1.
+   * --once: polls every target once, delivers the items (up to --shutdown-timeout) and closes. With a rate
+   * shape (summary, worker) it polls twice, one --interval apart, and delivers the second poll, whose records
+   * have rates. Resolves to the exit code: 0 when every target answered (and matched) and everything was
+   * delivered, else 1.
    */
   async once(): Promise<number> {
+    const { shapes, intervalMs } = this.#config.source;
+    if (shapes.includes("summary") || shapes.includes("worker")) {
+      // Rates need two polls: the first one only primes them, and its findings are logged, not printed.
+      const first = performance.now();
+      await this.#source.poll();
+      this.#failedTargets = 0;
+      await delay(Math.max(0, first + intervalMs - performance.now()));
+    }
     const items = await this.#source.poll();
     for (const item of items) this.#output.writable.write(item);
     const report = await this.#output.close(this.#config.shutdownTimeoutMs);
@@ -167,14 +178,21 @@ export class Sidecar {
   #makeSource(config: SidecarConfig): UwsgiStatsSource {
     const source = new UwsgiStatsSource(config.source);
     const key = (target: string): string => `target ${target}`;
-    source.on("record", (item: ForwardItem) => this.#health.record(item.record));
-    source.on("poll", (summary: { failed: number }) => {
-      this.#health.poll();
+    source.on("record", (item) => this.#health.record(item.record));
+    source.on("poll", (summary) => {
+      this.#health.poll(summary.targets);
       this.#failedTargets += summary.failed;
+      if (summary.targets > 0 && this.#states.get("targets") === "none") {
+        this.#states.change("targets", "some", "info", `targets matched again: polling ${summary.targets}`);
+      }
     });
-    source.on("targetError", (err: unknown, target: string) => {
+    source.on("targetError", (err, target) => {
       const code = errorCode(err);
       this.#health.targetError(target, code);
+      if (err.code === UwsgiStatsErrorCode.NO_TARGETS) {
+        this.#states.change("targets", "none", "warn", `${code}: ${errorMessage(err)}`);
+        return;
+      }
       this.#states.change(
         key(target),
         `error ${code}`,
@@ -182,7 +200,7 @@ export class Sidecar {
         `target ${target} failing: ${code}: ${errorMessage(err)}`,
       );
     });
-    source.on("stale", (target: string) => {
+    source.on("stale", (_err, target) => {
       this.#states.change(
         key(target),
         "stale",
@@ -190,7 +208,7 @@ export class Sidecar {
         `target ${target} is stale (nothing answers); retrying quietly`,
       );
     });
-    source.on("recover", (target: string, info: { failedPolls: number; downMs: number }) => {
+    source.on("recover", (target, info) => {
       this.#health.targetOk(target);
       this.#states.change(
         key(target),
@@ -199,7 +217,7 @@ export class Sidecar {
         `target ${target} recovered after ${info.failedPolls} failed polls (${formatDuration(Math.round(info.downMs))})`,
       );
     });
-    source.on("reset", (target: string, info: { kind: string; pid: unknown }) => {
+    source.on("reset", (target, info) => {
       this.io.logger.info(`target ${target}: counters reset (${info.kind}, master pid ${String(info.pid)})`);
     });
     source.on("error", (err) => this.io.fatal(err));

@@ -25,6 +25,10 @@ export const UwsgiStatsErrorCode = {
   INVALID_JSON: "UWSGI_STATS_INVALID_JSON",
   /** Valid JSON, but not a uWSGI stats or Emperor document (not an object). */
   UNEXPECTED_DOCUMENT: "UWSGI_STATS_UNEXPECTED_DOCUMENT",
+  /** The document is nested deeper than 64 levels (uWSGI's own are at most 7); no record is made of it. */
+  TOO_DEEP: "UWSGI_STATS_TOO_DEEP",
+  /** The document holds more than `maxElements` values; no record is made of it. */
+  TOO_MANY_ELEMENTS: "UWSGI_STATS_TOO_MANY_ELEMENTS",
   /** The answer exceeded `maxBytes`; reading stopped and the socket was destroyed. */
   TOO_LARGE: "UWSGI_STATS_TOO_LARGE",
   /** A `stats-http` target answered with a status other than 200. */
@@ -33,8 +37,12 @@ export const UwsgiStatsErrorCode = {
   HTTP_INVALID: "UWSGI_STATS_HTTP_INVALID",
   /** A glob pattern could not be expanded (e.g. permission denied on its directory). */
   GLOB_FAILED: "UWSGI_STATS_GLOB_FAILED",
+  /** Every target is a glob and none matched a socket: nothing is polled. Reported once per change. */
+  NO_TARGETS: "UWSGI_STATS_NO_TARGETS",
   /** `start()` was called after `stop()` (thrown; a stopped source has ended its stream). */
   STOPPED: "UWSGI_STATS_STOPPED",
+  /** A read was cut short because the source stopped (never in a record or an event). */
+  ABORTED: "UWSGI_STATS_ABORTED",
   /** A bug: shaping a document threw. The document's target keeps being polled. */
   INTERNAL: "UWSGI_STATS_INTERNAL",
 } as const;

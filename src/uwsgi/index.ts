@@ -1,10 +1,10 @@
 export { UwsgiStatsSource } from "./source.js";
-export type { PollSummary, ResetInfo, RecoverInfo } from "./source.js";
+export type { PollSummary, ResetInfo, RecoverInfo, UwsgiStatsSourceEvents } from "./source-events.js";
 export type { UwsgiStatsSourceOptions, StatsShape, StatsTags } from "./options.js";
 export { DEFAULT_TAGS } from "./options.js";
 export { UwsgiStatsError, UwsgiStatsErrorCode } from "./errors.js";
 export type { VarsMode } from "./redact.js";
 export { REDACTED } from "./redact.js";
-export { parseDocument } from "./parse.js";
-export type { ParsedDocument } from "./parse.js";
+export { parseDocument, MAX_DEPTH, DEFAULT_MAX_ELEMENTS } from "./parse.js";
+export type { ParsedDocument, DocumentLimits } from "./parse.js";
 export type { LabelValue, RecordLabels } from "./labels.js";

@@ -9,6 +9,7 @@ import {
 } from "../options.js";
 import { parseTarget, TARGET_FORMS, type TargetSpec } from "./address.js";
 import { resolveLabels, type LabelValue, type RecordLabels } from "./labels.js";
+import { DEFAULT_MAX_ELEMENTS } from "./parse.js";
 import type { VarsMode } from "./redact.js";
 
 /** Record shapes a source can emit; Emperor documents always give `raw` and `emperor` records. */
@@ -40,6 +41,8 @@ export interface UwsgiStatsSourceOptions {
   connectTimeoutMs?: number;
   /** Largest answer read from one target, bytes; larger ones are cut off and reported. Default 8 MiB. */
   maxBytes?: number;
+  /** Most values (scalars, arrays, objects) one document may hold; a larger one is an error record. Default 250000. */
+  maxElements?: number;
   /** Targets read at the same time. Default 64. */
   concurrency?: number;
   /** Rewrite every key of `raw` records to `[A-Za-z0-9_]` starting with a letter. Default false. */
@@ -64,6 +67,7 @@ export interface ResolvedSourceOptions {
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxBytes: number;
+  readonly maxElements: number;
   readonly concurrency: number;
   readonly escapeKeys: boolean;
   readonly vars: VarsMode;
@@ -90,6 +94,7 @@ const KNOWN = [
   "timeoutMs",
   "connectTimeoutMs",
   "maxBytes",
+  "maxElements",
   "concurrency",
   "escapeKeys",
   "vars",
@@ -102,6 +107,7 @@ const EXAMPLES: Record<string, string> = {
   timeoutMs: "timeoutMs: 900 gives each target 900 ms to answer",
   connectTimeoutMs: "connectTimeoutMs: 500",
   maxBytes: "maxBytes: 8388608 accepts answers up to 8 MiB",
+  maxElements: "maxElements: 250000",
   concurrency: "concurrency: 64",
 };
 
@@ -190,6 +196,7 @@ export function resolveSourceOptions(options: unknown): ResolvedSourceOptions {
     timeoutMs,
     connectTimeoutMs,
     maxBytes: integer("maxBytes", o.maxBytes, 8 * 1024 * 1024, 64),
+    maxElements: integer("maxElements", o.maxElements, DEFAULT_MAX_ELEMENTS, 1),
     concurrency: integer("concurrency", o.concurrency, 64, 1, 65536),
     escapeKeys: booleanOption("escapeKeys", o.escapeKeys, false),
     vars: enumOption("vars", o.vars, "redact", ["redact", "keep", "drop"] as const),

@@ -1,6 +1,19 @@
 import { isUtf8 } from "node:buffer";
 import { UwsgiStatsError, UwsgiStatsErrorCode as Code } from "./errors.js";
 
+/** How deep a document may nest: uWSGI's own documents are at most 7 deep. */
+export const MAX_DEPTH = 64;
+/** Default of `maxElements`: the values (scalars and containers) a document may hold. */
+export const DEFAULT_MAX_ELEMENTS = 250_000;
+
+/** Bounds of one document, checked before any shape runs. */
+export interface DocumentLimits {
+  /** Deepest nesting accepted (the document itself is depth 1). Default MAX_DEPTH. */
+  readonly maxDepth?: number;
+  /** Most values (scalars, arrays and objects, the document included). Default DEFAULT_MAX_ELEMENTS. */
+  readonly maxElements?: number;
+}
+
 /** A parsed stats document and whether the repair pass had to be used to read it. */
 export interface ParsedDocument {
   readonly doc: Record<string, unknown>;
@@ -13,9 +26,13 @@ export interface ParsedDocument {
  * strings unescaped (cwd, lock names, socket names, mountpoints) and passes raw control and non-UTF-8
  * bytes of request headers through, so on failure a repair pass reads those strings leniently and keeps
  * every number. A document cut short is `UWSGI_STATS_TRUNCATED`; anything else unreadable is
- * `UWSGI_STATS_INVALID_JSON`. Throws only `UwsgiStatsError`.
+ * `UWSGI_STATS_INVALID_JSON`. A document nested deeper than `maxDepth` is `UWSGI_STATS_TOO_DEEP`, one of
+ * more than `maxElements` values `UWSGI_STATS_TOO_MANY_ELEMENTS`: whatever is returned, every shape and
+ * encoder can take. Throws only `UwsgiStatsError`.
  */
-export function parseDocument(target: string, body: Buffer): ParsedDocument {
+export function parseDocument(target: string, body: Buffer, limits: DocumentLimits = {}): ParsedDocument {
+  const maxDepth = limits.maxDepth ?? MAX_DEPTH;
+  const maxElements = limits.maxElements ?? DEFAULT_MAX_ELEMENTS;
   const utf8 = isUtf8(body);
   const text = body.toString("utf8");
   let value: unknown;
@@ -23,9 +40,10 @@ export function parseDocument(target: string, body: Buffer): ParsedDocument {
   try {
     value = JSON.parse(text);
   } catch {
-    value = repair(target, text, body);
+    value = repair(target, text, body, maxDepth);
     repaired = true;
   }
+  checkBounds(target, value, body, maxDepth, maxElements);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new UwsgiStatsError(
       Code.UNEXPECTED_DOCUMENT,
@@ -37,19 +55,61 @@ export function parseDocument(target: string, body: Buffer): ParsedDocument {
   return { doc: value as Record<string, unknown>, repaired };
 }
 
-function repair(target: string, text: string, body: Buffer): unknown {
+/** Walks `value` without recursion; throws TOO_DEEP or TOO_MANY_ELEMENTS at the first value past a bound. */
+function checkBounds(
+  target: string,
+  value: unknown,
+  body: Buffer,
+  maxDepth: number,
+  maxElements: number,
+): void {
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  let count = 0;
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop() as number;
+    if (++count > maxElements) {
+      throw new UwsgiStatsError(
+        Code.TOO_MANY_ELEMENTS,
+        target,
+        `${target} sent a document of more than ${maxElements} values (${body.length} bytes); raise maxElements if it is real`,
+        { received: body },
+      );
+    }
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > maxDepth) throw tooDeep(target, body, maxDepth);
+    const children = Array.isArray(v) ? v : Object.values(v);
+    for (const child of children) {
+      values.push(child);
+      depths.push(depth + 1);
+    }
+  }
+}
+
+function tooDeep(target: string, body: Buffer, maxDepth: number): UwsgiStatsError {
+  return new UwsgiStatsError(
+    Code.TOO_DEEP,
+    target,
+    `${target} sent a document nested more than ${maxDepth} deep (uWSGI's own are at most 7)`,
+    { received: body },
+  );
+}
+
+function repair(target: string, text: string, body: Buffer, maxDepth: number): unknown {
   let sawEnd = false;
   let first: unknown;
   let firstOk = false;
   for (const lenient of [false, true]) {
     try {
-      const value = new TolerantParser(text, lenient).document();
+      const value = new TolerantParser(text, lenient, maxDepth).document();
       if (looksLikeStats(value)) return value;
       if (!firstOk) {
         first = value;
         firstOk = true;
       }
     } catch (err) {
+      if (err instanceof TooDeep) throw tooDeep(target, body, maxDepth);
       if (!(err instanceof ParseFailure)) throw err;
       if (err.atEnd) sawEnd = true;
     }
@@ -85,6 +145,8 @@ class ParseFailure extends Error {
   }
 }
 
+class TooDeep extends Error {}
+
 const ESCAPES: Record<string, string> = {
   '"': '"',
   "\\": "\\",
@@ -105,10 +167,12 @@ const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
  */
 class TolerantParser {
   private i = 0;
+  private depth = 0;
 
   constructor(
     private readonly s: string,
     private readonly lenient: boolean,
+    private readonly maxDepth: number,
   ) {}
 
   document(): unknown {
@@ -131,8 +195,12 @@ class TolerantParser {
     this.ws();
     if (this.i >= this.s.length) throw new ParseFailure(true);
     const c = this.s[this.i];
-    if (c === "{") return this.object();
-    if (c === "[") return this.array();
+    if (c === "{" || c === "[") {
+      if (++this.depth > this.maxDepth) throw new TooDeep();
+      const container = c === "{" ? this.object() : this.array();
+      this.depth--;
+      return container;
+    }
     if (c === '"') return this.string(inObject ? "objectValue" : "arrayValue");
     if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return this.number();
     for (const [word, v] of [

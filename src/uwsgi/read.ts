@@ -47,7 +47,7 @@ export function readStats(
       const data = Buffer.concat(chunks);
       reject(new UwsgiStatsError(code, target, message, { cause, received: data, bytes: received }));
     };
-    const onAbort = (): void => fail(Code.TIMEOUT, `reading ${target} was aborted (the source stopped)`);
+    const onAbort = (): void => fail(Code.ABORTED, `reading ${target} was aborted (the source stopped)`);
     const connectTimedOut = (): void =>
       fail(Code.CONNECT_TIMEOUT, `no connection to ${target} within ${limits.connectTimeoutMs} ms`);
     // One timer when the connect deadline is not the shorter one (the default): fewer timers per read.
@@ -76,7 +76,7 @@ export function readStats(
         ? connect({ path: address.path, allowHalfOpen: false })
         : connect({ host: address.host, port: address.port, allowHalfOpen: false, noDelay: true });
     if (address.kind === "http") {
-      socket.write(`GET ${address.path} HTTP/1.0\r\nHost: ${address.host}:${address.port}\r\n\r\n`);
+      socket.write(`GET ${address.path} HTTP/1.0\r\nHost: ${hostHeader(address.host, address.port)}\r\n\r\n`);
     }
     if (signal) {
       if (signal.aborted) {
@@ -151,6 +151,11 @@ export function readStats(
       resolve({ body: http.body, time, monotonic });
     });
   });
+}
+
+/** The Host header's value: an IPv6 address goes in brackets (RFC 7230 §5.4), `[::1]:9192`. */
+export function hostHeader(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function connectFailure(errno: string | undefined): [Code, string] {

@@ -5,57 +5,27 @@ import { UwsgiStatsError, UwsgiStatsErrorCode as Code } from "./errors.js";
 import { TypeRegistry } from "./keys.js";
 import { resolveSourceOptions, type ResolvedSourceOptions, type UwsgiStatsSourceOptions } from "./options.js";
 import { parseDocument } from "./parse.js";
-import type { ResetKind } from "./rates.js";
 import { readStats } from "./read.js";
 import { applyVarsPolicy } from "./redact.js";
 import { isEmperorDocument, num } from "./shapes/fields.js";
 import { emperorItems, statsItems } from "./shapes/items.js";
 import { labelRecord } from "./labels.js";
 import { forEachLimited } from "./limit.js";
+import type { PollSummary, RecoverInfo, ResetInfo, UwsgiStatsSourceEvents } from "./source-events.js";
 import { TargetRegistry, type ResolvedTarget } from "./targets.js";
 
-/** What one poll did, emitted as the `poll` event. */
-export interface PollSummary {
-  /** Epoch ms when the poll started. */
-  readonly time: number;
-  /** Wall time the poll took, ms. */
-  readonly durationMs: number;
-  /** Targets read (after glob expansion). */
-  readonly targets: number;
-  /** Targets that answered with a usable document. */
-  readonly ok: number;
-  /** Targets that failed (stale ones included). */
-  readonly failed: number;
-  /** Items produced (records of every tag, error records included). */
-  readonly records: number;
-  /** Scheduled ticks skipped since the previous poll: the previous poll ran long, or the consumer was not reading. */
-  readonly skippedTicks: number;
-}
+export type { PollSummary, RecoverInfo, ResetInfo, UwsgiStatsSourceEvents } from "./source-events.js";
 
-/** Argument of the `reset` event: the target's counters started again from zero. */
-export interface ResetInfo {
-  /** `reload`: counters went down with the same master pid (SIGHUP); `restart`: the master pid changed. */
-  readonly kind: ResetKind;
-  /** The master pid now. */
-  readonly pid: number | undefined;
-}
-
-/** Argument of the `recover` event: a failing or stale target answers again. */
-export interface RecoverInfo {
-  readonly failedPolls: number;
-  /** Time from the first failure to this recovery, ms. */
-  readonly downMs: number;
-  /** The code of the last failure. */
-  readonly lastCode: string | undefined;
-  /** True when the target had been reported stale. */
-  readonly wasStale: boolean;
-}
+/** The listener type of `event`: typed for the source's own events, any for Readable's. */
+type SourceListener<E> = E extends keyof UwsgiStatsSourceEvents
+  ? UwsgiStatsSourceEvents[E]
+  : // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    (...args: any[]) => void;
 
 /**
  * Polls uWSGI stats servers and produces `{ tag, time, record }` items: a Readable (objectMode) to pipe into
- * a `ForwardSink`, a `poll()` method for one-off reads, and events `record`, `poll`, `targetError`, `stale`,
- * `recover`, `reset`. Per-target failures become `uwsgi.error` records and `targetError` events, never
- * exceptions. Reading starts with `start()` (or the first read from the stream) and ends with `stop()`.
+ * a `ForwardSink`, a `poll()` method for one-off reads, and the events of UwsgiStatsSourceEvents. Per-target
+ * failures become `uwsgi.error` records and `targetError` events, never exceptions. Reading starts with `start()` (or the first read from the stream) and ends with `stop()`.
  */
 export class UwsgiStatsSource extends Readable {
   /** The validated options with defaults applied. */
@@ -72,11 +42,40 @@ export class UwsgiStatsSource extends Readable {
   #tick = 0;
   #skipped = 0;
   #needDrain = false;
+  /** Targets the previous poll resolved to; NO_TARGETS is reported when this becomes 0. */
+  #matched: number | undefined;
 
   constructor(options: UwsgiStatsSourceOptions) {
     super({ objectMode: true, highWaterMark: 1024 });
     this.options = resolveSourceOptions(options);
     this.#targets = new TargetRegistry(this.options.targets);
+  }
+
+  /** Adds a listener; the source's own events (UwsgiStatsSourceEvents) are typed, Readable's keep theirs. */
+  override on<E extends string | symbol>(event: E, listener: SourceListener<E>): this {
+    return super.on(event, listener);
+  }
+
+  /** Adds a one-time listener, typed as `on`. */
+  override once<E extends string | symbol>(event: E, listener: SourceListener<E>): this {
+    return super.once(event, listener);
+  }
+
+  /**
+   * Emits one of the source's own events in the middle of a poll. A listener that throws must not cost the
+   * poll its other items, so its exception is re-thrown on the next tick, as the sink does.
+   */
+  #notify<E extends keyof UwsgiStatsSourceEvents>(
+    event: E,
+    ...args: Parameters<UwsgiStatsSourceEvents[E]>
+  ): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 
   /**
@@ -159,17 +158,20 @@ export class UwsgiStatsSource extends Readable {
       for (const shaped of batch) {
         const item: ForwardItem = { ...shaped, record: labelRecord(this.options.labels, shaped.record) };
         items.push(item);
-        this.emit("record", item);
+        this.#notify("record", item);
         if (push && !this.#ended && !this.push(item)) this.#needDrain = true;
       }
     };
     const { targets, errors } = await this.#targets.resolve();
+    const noTargets = targets.length === 0 && errors.length === 0 ? this.#noTargetsError() : undefined;
+    if (noTargets && this.#matched !== 0) errors.push(noTargets);
+    this.#matched = targets.length;
     for (const err of errors) {
-      this.emit("targetError", err, err.target);
+      this.#notify("targetError", err, err.target);
       deliver([this.#errorItem(err, false)]);
     }
     let ok = 0;
-    let failed = errors.length;
+    let failed = errors.length + (noTargets && !errors.includes(noTargets) ? 1 : 0);
     await forEachLimited(targets, this.options.concurrency, async (target) => {
       const result = await this.#pollTarget(target, signal);
       if (result.ok) ok++;
@@ -187,7 +189,7 @@ export class UwsgiStatsSource extends Readable {
       records: items.length,
       skippedTicks,
     };
-    this.emit("poll", summary);
+    this.#notify("poll", summary);
     return items;
   }
 
@@ -198,11 +200,11 @@ export class UwsgiStatsSource extends Readable {
     const name = target.target;
     try {
       const reply = await readStats(name, target.address, this.options, signal);
-      const { doc, repaired } = parseDocument(name, reply.body);
+      const { doc, repaired } = parseDocument(name, reply.body, this.options);
       const health = this.#targets.succeeded(name, reply.time);
       if (health.kind === "recovered") {
         const { kind: _kind, ...info } = health;
-        this.emit("recover", name, info satisfies RecoverInfo);
+        this.#notify("recover", name, info satisfies RecoverInfo);
       }
       return { ok: true, items: this.#shape(target, doc, repaired, reply.time, reply.monotonic) };
     } catch (caught) {
@@ -220,8 +222,8 @@ export class UwsgiStatsSource extends Readable {
             );
       const health = this.#targets.failed(target, err, Date.now());
       if (health.kind === "quiet") return { ok: false, items: [] };
-      if (health.kind === "stale") this.emit("stale", name, err);
-      this.emit("targetError", err, name);
+      if (health.kind === "stale") this.#notify("stale", err, name);
+      this.#notify("targetError", err, name);
       return { ok: false, items: [this.#errorItem(err, health.kind === "stale")] };
     }
   }
@@ -237,8 +239,20 @@ export class UwsgiStatsSource extends Readable {
     applyVarsPolicy(doc, this.options.vars);
     if (isEmperorDocument(doc)) return emperorItems(doc, name, repaired, time, this.options, this.#types);
     const rates = this.#targets.state(name).rates.update(doc, monotonic);
-    if (rates.reset) this.emit("reset", name, { kind: rates.reset, pid: num(doc.pid) } satisfies ResetInfo);
+    if (rates.reset)
+      this.#notify("reset", name, { kind: rates.reset, pid: num(doc.pid) } satisfies ResetInfo);
     return statsItems(doc, name, repaired, time, rates, this.options, this.#types);
+  }
+
+  /** The finding of a poll whose globs matched no socket (only globs resolve to nothing). */
+  #noTargetsError(): UwsgiStatsError {
+    const patterns = this.options.targets.map((t) => (t.kind === "glob" ? t.prefix + t.pattern : t.target));
+    const list = patterns.join(", ");
+    return new UwsgiStatsError(
+      Code.NO_TARGETS,
+      list,
+      `no socket matches ${list}: nothing to poll (reported again only after a match comes and goes)`,
+    );
   }
 
   #errorItem(err: UwsgiStatsError, stale: boolean): ForwardItem {

@@ -42,8 +42,8 @@ test("a state that stays the same is logged once, each change once more", () => 
 
 test("the health record counts polls, records and errors per target, and merges the output's figures", () => {
   const health = new Health();
-  health.poll();
-  health.poll();
+  health.poll(2);
+  health.poll(2);
   health.record({ target: "/a.sock" });
   health.record({ target: "/b.sock" });
   health.targetError("/b.sock", "UWSGI_STATS_REFUSED");
@@ -55,6 +55,7 @@ test("the health record counts polls, records and errors per target, and merges 
   assert.deepEqual(Object.keys(record).slice(0, 2), ["host", "env"], "the labels come first");
   assert.equal(record.host, "web-1");
   assert.equal(record.polls, 2);
+  assert.equal(record.targets_matched, 2);
   assert.equal(record.records, 2);
   assert.equal(record.target_errors, 2);
   assert.equal(record.targets_failing, 1);

@@ -47,7 +47,7 @@ test("a glob follows Emperor vassals as they come and go; a vassal's leftover so
   });
   t.after(() => source.stop());
   const stale: string[] = [];
-  source.on("stale", (target: string) => stale.push(target));
+  source.on("stale", (_err, target) => stale.push(target));
 
   const both = await pollUntil(emperor, source, (items) => vassalTargets(items).length === 2);
   assert.deepEqual(vassalTargets(both), [app1, app2]);

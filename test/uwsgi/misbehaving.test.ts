@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync, unlinkSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
+import { hostname } from "node:os";
 import path from "node:path";
 import type { ForwardItem } from "../../src/item.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
@@ -35,6 +36,7 @@ test("garbage yields an INVALID_JSON error record with an excerpt, and a targetE
   const { items, events, errors } = await pollOne(server.path);
   assert.equal(items.length, 1);
   assert.deepEqual(errors[0], {
+    host: hostname(),
     target: server.path,
     code: "UWSGI_STATS_INVALID_JSON",
     message: `${server.path} sent something that is not JSON`,
@@ -196,7 +198,7 @@ test("a glob's socket file that refuses is reported stale once, polled quietly, 
   const source = new UwsgiStatsSource({ targets: [path.join(dir, "*.stats.sock")], timeoutMs: 3000 });
   const stale: string[] = [];
   const recovered: string[] = [];
-  source.on("stale", (name: string) => stale.push(name));
+  source.on("stale", (_err, name) => stale.push(name));
   source.on("recover", (name: string) => recovered.push(name));
   const first = await source.poll();
   assert.deepEqual(
