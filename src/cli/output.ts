@@ -15,6 +15,25 @@ export interface Output {
   readonly writable: Writable;
   /** The output's part of the health record: sent, acked, dropped, buffered bytes, server states. */
   health(): EventRecord;
+  /** Resolves once everything written so far is delivered (however long the servers take), or at close. */
+  drained(): Promise<void>;
   /** Delivers what is held for up to `timeoutMs`, then closes; never takes longer. */
   close(timeoutMs: number): Promise<OutputCloseReport>;
+}
+
+/**
+ * The health figures of several outputs as one (the current sink and those a reload retired): numbers are
+ * summed, lists (`servers`) joined.
+ */
+export function mergeOutputHealth(parts: readonly EventRecord[]): EventRecord {
+  const merged: EventRecord = {};
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part)) {
+      const before = merged[key];
+      if (typeof value === "number") merged[key] = (typeof before === "number" ? before : 0) + value;
+      else if (Array.isArray(value)) merged[key] = [...(Array.isArray(before) ? before : []), ...value];
+      else merged[key] = value;
+    }
+  }
+  return merged;
 }

@@ -7,7 +7,7 @@ import { Health } from "./health.js";
 import { formatSize } from "./sizes.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
 import type { Logger } from "./logger.js";
-import type { Output } from "./output.js";
+import { mergeOutputHealth, type Output, type OutputCloseReport } from "./output.js";
 import { sinkOutput } from "./sink-output.js";
 import { StateLog } from "./state-log.js";
 import { stdoutOutput, type LineOutput } from "./stdout-output.js";
@@ -28,6 +28,10 @@ export class Sidecar {
   #config: SidecarConfig;
   #source: UwsgiStatsSource;
   #output: Output;
+  /** Outputs a reload replaced that still hold events: kept until their servers take everything. */
+  readonly #retiring = new Set<Output>();
+  /** Outputs a reload replaced that have delivered everything and closed (their counters stay in the health record). */
+  readonly #retired: Output[] = [];
   #healthTimer: NodeJS.Timeout | undefined;
   readonly #health = new Health();
   readonly #states: StateLog;
@@ -93,8 +97,14 @@ export class Sidecar {
     this.#stopHealth();
     await this.#retireSource(this.#source, deadline);
     if (this.#config.healthIntervalMs > 0) this.#output.writable.write(this.#healthItem());
-    const report = await this.#output.close(Math.max(0, deadline - Date.now()));
-    this.io.logger.info(`stopped: ${report.text}`);
+    const remaining = Math.max(0, deadline - Date.now());
+    const previous = [...this.#retiring];
+    this.#retiring.clear();
+    const [report, ...reports] = await Promise.all(
+      [this.#output, ...previous].map((output) => output.close(remaining)),
+    );
+    reports.forEach((r) => this.io.logger.info(`previous sink closed: ${r.text}`));
+    this.io.logger.info(`stopped: ${(report as OutputCloseReport).text}`);
   }
 
   /**
@@ -126,12 +136,7 @@ export class Sidecar {
       this.#source.unpipe(old.writable);
       this.#output = newOutput;
       this.#source.pipe(newOutput.writable, { end: false });
-      this.io.logger.info(
-        "reload: new forward settings; the previous sink delivers what it holds, then closes",
-      );
-      void old
-        .close(next.shutdownTimeoutMs)
-        .then((report) => this.io.logger.info(`previous sink closed: ${report.text}`));
+      this.#retire(old);
     }
     if (newSource) {
       const old = this.#source;
@@ -149,6 +154,24 @@ export class Sidecar {
     this.io.logger.info(
       `reload: configuration applied${sinkChanged || sourceChanged ? "" : " (nothing to restart)"}`,
     );
+  }
+
+  /**
+   * Keeps an output a reload replaced until its servers have taken everything it accepted (never dropped on a
+   * timeout: a server that is down is retried with backoff), then closes it. `stop()` closes it with the rest.
+   */
+  #retire(output: Output): void {
+    this.#retiring.add(output);
+    const held = output.health().buffered_events;
+    this.io.logger.info(
+      `reload: new forward settings; the previous sink keeps the ${String(held)} events it holds until its servers take them, then closes`,
+    );
+    void output.drained().then(async () => {
+      if (!this.#retiring.delete(output)) return;
+      const report = await output.close(0);
+      this.#retired.push(output);
+      this.io.logger.info(`previous sink closed: ${report.text}`);
+    });
   }
 
   /** Stops a source and moves the items it still holds into the current output. */
@@ -228,7 +251,14 @@ export class Sidecar {
     return {
       tag: this.#config.healthTag,
       time: Date.now(),
-      record: this.#health.build(this.#source.options.labels, this.#output.health()),
+      record: this.#health.build(
+        this.#source.options.labels,
+        mergeOutputHealth([
+          ...[this.#output, ...this.#retiring].map((o) => o.health()),
+          // Closed sinks keep their counters in the totals, but their servers are gone.
+          ...this.#retired.map((o) => ({ ...o.health(), servers: [] })),
+        ]),
+      ),
     };
   }
 

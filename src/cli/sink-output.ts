@@ -75,6 +75,10 @@ export function sinkOutput(
         })),
       };
     },
+    async drained(): Promise<void> {
+      if (sink.writableLength > 0 && !sink.destroyed) await once(sink, "drain").catch(() => undefined);
+      await sink.flush();
+    },
     async close(timeoutMs: number): Promise<OutputCloseReport> {
       const deadline = Date.now() + timeoutMs;
       closing = true;

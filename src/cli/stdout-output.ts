@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { Writable } from "node:stream";
 import type { EventTimeInput, ForwardItem } from "../index.js";
 import type { Output } from "./output.js";
@@ -60,6 +61,9 @@ export function stdoutOutput(output: LineOutput): Output {
       servers_up: 0,
       servers: [],
     }),
+    async drained() {
+      if (writable.writableLength > 0) await once(writable, "drain");
+    },
     async close(timeoutMs: number) {
       let timer: NodeJS.Timeout | undefined;
       const finished = new Promise<void>((resolve) => writable.end(() => resolve()));

@@ -7,6 +7,7 @@ import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+import { freePort } from "../helpers/uwsgi-process.js";
 
 test("SIGTERM stops polling, delivers every buffered event with its ack, sends a last health record and exits 0", async (t) => {
   const uwsgi = await startCliUwsgi(t);
@@ -120,4 +121,52 @@ test("SIGHUP with new forward settings moves to the new server; the old one gets
   await second.waitFor((events) => events.length >= 2, "events at the second server");
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);
+});
+
+test("SIGHUP to a new server while the old one is down keeps the old sink until it delivers: nothing is dropped", async (t) => {
+  const dir = cliTempDir(t);
+  const uwsgi = await startCliUwsgi(t);
+  const oldPort = await freePort();
+  const second = await startCliReceiver(t);
+  const config = join(dir, "uwsgi-forward.json");
+  // The old server stays down longer than --shutdown-timeout: waiting that long and then dropping would lose events.
+  const settings = {
+    stats: uwsgi.stats,
+    "require-ack": true,
+    interval: "100ms",
+    "health-interval": "1h",
+    "shutdown-timeout": "1s",
+  };
+  writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${oldPort}` }));
+  const cli = startCli(t, ["--config", config]);
+  await cli.waitForLog(new RegExp(`server 127\\.0\\.0\\.1:${oldPort} failing`));
+  await cli.waitForLog(/polling/);
+  await new Promise((resolve) => setTimeout(resolve, 500)); // a few polls buffered for the old server
+
+  writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${second.port}` }));
+  cli.child.kill("SIGHUP");
+  const keeps = await cli.waitForLog(/the previous sink keeps the \d+ events it holds/);
+  const held = Number(/keeps the (\d+) events/.exec(keeps)?.[1]);
+  assert.ok(held > 0, keeps);
+  await second.waitFor((events) => events.length >= 2, "events at the new server");
+  await new Promise((resolve) => setTimeout(resolve, 2000)); // past --shutdown-timeout
+
+  const first = await startCliReceiver(t, { port: oldPort });
+  await cli.waitForLog(/previous sink closed: delivered everything/, 60_000);
+  assert.ok(
+    first.events.length >= held,
+    `${first.events.length} of ${held} held events reached the old server`,
+  );
+
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
+  assert.ok(!cli.stderr.some((l) => /dropping events/.test(l)), cli.stderr.join("\n"));
+  const health = second.events.at(-1);
+  assert.equal(health?.tag, "uwsgi.health");
+  assert.equal(health?.record.dropped, 0);
+  assert.equal(
+    first.events.length + second.events.length - 1,
+    health?.record.emitted,
+    "every event accepted by either sink arrived",
+  );
 });

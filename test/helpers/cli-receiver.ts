@@ -29,10 +29,12 @@ export async function startCliReceiver(
     tls?: TlsOptions;
     path?: string;
     keepalive?: boolean;
+    /** A port of 127.0.0.1 to listen on (default: port 0, a free one). */
+    port?: number;
   } = {},
 ): Promise<CliReceiver> {
   const server = new FluentServer({
-    listenOptions: options.path ? { path: options.path } : { port: 0, host: "127.0.0.1" },
+    listenOptions: options.path ? { path: options.path } : { port: options.port ?? 0, host: "127.0.0.1" },
     ...(options.sharedKey
       ? {
           security: {
