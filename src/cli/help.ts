@@ -1,5 +1,5 @@
-import { formatDuration } from "./durations.js";
-import { COMMAND_FLAGS, SETTINGS } from "./settings.js";
+import { formatDuration } from "./config/durations.js";
+import { COMMAND_FLAGS, SETTINGS } from "./config/settings.js";
 import { VERSION } from "./version.js";
 
 /** The --help text, generated from the settings table so it never disagrees with the parser. */

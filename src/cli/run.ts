@@ -1,9 +1,8 @@
-import { InvalidOptionError } from "../index.js";
-import { loadConfig, type SidecarConfig } from "./config.js";
+import { loadConfig, type SidecarConfig } from "./config/load.js";
 import { CliUsageError, USAGE_EXIT_CODE } from "./errors.js";
 import { helpText } from "./help.js";
 import { errorMessage } from "./labels.js";
-import { Logger } from "./logger.js";
+import { Logger } from "./log.js";
 import { Sidecar } from "./sidecar.js";
 import { installSignalHandlers, signalExitCode } from "./signals.js";
 import type { LineOutput } from "./stdout-output.js";
@@ -15,30 +14,6 @@ export interface RunIo {
   readonly stderr: { write(text: string): unknown };
   /** Ends the process now (second signal, fatal error). */
   readonly exit: (code: number) => void;
-}
-
-/** Which flag an option of ForwardSink or UwsgiStatsSource comes from, for one-line errors. */
-const FLAG_OF_OPTION: [RegExp, string][] = [
-  [/^targets/, "--stats"],
-  [/^hostName/, "--host-name"],
-  [/^fields/, "--field"],
-  [/^intervalMs/, "--interval"],
-  [/^(timeoutMs|connectTimeoutMs)/, "--timeout"],
-  [/^shapes/, "--shape"],
-  [/^tags/, "--tag-prefix"],
-  [/^maxBytes/, "--max-bytes"],
-  [/^servers\[\d+\]\.tls|^tls/, "--tls"],
-  [/^servers|^host|^port|^path/, "--forward"],
-  [/^bufferLimitBytes/, "--buffer-limit"],
-  [/^sharedKey/, "--shared-key"],
-  [/^selfHostname/, "--self-hostname"],
-  [/^username/, "--username"],
-  [/^password/, "--password-file"],
-];
-
-function usageLine(err: InvalidOptionError): string {
-  const flag = FLAG_OF_OPTION.find(([pattern]) => pattern.test(err.option))?.[1];
-  return flag ? `${flag}: ${err.message}` : err.message;
 }
 
 /**
@@ -75,8 +50,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: R
   try {
     sidecar = new Sidecar(config, { logger, stdout: io.stdout, fatal });
   } catch (err) {
-    if (!(err instanceof InvalidOptionError)) throw err;
-    io.stderr.write(`uwsgi-forward: ${usageLine(err)}\n`);
+    if (!(err instanceof CliUsageError)) throw err;
+    io.stderr.write(`uwsgi-forward: ${err.message}\n`);
     return USAGE_EXIT_CODE;
   }
   if (config.once) return sidecar.once();

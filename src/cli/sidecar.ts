@@ -1,15 +1,14 @@
 import { finished } from "node:stream/promises";
 import { setTimeout as delay } from "node:timers/promises";
-import { UwsgiStatsErrorCode, UwsgiStatsSource, type ForwardItem } from "../index.js";
-import type { SidecarConfig } from "./config.js";
-import { formatDuration } from "./durations.js";
+import { InvalidOptionError, UwsgiStatsErrorCode, UwsgiStatsSource, type ForwardItem } from "../index.js";
+import type { SidecarConfig } from "./config/load.js";
+import { formatDuration } from "./config/durations.js";
 import { Health } from "./health.js";
-import { formatSize } from "./sizes.js";
+import { formatSize } from "./config/sizes.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
-import type { Logger } from "./logger.js";
+import { StateLog, type Logger } from "./log.js";
 import { mergeOutputHealth, type Output, type OutputCloseReport } from "./output.js";
 import { sinkOutput } from "./sink-output.js";
-import { StateLog } from "./state-log.js";
 import { stdoutOutput, type LineOutput } from "./stdout-output.js";
 
 /** What the sidecar needs from its process: a logger (stderr) and stdout (for --stdout). */
@@ -193,13 +192,23 @@ export class Sidecar {
     }
   }
 
+  /** A ForwardSink (or stdout) for `config`; the sink's validation errors are named by the setting they came from. */
   #makeOutput(config: SidecarConfig): Output {
     if (config.stdout) return stdoutOutput(this.io.stdout);
-    return sinkOutput(config.sink, this.io.logger, this.#states, this.io.fatal);
+    try {
+      return sinkOutput(config.sink, this.io.logger, this.#states, this.io.fatal);
+    } catch (err) {
+      throw err instanceof InvalidOptionError ? config.origins.usageError("sink", err) : err;
+    }
   }
 
   #makeSource(config: SidecarConfig): UwsgiStatsSource {
-    const source = new UwsgiStatsSource(config.source);
+    let source: UwsgiStatsSource;
+    try {
+      source = new UwsgiStatsSource(config.source);
+    } catch (err) {
+      throw err instanceof InvalidOptionError ? config.origins.usageError("source", err) : err;
+    }
     const key = (target: string): string => `target ${target}`;
     source.on("record", (item) => this.#health.record(item.record));
     source.on("poll", (summary) => {

@@ -1,9 +1,8 @@
 import { once } from "node:events";
 import { ForwardSink, type EventRecord, type ForwardSinkOptions } from "../index.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
-import type { Logger } from "./logger.js";
+import type { Logger, StateLog } from "./log.js";
 import type { Output, OutputCloseReport } from "./output.js";
-import type { StateLog } from "./state-log.js";
 
 /**
  * The normal output: a ForwardSink whose connection changes are logged once per change of state

@@ -3,8 +3,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { cliTempDir } from "../helpers/cli-temp.js";
-import { loadConfig, type SidecarConfig } from "../../src/cli/config.js";
+import { loadConfig, type SidecarConfig } from "../../src/cli/config/load.js";
 import { CliUsageError } from "../../src/cli/errors.js";
+import { run as runCli } from "../../src/cli/run.js";
 
 function run(argv: string[], env: NodeJS.ProcessEnv = {}): SidecarConfig {
   const result = loadConfig(argv, env);
@@ -57,7 +58,7 @@ test("a boolean from the file or the environment can be turned off by a flag", (
   const file = join(dir, "config.json");
   writeFileSync(file, JSON.stringify({ "require-ack": true }));
   assert.equal(run(["--config", file, "--no-require-ack"]).sink.requireAck, false);
-  assert.equal(run(["--require-ack=false"], { UWSGI_FORWARD_REQUIRE_ACK: "yes" }).sink.requireAck, false);
+  assert.equal(run(["--no-require-ack"], { UWSGI_FORWARD_REQUIRE_ACK: "yes" }).sink.requireAck, false);
   assert.equal(run([], { UWSGI_FORWARD_REQUIRE_ACK: "on" }).sink.requireAck, true);
 });
 
@@ -210,31 +211,24 @@ test("every wrong value is one line naming where it was given and what it accept
   writeFileSync(empty, "\n");
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
     [["--interval", "fast"], {}, /^--interval: expected a duration such as 500ms, 1s/],
-    [["--interval", "0"], {}, /^--interval: expected a duration of at least 10ms/],
-    [["--interval", "5ms"], {}, /^--interval: expected a duration of at least 10ms/],
-    [["--max-bytes", "10"], {}, /^--max-bytes: expected a size of at least 64 bytes/],
-    [["--escape-keys=nah"], {}, /^--escape-keys: expected true or false/],
+    [
+      ["--escape-keys=nah"],
+      {},
+      /^--escape-keys takes no value: write --escape-keys for true, --no-escape-keys/,
+    ],
     [["--timeout", "10"], {}, /^--timeout: expected a duration/],
     [["--health-interval", "1d"], {}, /^--health-interval: expected a duration/],
     [["--shutdown-timeout=-1s"], {}, /^--shutdown-timeout: expected a duration/],
     [["--buffer-limit", "lots"], {}, /^--buffer-limit: expected a size such as 65536, 512KiB, 64MiB/],
-    [["--buffer-limit", "10"], {}, /^--buffer-limit: expected a size of at least 1KiB/],
-    [["--overflow", "drop"], {}, /^--overflow: expected one of block, dropOldest, dropNewest, got "drop"/],
-    [["--shape", "nested"], {}, /^--shape: expected one or more of raw, summary, worker, flat, got "nested"/],
-    [["--vars", "hide"], {}, /^--vars: expected one of redact, keep, drop/],
     [["--log-level", "verbose"], {}, /^--log-level: expected one of error, warn, info, debug/],
-    [
-      ["--forward", "host:99999"],
-      {},
-      /^--forward: port out of range 1-65535 in "host:99999"; expected HOST:PORT/,
-    ],
-    [["--forward", "a:1,weight=0"], {}, /^--forward: weight must be an integer from 1 to 1000/],
+    [["--forward", "a:1,weight=x"], {}, /^--forward: weight=N needs a whole number in "a:1,weight=x"/],
     [["--forward", "a:1,primary"], {}, /^--forward: unknown parameter "primary"/],
     [["--forward", "a b"], {}, /^--forward: not HOST:PORT/],
     [["--forward-unix", "relative.sock"], {}, /^--forward-unix: not an absolute path/],
-    [["--tag-prefix", "a..b"], {}, /^--tag-prefix: expected dot-separated words/],
-    [["--require-ack=maybe"], {}, /^--require-ack: expected true or false, got "maybe"/],
-    [["--interval"], {}, /^--interval: needs a value \(DURATION\)/],
+    [["--require-ack=maybe"], {}, /^--require-ack takes no value/],
+    [["--no-require-ack", "--require-ack"], {}, /^--require-ack and --no-require-ack contradict each other/],
+    [["--interval"], {}, /^--interval: needs a value/],
+    [["--interval=1s", "--interval", "2s"], {}, /^--interval: given twice/],
     [["--interval", "--once"], {}, /^--interval: needs a value/],
     [["--intervall", "1s"], {}, /^unknown flag --intervall; did you mean --interval\?/],
     [
@@ -261,14 +255,14 @@ test("every wrong value is one line naming where it was given and what it accept
       /^--shared-key-file: expected a file, or UWSGI_FORWARD_SHARED_KEY, but not both/,
     ],
     [["--tls-cert", empty], {}, /^--tls-cert: expected a PEM file given together with --tls-key/],
-    [["--tls=false", "--tls-ca", empty], {}, /^--tls: expected true when --tls-ca/],
+    [["--no-tls", "--tls-ca", empty], {}, /^--no-tls: expected true when --tls-ca/],
     [[], { UWSGI_FORWARD_INTERVAL: "soon" }, /^UWSGI_FORWARD_INTERVAL \(--interval\): expected a duration/],
     [[], { UWSGI_FORWARD_ONCE: "perhaps" }, /^UWSGI_FORWARD_ONCE \(--once\): expected true or false/],
     [["--config", yaml], {}, /^interval in .*bad\.yaml \(--interval\): expected a duration/],
     [
       ["--config", unknownKey],
       {},
-      /^intervall in .*unknown\.yaml: unknown setting; known settings are stats, forward/,
+      /^intervall in .*unknown\.yaml: unknown setting; did you mean interval\?$/,
     ],
     [["--config", broken], {}, /^--config: ".*broken\.json" is not valid JSON/],
     [["--config", list], {}, /^--config: ".*list\.yaml" must hold a mapping/],
@@ -286,4 +280,108 @@ test("every wrong value is one line naming where it was given and what it accept
       },
     );
   }
+});
+
+/** Runs the command's entry point in-process and returns its exit code and stderr (only for invalid input). */
+async function usage(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stderr: string }> {
+  let stderr = "";
+  const code = await runCli(argv, env, {
+    stdout: { write: () => true, once: () => undefined },
+    stderr: { write: (text: string) => (stderr += text) },
+    exit: () => assert.fail("exit called"),
+  });
+  return { code, stderr };
+}
+
+test("ranges and allowed values are the library's, reported under the flag, variable or key they came from", async (t) => {
+  const dir = cliTempDir(t);
+  const file = join(dir, "c.yaml");
+  writeFileSync(file, "buffer-limit: 10\n");
+  const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+    [
+      ["--interval", "5ms"],
+      {},
+      /^uwsgi-forward: --interval: Invalid option "intervalMs": expected an integer from 10 to 86400000, got 5 .*\(given "5ms"\)$/,
+    ],
+    [["--interval", "0"], {}, /^uwsgi-forward: --interval: Invalid option "intervalMs"/],
+    [
+      ["--timeout", "0"],
+      {},
+      /^uwsgi-forward: --timeout: Invalid option "timeoutMs": expected an integer >= 1/,
+    ],
+    [
+      ["--max-bytes", "10"],
+      {},
+      /^uwsgi-forward: --max-bytes: Invalid option "maxBytes": expected an integer >= 64/,
+    ],
+    [
+      ["--shape", "nested"],
+      {},
+      /^uwsgi-forward: --shape: Invalid option "shapes\[0\]": expected one of "raw", "summary", "worker", "flat", got "nested"/,
+    ],
+    [
+      ["--vars", "hide"],
+      {},
+      /^uwsgi-forward: --vars: Invalid option "vars": expected one of "redact", "keep", "drop"/,
+    ],
+    [["--overflow", "drop"], {}, /^uwsgi-forward: --overflow: Invalid option "overflow"/],
+    [["--tag-prefix", "a/b"], {}, /^uwsgi-forward: --tag-prefix: Invalid option "tags.raw"/],
+    [
+      ["--field", "my-env=x"],
+      {},
+      /^uwsgi-forward: --field: Invalid option "fields.my-env": a label name must match/,
+    ],
+    [["--host-name", " "], {}, /^uwsgi-forward: --host-name: Invalid option "hostName"/],
+    [
+      ["--forward", "a:1", "--forward", "b:99999"],
+      {},
+      /^uwsgi-forward: --forward: Invalid option "servers\[1\].port": expected an integer from 1 to 65535, got 99999 \(given "b:99999"\)$/,
+    ],
+    [
+      ["--forward", "a:1", "--forward-unix", "/x.sock,weight=0"],
+      {},
+      /^uwsgi-forward: --forward-unix: Invalid option "servers\[1\].weight": expected an integer from 1 to 1000000, got 0/,
+    ],
+    [
+      [],
+      { UWSGI_FORWARD_BUFFER_LIMIT: "10" },
+      /^uwsgi-forward: UWSGI_FORWARD_BUFFER_LIMIT \(--buffer-limit\): Invalid option "bufferLimitBytes": expected an integer >= 1024/,
+    ],
+    [
+      ["--config", file],
+      {},
+      /^uwsgi-forward: buffer-limit in .*c\.yaml \(--buffer-limit\): Invalid option "bufferLimitBytes"/,
+    ],
+  ];
+  for (const [argv, env, message] of cases) {
+    const { code, stderr } = await usage(argv, env);
+    assert.equal(code, 2, `${argv.join(" ")}: ${stderr}`);
+    assert.match(stderr.trim(), message, argv.join(" "));
+    assert.equal(stderr.trim().split("\n").length, 1);
+  }
+});
+
+test("a misspelt UWSGI_FORWARD_* variable is ignored with a warning naming the nearest", () => {
+  const result = loadConfig([], {
+    UWSGI_FORWARD_INTERVL: "2s",
+    UWSGI_FORWARD_ZZZZZZZZ: "1",
+    UWSGI_FORWARD_STATS: "/a.sock",
+  });
+  assert.equal(result.kind, "run");
+  if (result.kind !== "run") return;
+  assert.equal(result.config.source.intervalMs, 1000);
+  assert.deepEqual(result.warnings, [
+    "UWSGI_FORWARD_INTERVL is not a setting and is ignored; did you mean UWSGI_FORWARD_INTERVAL?",
+    "UWSGI_FORWARD_ZZZZZZZZ is not a setting and is ignored (docs/cli.md lists every UWSGI_FORWARD_* variable)",
+  ]);
+});
+
+test("flags are parsed by node:util parseArgs: --x=v, repeatable lists, -h and -V", () => {
+  assert.deepEqual(run(["--stats=/a.sock", "--stats", "/b.sock", "--field=a=1"]).source.targets, [
+    "/a.sock",
+    "/b.sock",
+  ]);
+  assert.deepEqual(run(["--field=a=1", "--field", "b=x=y"]).source.fields, { a: "1", b: "x=y" });
+  assert.equal(loadConfig(["-h"], {}).kind, "help");
+  assert.equal(run(["--once", "--stdout"]).once, true);
 });

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { helpText } from "../../src/cli/help.js";
-import { SETTINGS } from "../../src/cli/settings.js";
+import { SETTINGS } from "../../src/cli/config/settings.js";
 import { VERSION } from "../../src/cli/version.js";
 import { ForwardSink, InvalidOptionError, UwsgiStatsErrorCode, UwsgiStatsSource } from "../../src/index.js";
 import { ROOT } from "../helpers/cli-process.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatDuration, parseDuration } from "../../src/cli/durations.js";
-import { formatSize, parseSize } from "../../src/cli/sizes.js";
+import { formatDuration, parseDuration } from "../../src/cli/config/durations.js";
+import { formatSize, parseSize } from "../../src/cli/config/sizes.js";
 
 test("durations are read in ms, s, m and h, with fractions", () => {
   assert.equal(parseDuration("500ms"), 500);

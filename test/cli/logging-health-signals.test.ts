@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { test } from "node:test";
 import { Health } from "../../src/cli/health.js";
-import { Logger } from "../../src/cli/logger.js";
+import { Logger, StateLog } from "../../src/cli/log.js";
 import { installSignalHandlers, signalExitCode } from "../../src/cli/signals.js";
-import { StateLog } from "../../src/cli/state-log.js";
 
 function capture(level: "error" | "warn" | "info" | "debug"): { logger: Logger; lines: string[] } {
   const lines: string[] = [];

@@ -104,7 +104,7 @@ test("wrong values exit with code 2 and one line on stderr, from flags, env and 
     [
       [],
       { UWSGI_FORWARD_OVERFLOW: "spill" },
-      /^uwsgi-forward: UWSGI_FORWARD_OVERFLOW \(--overflow\): expected one of/,
+      /^uwsgi-forward: UWSGI_FORWARD_OVERFLOW \(--overflow\): Invalid option "overflow": expected one of/,
     ],
     [["--config", "/nonexistent/uwsgi-forward.yaml"], {}, /^uwsgi-forward: --config: cannot read/],
     [

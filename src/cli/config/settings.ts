@@ -1,3 +1,4 @@
+import { LOG_LEVELS } from "../log.js";
 import { DURATION_SYNTAX } from "./durations.js";
 import { SIZE_SYNTAX } from "./sizes.js";
 
@@ -31,8 +32,6 @@ export const SHAPES = ["raw", "summary", "worker", "flat"] as const;
 export const OVERFLOWS = ["block", "dropOldest", "dropNewest"] as const;
 /** What to do with `cores[].vars` (CGI variables of in-flight requests). */
 export const VARS = ["redact", "keep", "drop"] as const;
-/** Log levels, most severe first. */
-export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
 
 function spec(
   key: string,

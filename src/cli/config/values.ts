@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import { parseDuration } from "./durations.js";
-import { CliUsageError } from "./errors.js";
+import { CliUsageError } from "../errors.js";
 import { accepts, SETTINGS, type RawSetting, type RawSettings, type SettingSpec } from "./settings.js";
 import { parseSize } from "./sizes.js";
 
 /**
- * Typed access to merged raw settings (flag, environment or file values); every failure is a CliUsageError of
- * one line naming where the value was given and what the setting accepts.
+ * Typed access to merged raw settings (flag, environment or file values): text to durations, sizes, booleans
+ * and lists. Ranges and allowed values are the library's to check (once, in its constructors); a syntax
+ * failure here is a CliUsageError of one line naming where the value was given and what the setting accepts.
  */
 export class Values {
   constructor(private readonly raw: RawSettings) {}
@@ -15,12 +16,16 @@ export class Values {
     return this.raw.get(key)?.where ?? this.spec(key).flag ?? this.spec(key).env;
   }
 
-  fail(key: string, expected: string, got?: RawSetting["value"]): never {
+  /** Where the setting was given, with its flag when that was not a flag: `interval in /etc/a.yaml (--interval)`. */
+  label(key: string): string {
     const spec = this.spec(key);
     const where = this.where(key);
-    const alias = spec.flag && !where.startsWith("--") ? ` (${spec.flag})` : "";
+    return spec.flag && !where.startsWith("--") ? `${where} (${spec.flag})` : where;
+  }
+
+  fail(key: string, expected: string, got?: RawSetting["value"]): never {
     const value = got === undefined ? "" : `, got ${JSON.stringify(got)}`;
-    throw new CliUsageError(`${where}${alias}: expected ${expected}${value}`);
+    throw new CliUsageError(`${this.label(key)}: expected ${expected}${value}`);
   }
 
   string(key: string): string | undefined {
@@ -70,13 +75,10 @@ export class Values {
     return value;
   }
 
-  enumList(key: string): string[] | undefined {
+  /** A list whose items may also be comma-separated (`--shape summary,worker`); the library checks the items. */
+  commaList(key: string): string[] | undefined {
     const items = this.list(key)?.flatMap((item) => item.split(","));
-    if (items === undefined) return undefined;
-    for (const item of items) {
-      if (!this.spec(key).values?.includes(item)) this.fail(key, accepts(this.spec(key)), item);
-    }
-    return [...new Set(items)];
+    return items === undefined ? undefined : [...new Set(items)];
   }
 
   readFile(key: string, path: string): string {

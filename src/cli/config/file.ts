@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
-import { CliUsageError } from "./errors.js";
+import { createRequire } from "node:module";
+import { CliUsageError } from "../errors.js";
 import { SETTINGS, type RawSettings, type RawValue } from "./settings.js";
+import { didYouMean } from "./suggest.js";
 
 /**
  * Reads a config file: a JSON object (`.json`) or a YAML mapping (anything else) whose keys are the flag
@@ -17,9 +18,10 @@ export function readConfigFile(path: string): RawSettings {
       `--config: cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? err}`,
     );
   }
+  const parse = path.endsWith(".json") ? (json: string): unknown => JSON.parse(json) : yamlParser(path);
   let document: unknown;
   try {
-    document = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    document = parse(text);
   } catch (err) {
     const reason = ((err as Error).message.split("\n")[0] ?? "").trim();
     throw new CliUsageError(
@@ -38,9 +40,12 @@ export function readConfigFile(path: string): RawSettings {
     const setting = known.find((s) => s.key === key);
     const where = `${key} in ${path}`;
     if (!setting) {
-      throw new CliUsageError(
-        `${where}: unknown setting; known settings are ${known.map((s) => s.key).join(", ")}`,
-      );
+      const hint =
+        didYouMean(
+          key,
+          known.map((s) => s.key),
+        ) || "; see --help or docs/cli.md for every setting";
+      throw new CliUsageError(`${where}: unknown setting${hint}`);
     }
     if (value === null || value === undefined) continue;
     settings.set(key, {
@@ -49,6 +54,21 @@ export function readConfigFile(path: string): RawSettings {
     });
   }
   return settings;
+}
+
+/**
+ * The YAML parser, loaded on the first YAML config file: the library, and a CLI that reads no YAML file, never
+ * load the `yaml` package. (A synchronous require, so that reading the config stays synchronous.)
+ */
+function yamlParser(path: string): (text: string) => unknown {
+  try {
+    return (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse;
+  } catch (err) {
+    throw new CliUsageError(
+      `--config: ${JSON.stringify(path)} is YAML, and the yaml package cannot be loaded ` +
+        `(${(err as NodeJS.ErrnoException).code ?? err}): reinstall uwsgi-forward with its dependencies, or give a .json file`,
+    );
+  }
 }
 
 function toRaw(value: unknown, where: string, list: boolean): RawValue {

@@ -1,21 +1,23 @@
-import { readConfigFile } from "./config-file.js";
+import type { ForwardSinkOptions, InvalidOptionError, UwsgiStatsSourceOptions } from "../../index.js";
+import { CliUsageError } from "../errors.js";
+import type { LogLevel } from "../log.js";
+import { parseFlags } from "./argv.js";
 import { readEnv } from "./env.js";
-import { parseFlags } from "./flags.js";
+import { readConfigFile } from "./file.js";
 import { parseForwardAddress, type ForwardAddress } from "./forward-address.js";
-import type { LogLevel } from "./logger.js";
-import { OVERFLOWS, SETTINGS, SHAPES, VARS, type RawSettings } from "./settings.js";
+import { SETTINGS, type RawSettings } from "./settings.js";
 import { Values } from "./values.js";
 
 /** Options for UwsgiStatsSource that the sidecar sets (the rest keep the source's defaults). */
 export interface SidecarSourceOptions {
   targets: string[];
   intervalMs: number;
-  shapes: (typeof SHAPES)[number][];
+  shapes: NonNullable<UwsgiStatsSourceOptions["shapes"]>;
   tags: Record<"raw" | "summary" | "worker" | "flat" | "emperor" | "error", string>;
   timeoutMs?: number;
   maxBytes?: number;
   escapeKeys: boolean;
-  vars: (typeof VARS)[number];
+  vars: NonNullable<UwsgiStatsSourceOptions["vars"]>;
   hostName?: string;
   fields?: Record<string, string>;
 }
@@ -29,7 +31,7 @@ export interface SidecarSinkOptions {
   username?: string;
   password?: string;
   bufferLimitBytes: number;
-  overflow: (typeof OVERFLOWS)[number];
+  overflow: NonNullable<ForwardSinkOptions["overflow"]>;
 }
 
 /** TLS client options read from --tls-ca, --tls-cert, --tls-key. */
@@ -39,7 +41,7 @@ export interface SidecarTlsOptions {
   key?: string;
 }
 
-/** Everything the sidecar runs with, merged (flags over environment over file) and validated. */
+/** Everything the sidecar runs with, merged (flags over environment over file), its syntax checked. */
 export interface SidecarConfig {
   source: SidecarSourceOptions;
   sink: SidecarSinkOptions;
@@ -51,6 +53,8 @@ export interface SidecarConfig {
   once: boolean;
   logLevel: LogLevel;
   configFile: string | undefined;
+  /** Where each library option came from, to report the library's own validation errors under it. */
+  origins: SettingOrigins;
 }
 
 /** The result of reading the command line, the environment and the config file. */
@@ -59,23 +63,24 @@ export type LoadResult =
 
 /**
  * Reads flags, the environment and the config file they name, merges them (flags override env,
- * env overrides file, lists are replaced whole) and validates. Throws CliUsageError with one line.
+ * env overrides file, lists are replaced whole) and checks their syntax. Throws CliUsageError with one line.
+ * Ranges and allowed values are checked once, by UwsgiStatsSource and ForwardSink: see SettingOrigins.
  */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): LoadResult {
   const flags = parseFlags(argv);
   if (flags.help) return { kind: "help" };
   if (flags.version) return { kind: "version" };
   const fromEnv = readEnv(env);
-  const configFile = (flags.settings.get("config") ?? fromEnv.get("config"))?.value;
+  const configFile = (flags.settings.get("config") ?? fromEnv.settings.get("config"))?.value;
   const fromFile: RawSettings = typeof configFile === "string" ? readConfigFile(configFile) : new Map();
   const merged: RawSettings = new Map();
   for (const setting of SETTINGS) {
-    const raw = flags.settings.get(setting.key) ?? fromEnv.get(setting.key) ?? fromFile.get(setting.key);
+    const raw =
+      flags.settings.get(setting.key) ?? fromEnv.settings.get(setting.key) ?? fromFile.get(setting.key);
     if (raw) merged.set(setting.key, raw);
   }
-  const warnings: string[] = [];
-  const shared = flags.settings.get("shared-key");
-  if (shared) {
+  const warnings = [...fromEnv.warnings];
+  if (flags.settings.get("shared-key")) {
     warnings.push(
       "--shared-key on the command line is visible to every user (ps); prefer UWSGI_FORWARD_SHARED_KEY or --shared-key-file",
     );
@@ -87,21 +92,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Loa
   };
 }
 
-/** Validates merged raw settings into a SidecarConfig. */
+/** Turns merged raw settings into a SidecarConfig (text to numbers, lists, files). */
 export function buildConfig(raw: RawSettings, configFile: string | undefined): SidecarConfig {
   const values = new Values(raw);
   const tagPrefix = values.string("tag-prefix") ?? "uwsgi";
-  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(tagPrefix)) {
-    values.fail("tag-prefix", "dot-separated words of letters, digits, _ and - (e.g. uwsgi or app.uwsgi)");
-  }
-  const intervalMs = values.duration("interval") ?? 1000;
-  if (intervalMs < 10) values.fail("interval", "a duration of at least 10ms, such as 500ms, 1s or 1m");
-  const timeoutMs = values.duration("timeout");
-  if (timeoutMs === 0) values.fail("timeout", "a duration above 0, such as 500ms or 2s");
   const source: SidecarSourceOptions = {
     targets: values.list("stats") ?? ["/tmp/stat.sock"],
-    intervalMs,
-    shapes: (values.enumList("shape") as SidecarSourceOptions["shapes"] | undefined) ?? ["raw"],
+    intervalMs: values.duration("interval") ?? 1000,
+    // Checked by UwsgiStatsSource (and reported under --shape by SettingOrigins), as every library value is.
+    shapes: (values.commaList("shape") ?? ["raw"]) as SidecarSourceOptions["shapes"],
     tags: {
       raw: `${tagPrefix}.stats`,
       summary: `${tagPrefix}.summary`,
@@ -111,9 +110,12 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
       error: `${tagPrefix}.error`,
     },
     escapeKeys: values.boolean("escape-keys") ?? false,
-    vars: (values.enumValue("vars") as SidecarSourceOptions["vars"] | undefined) ?? "redact",
+    vars: (values.string("vars") ?? "redact") as SidecarSourceOptions["vars"],
   };
+  const timeoutMs = values.duration("timeout");
   if (timeoutMs !== undefined) source.timeoutMs = timeoutMs;
+  const maxBytes = values.size("max-bytes");
+  if (maxBytes !== undefined) source.maxBytes = maxBytes;
   const hostName = values.string("host-name");
   if (hostName !== undefined) source.hostName = hostName;
   const fieldTexts = values.list("field");
@@ -126,22 +128,19 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
     }
     source.fields = fields;
   }
-  const maxBytes = values.size("max-bytes");
-  if (maxBytes !== undefined && maxBytes < 64)
-    values.fail("max-bytes", "a size of at least 64 bytes, such as 8MiB");
-  if (maxBytes !== undefined) source.maxBytes = maxBytes;
-  for (const target of source.targets) {
-    if (target.trim() === "") values.fail("stats", "a non-empty stats address");
-  }
 
   const servers: SidecarSinkOptions["servers"] = [];
-  for (const text of values.list("forward") ?? []) {
-    servers.push(parseForwardAddress(text, values.where("forward"), false));
+  const serverOrigins: ServerOrigin[] = [];
+  for (const key of ["forward", "forward-unix"] as const) {
+    for (const text of values.list(key) ?? []) {
+      servers.push(parseForwardAddress(text, values.where(key), key === "forward-unix"));
+      serverOrigins.push({ key, text });
+    }
   }
-  for (const text of values.list("forward-unix") ?? []) {
-    servers.push(parseForwardAddress(text, values.where("forward-unix"), true));
+  if (servers.length === 0) {
+    servers.push({ host: "127.0.0.1", port: 24224 });
+    serverOrigins.push({ key: "forward", text: "127.0.0.1:24224" });
   }
-  if (servers.length === 0) servers.push({ host: "127.0.0.1", port: 24224 });
   const tls = readTls(values);
   if (tls) for (const server of servers) server.tls = tls;
 
@@ -149,9 +148,8 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
     servers,
     requireAck: values.boolean("require-ack") ?? false,
     bufferLimitBytes: values.size("buffer-limit") ?? 64 * 1024 * 1024,
-    overflow: (values.enumValue("overflow") as SidecarSinkOptions["overflow"] | undefined) ?? "dropOldest",
+    overflow: (values.string("overflow") ?? "dropOldest") as SidecarSinkOptions["overflow"],
   };
-  if (sink.bufferLimitBytes < 1024) values.fail("buffer-limit", "a size of at least 1KiB, such as 64MiB");
   const sharedKey = secret(values, "shared-key", "shared-key-file");
   if (sharedKey !== undefined) sink.sharedKey = sharedKey;
   const selfHostname = values.string("self-hostname");
@@ -181,7 +179,85 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
     once: values.boolean("once") ?? false,
     logLevel: (values.enumValue("log-level") as LogLevel | undefined) ?? "info",
     configFile,
+    origins: new SettingOrigins(values, serverOrigins, raw),
   };
+}
+
+/** Which setting, and which of its values, one entry of ForwardSink's `servers` came from. */
+interface ServerOrigin {
+  readonly key: "forward" | "forward-unix";
+  readonly text: string;
+}
+
+/** The setting each top-level UwsgiStatsSource option is made from. */
+const SOURCE_ORIGINS: Record<string, string> = {
+  targets: "stats",
+  intervalMs: "interval",
+  timeoutMs: "timeout",
+  connectTimeoutMs: "timeout",
+  shapes: "shape",
+  tags: "tag-prefix",
+  maxBytes: "max-bytes",
+  escapeKeys: "escape-keys",
+  vars: "vars",
+  hostName: "host-name",
+  fields: "field",
+};
+
+/** The setting(s) each top-level ForwardSink option is made from (the first one given wins). */
+const SINK_ORIGINS: Record<string, string[]> = {
+  requireAck: ["require-ack"],
+  sharedKey: ["shared-key", "shared-key-file"],
+  selfHostname: ["self-hostname"],
+  username: ["username"],
+  password: ["password", "password-file"],
+  bufferLimitBytes: ["buffer-limit"],
+  overflow: ["overflow"],
+};
+
+/**
+ * Maps an option of UwsgiStatsSource or ForwardSink back to the setting it came from, so that the library's
+ * validation (the only one of ranges and allowed values) is reported under the flag, environment variable or
+ * config key the user wrote: `--interval (intervalMs): expected an integer from 10 to 86400000, got 5`.
+ */
+export class SettingOrigins {
+  constructor(
+    private readonly values: Values,
+    private readonly servers: readonly ServerOrigin[],
+    private readonly raw: RawSettings,
+  ) {}
+
+  /**
+   * The setting an option path (`intervalMs`, `servers[2].weight`, `fields.my-env`) comes from, and the value
+   * given for it (for a server, that server's own text).
+   */
+  settingOf(side: "source" | "sink", option: string): { key: string; given: unknown } | undefined {
+    const head = option.split(/[.[]/, 1)[0] as string;
+    let key: string | undefined;
+    if (side === "source") key = SOURCE_ORIGINS[head];
+    else if (head === "servers" && option.includes(".tls")) {
+      key = ["tls-ca", "tls-cert", "tls-key", "tls"].find((k) => this.raw.has(k)) ?? "tls";
+    } else if (head === "servers") {
+      const server = this.servers[Number(option.slice("servers[".length, option.indexOf("]")))];
+      return server && { key: server.key, given: server.text };
+    } else {
+      const keys = SINK_ORIGINS[head];
+      key = keys?.find((k) => this.raw.has(k)) ?? keys?.[0];
+    }
+    return key === undefined ? undefined : { key, given: this.raw.get(key)?.value };
+  }
+
+  /** A library validation error as the CliUsageError of the setting it came from. */
+  usageError(side: "source" | "sink", err: InvalidOptionError): CliUsageError {
+    const origin = this.settingOf(side, err.option);
+    if (origin === undefined) return new CliUsageError(err.message);
+    const { key, given } = origin;
+    const shown =
+      given === undefined || key.includes("password") || key.includes("shared-key")
+        ? ""
+        : ` (given ${JSON.stringify(given)})`;
+    return new CliUsageError(`${this.values.label(key)}: ${err.message}${shown}`);
+  }
 }
 
 function readTls(values: Values): SidecarTlsOptions | undefined {
