@@ -18,17 +18,22 @@ export interface CliProcess {
   exited: Promise<number>;
 }
 
-/** Starts the sidecar with `args` and `env` (added to a clean copy of process.env); kills it after the test. */
+/**
+ * Starts the sidecar with `args` and `env` (added to a clean copy of process.env), in the repository root or in
+ * `options.cwd` (for relative paths); kills it after the test.
+ */
 export function startCli(
   t: { after: (fn: () => Promise<void>) => void },
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  options: { cwd?: string } = {},
 ): CliProcess {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith("UWSGI_FORWARD_")),
   );
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: ROOT,
+  const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), main, ...args], {
+    cwd: options.cwd ?? ROOT,
     env: { ...clean, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

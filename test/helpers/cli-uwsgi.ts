@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { request } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 
 /** A real uWSGI (master + 2 workers, python3 app) serving HTTP and stats on unix sockets in a temp dir. */
@@ -29,13 +29,18 @@ const APP = `def application(env, start_response):
     return [b'hello']
 `;
 
-/** Starts uWSGI (stats socket in its temp dir, or at `options.stats`) and waits until the socket answers. */
+/**
+ * Starts uWSGI in its temp dir (its working directory) with the stats socket there, or at `options.stats`
+ * (a relative path is relative to that dir: two instances can serve the same target string), and waits until
+ * the socket answers.
+ */
 export async function startCliUwsgi(
   t: { after: (fn: () => Promise<void>) => void },
   options: { stats?: string } = {},
 ): Promise<CliUwsgi> {
   const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-uwsgi-"));
-  const stats = options.stats ?? join(dir, "stats.sock");
+  const statsOption = options.stats ?? join(dir, "stats.sock");
+  const stats = isAbsolute(statsOption) ? statsOption : join(dir, statsOption);
   const http = join(dir, "http.sock");
   writeFileSync(join(dir, "app.py"), APP);
   writeFileSync(
@@ -46,7 +51,8 @@ export async function startCliUwsgi(
       "master = true",
       "processes = 2",
       `http-socket = ${http}`,
-      `stats = ${stats}`,
+      `stats = ${statsOption}`,
+      `pidfile = ${join(dir, "uwsgi.pid")}`,
       `wsgi-file = ${join(dir, "app.py")}`,
       "need-app = true",
       "die-on-term = true",
@@ -54,7 +60,10 @@ export async function startCliUwsgi(
       "",
     ].join("\n"),
   );
-  const child: ChildProcess = spawn("uwsgi", ["--ini", join(dir, "uwsgi.ini")], { stdio: "ignore" });
+  const child: ChildProcess = spawn("uwsgi", ["--ini", join(dir, "uwsgi.ini")], {
+    cwd: dir,
+    stdio: "ignore",
+  });
   let exited = false;
   child.once("exit", () => (exited = true));
   const uwsgi: CliUwsgi = {
