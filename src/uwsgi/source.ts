@@ -163,15 +163,16 @@ export class UwsgiStatsSource extends Readable {
       }
     };
     const { targets, errors } = await this.#targets.resolve();
-    const noTargets = targets.length === 0 && errors.length === 0 ? this.#noTargetsError() : undefined;
-    if (noTargets && this.#matched !== 0) errors.push(noTargets);
+    // Globs that match nothing are a finding: counted as a failure on every such poll, reported on the first.
+    const matchedNothing = targets.length === 0 && errors.length === 0;
+    if (matchedNothing && this.#matched !== 0) errors.push(this.#noTargetsError());
     this.#matched = targets.length;
     for (const err of errors) {
       this.#notify("targetError", err, err.target);
       deliver([this.#errorItem(err, false)]);
     }
     let ok = 0;
-    let failed = errors.length + (noTargets && !errors.includes(noTargets) ? 1 : 0);
+    let failed = matchedNothing ? 1 : errors.length;
     await forEachLimited(targets, this.options.concurrency, async (target) => {
       const result = await this.#pollTarget(target, signal);
       if (result.ok) ok++;

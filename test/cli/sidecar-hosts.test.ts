@@ -113,7 +113,8 @@ test("two hosts, the same socket path: two sidecars with different --host-name k
       `${e.tag} host ${String(e.record.host)}`,
     );
     assert.equal(e.record.env, "test");
-    if (e.tag !== "uwsgi.health") assert.equal(e.record.target, "./stat.sock", "the same target on both hosts");
+    if (e.tag !== "uwsgi.health")
+      assert.equal(e.record.target, "./stat.sock", "the same target on both hosts");
   }
   // Each host's records describe its own uWSGI: its master pid and its own request count.
   const pidOf = (dir: string): number => Number(readFileSync(join(dir, "uwsgi.pid"), "utf8"));

@@ -81,13 +81,13 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
   return { settings, help: values.help === true, version: values.version === true };
 }
 
+/** parseArgs, strict, with the tokens (to find flags given twice). */
 function parseStrict(argv: readonly string[], options: Options) {
   return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, tokens: true });
 }
 
 /** A parseArgs failure as one line naming the flag; the tokens of a lenient parse say which flag it was. */
 function usageError(err: unknown, argv: readonly string[], options: Options): CliUsageError {
-  const code = (err as NodeJS.ErrnoException).code;
   const { tokens } = parseArgs({
     args: [...argv],
     options,
@@ -115,18 +115,11 @@ function usageError(err: unknown, argv: readonly string[], options: Options): Cl
     }
     if (spec.type === "boolean" && token.inlineValue === true) {
       const bare = token.name.replace(/^no-/, "");
-      return new CliUsageError(
-        `${flag} takes no value: write ${flag.startsWith("--no-") ? flag : `--${bare}`} for true, --no-${bare} for false`,
-      );
+      return new CliUsageError(`${flag} takes no value: write --${bare} for true, --no-${bare} for false`);
     }
-    if (
-      spec.type === "string" &&
-      (token.value === undefined || code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE")
-    ) {
-      if (token.value === undefined || (token.inlineValue !== true && token.value.startsWith("-"))) {
-        return new CliUsageError(`${flag}: needs a value; see --help`);
-      }
-    }
+    // parseArgs refuses a value that looks like a flag (`--stats --once`) unless written `--stats=-x`.
+    const missing = token.value === undefined || (token.inlineValue !== true && token.value.startsWith("-"));
+    if (spec.type === "string" && missing) return new CliUsageError(`${flag}: needs a value; see --help`);
   }
   return new CliUsageError(`${(err as Error).message} (see --help)`);
 }
