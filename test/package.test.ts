@@ -89,6 +89,9 @@ test(
     const clone = path.join(work, "clone", "uwsgi-forward");
     await run("git", ["clone", "--quiet", "--no-hardlinks", ROOT, clone], work);
     assert.equal(existsSync(path.join(clone, "..", "shared")), false);
+    if ((await run("git", ["status", "--porcelain", "--untracked-files=no"], ROOT)).trim() !== "") {
+      t.diagnostic("the checkout has uncommitted changes: this test packs the committed HEAD, without them");
+    }
     await run("npm", ["ci", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund"], clone);
     const packed = JSON.parse(await run("npm", ["pack", "--json", "--pack-destination", work], clone)) as {
       filename: string;
