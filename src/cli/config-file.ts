@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import { CliUsageError } from "./errors.js";
 import { SETTINGS, type RawSettings, type RawValue } from "./settings.js";
 
@@ -17,9 +17,10 @@ export function readConfigFile(path: string): RawSettings {
       `--config: cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? err}`,
     );
   }
+  const parse = path.endsWith(".json") ? (json: string): unknown => JSON.parse(json) : yamlParser(path);
   let document: unknown;
   try {
-    document = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    document = parse(text);
   } catch (err) {
     const reason = ((err as Error).message.split("\n")[0] ?? "").trim();
     throw new CliUsageError(
@@ -49,6 +50,21 @@ export function readConfigFile(path: string): RawSettings {
     });
   }
   return settings;
+}
+
+/**
+ * The YAML parser, loaded on the first YAML config file: the library, and a CLI that reads no YAML file, never
+ * load the `yaml` package. (A synchronous require, so that reading the config stays synchronous.)
+ */
+function yamlParser(path: string): (text: string) => unknown {
+  try {
+    return (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse;
+  } catch (err) {
+    throw new CliUsageError(
+      `--config: ${JSON.stringify(path)} is YAML, and the yaml package cannot be loaded ` +
+        `(${(err as NodeJS.ErrnoException).code ?? err}): reinstall uwsgi-forward with its dependencies, or give a .json file`,
+    );
+  }
 }
 
 function toRaw(value: unknown, where: string, list: boolean): RawValue {
