@@ -1,11 +1,10 @@
 /** The records every client sends in the benchmark. */
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { UWSGI_SAMPLES } from "../test/helpers/uwsgi-samples.js";
 
-/** Where the shared uWSGI samples live: `../shared` beside the repository. */
-export const BIG_RECORD_PATH = fileURLToPath(
-  new URL("../../shared/uwsgi-samples/big-t1.json", import.meta.url),
-);
+/** The uWSGI stats document of the big server, from the repository's fixtures. */
+export const BIG_RECORD_PATH = path.join(UWSGI_SAMPLES, "big-t1.json");
 
 /** A typical application log line, about 100 bytes as JSON. */
 export function smallRecord(): Record<string, unknown> {

@@ -15,9 +15,7 @@ import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { UwsgiStatsSource, type PollSummary } from "../src/index.js";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SAMPLES = path.resolve(here, "../../shared/uwsgi-samples");
+import { UWSGI_SAMPLES } from "../test/helpers/uwsgi-samples.js";
 
 const APP = `def application(env, start_response):
     start_response('200 OK', [('Content-Type', 'text/plain')])
@@ -130,7 +128,7 @@ async function manyTargets(dir: string, count: number, seconds: number) {
   const serversDir = path.join(dir, "many");
   mkdirSync(serversDir);
   writeFileSync(path.join(dir, "fake.mjs"), FAKE_SERVERS);
-  const doc = path.join(SAMPLES, "seed-after-load.json");
+  const doc = path.join(UWSGI_SAMPLES, "seed-after-load.json");
   const child = spawn(process.execPath, [path.join(dir, "fake.mjs"), serversDir, String(count), doc], {
     stdio: ["ignore", "pipe", "inherit"],
   });

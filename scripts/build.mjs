@@ -1,4 +1,5 @@
-// Builds dist/esm (ESM) and dist/cjs (CommonJS), each with type declarations.
+// Builds dist/esm (ESM: the library and the uwsgi-forward command) and dist/cjs (CommonJS: the library only),
+// each with type declarations. No source maps: the output is plain tsc JavaScript, as readable as the source.
 import { execFileSync } from "node:child_process";
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";

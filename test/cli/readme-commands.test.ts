@@ -15,14 +15,18 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ROOT } from "../helpers/cli-process.js";
 
-test("the README's two set-up commands are bash scripts/demo.sh and bash .ci/run, and .ci/run runs npm test", () => {
+test("the README's two set-up commands are bash scripts/demo.sh and bash .ci/run, and .ci/run ends with its two test commands", () => {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
   assert.match(readme, /^bash scripts\/demo\.sh$/m);
   assert.match(readme, /^bash \.ci\/run$/m);
   assert.match(readme, /^npm test$/m);
+  assert.match(readme, /^UWSGI_FORWARD_PEERS=\S+ npm run test:interop$/m);
   const ci = readFileSync(join(ROOT, ".ci/run"), "utf8").trim().split("\n");
-  assert.equal(ci.at(-1), "npm test");
+  assert.equal(ci.at(-2), "npm test");
+  assert.ok(ci.includes('peers="$(cd ../shared/peers && pwd)"'));
+  assert.match(ci.at(-1) ?? "", /^UWSGI_FORWARD_PEERS=\S+ npm run test:interop$/);
   assert.ok(ci.includes("bash scripts/setup.sh"));
+  assert.ok(ci.includes("bash ../shared/peers/setup.sh"));
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
     scripts: Record<string, string>;
   };
@@ -60,8 +64,9 @@ test("bash scripts/demo.sh, run from a clean clone, shows records arriving at th
   assert.deepEqual(readdirSync(scratch), [], "the demo removed its temp dir");
 });
 
-test("bash .ci/run, from a clean clone, installs what is missing and then runs exactly npm test", (t) => {
-  // The real suite cannot run itself here; an npm stand-in on PATH records what .ci/run asks of npm.
+test("bash .ci/run, from a clean clone, installs what is missing, then runs npm test and the real-peer suite", (t) => {
+  // The real suites cannot run themselves here; an npm stand-in on PATH records what .ci/run asks of npm, and a
+  // peers setup.sh stand-in beside the clone (where CI has ../shared) records that it ran.
   const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-clone-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const clone = join(dir, "repo");
@@ -69,7 +74,12 @@ test("bash .ci/run, from a clean clone, installs what is missing and then runs e
   const bin = join(dir, "bin");
   mkdirSync(bin);
   const calls = join(dir, "npm-calls");
-  writeFileSync(join(bin, "npm"), `#!/bin/sh\necho "$*" >> "${calls}"\n`, { mode: 0o755 });
+  writeFileSync(join(bin, "npm"), `#!/bin/sh\necho "$UWSGI_FORWARD_PEERS $*" >> "${calls}"\n`, {
+    mode: 0o755,
+  });
+  const peers = join(dir, "shared", "peers");
+  mkdirSync(peers, { recursive: true });
+  writeFileSync(join(peers, "setup.sh"), `echo setup >> "${calls}"\n`);
   const run = spawnSync("bash", [".ci/run"], {
     cwd: clone,
     env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
@@ -77,7 +87,6 @@ test("bash .ci/run, from a clean clone, installs what is missing and then runs e
   });
   assert.equal(run.status, 0, run.stderr);
   const npmCalls = readFileSync(calls, "utf8").trim().split("\n");
-  assert.match(npmCalls[0] ?? "", /^ci\b/, "npm ci first (scripts/setup.sh)");
-  assert.equal(npmCalls.at(-1), "test", "then exactly npm test");
-  assert.equal(npmCalls.length, 2);
+  assert.match(npmCalls[0] ?? "", /^\s*ci\b/, "npm ci first (scripts/setup.sh)");
+  assert.deepEqual(npmCalls.slice(1), ["setup", " test", `${peers} run test:interop`]);
 });

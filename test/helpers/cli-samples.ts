@@ -1,12 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UwsgiStatsSource, type ForwardItem } from "../../src/index.js";
-import { ROOT } from "./cli-process.js";
-
-/** The captured uWSGI documents beside the checkout (../shared/uwsgi-samples). */
-export const SAMPLES = join(ROOT, "..", "shared", "uwsgi-samples");
+import { uwsgiSample } from "./uwsgi-samples.js";
 
 /**
  * The records a source produces (with `shapes`) from two consecutive polls of a stats socket that answers
@@ -20,7 +17,7 @@ export async function recordsFromSamples(
 ): Promise<ForwardItem[]> {
   const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-samples-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const documents = [first, second].map((name) => readFileSync(join(SAMPLES, name)));
+  const documents = [first, second].map(uwsgiSample);
   let served = 0;
   const server = createServer((socket) => socket.end(documents[Math.min(served++, 1)] as Buffer));
   const path = join(dir, "stats.sock");

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync, unlinkSync } from "node:fs";
+import { unlinkSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -11,9 +11,9 @@ import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
 import type { UwsgiStatsError } from "../../src/uwsgi/errors.js";
 import { fakeStatsServer, serveOnce } from "../helpers/uwsgi-fake-servers.js";
 import { cleanup, tempDir } from "../helpers/uwsgi-process.js";
+import { uwsgiSample } from "../helpers/uwsgi-samples.js";
 
-const repoRoot = path.resolve(import.meta.dirname, "../..");
-const SAMPLE = readFileSync(path.resolve(repoRoot, "../shared/uwsgi-samples/seed-idle.json"));
+const SAMPLE = uwsgiSample("seed-idle.json");
 
 function errorsOf(items: ForwardItem[]): Record<string, unknown>[] {
   return items.filter((i) => i.tag === "uwsgi.error").map((i) => i.record);

@@ -1,15 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { parseDocument } from "../../src/uwsgi/parse.js";
 import { UwsgiStatsError } from "../../src/uwsgi/errors.js";
+import { uwsgiSample } from "../helpers/uwsgi-samples.js";
 
-const repoRoot = path.resolve(import.meta.dirname, "../..");
-const sample = readFileSync(
-  path.resolve(repoRoot, "../shared/uwsgi-samples/a_seed_unix_busy_inflight_request.json"),
-  "utf8",
-);
+const sample = uwsgiSample("a_seed_unix_busy_inflight_request.json").toString("utf8");
 
 function code(fn: () => unknown): string {
   try {

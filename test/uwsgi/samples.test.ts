@@ -11,14 +11,13 @@ import { flatRecord } from "../../src/uwsgi/shapes/flat.js";
 import { rawRecord } from "../../src/uwsgi/shapes/raw.js";
 import { summaryRecord } from "../../src/uwsgi/shapes/summary.js";
 import { workerRecords } from "../../src/uwsgi/shapes/worker.js";
+import { UWSGI_SAMPLES } from "../helpers/uwsgi-samples.js";
 
-const repoRoot = path.resolve(import.meta.dirname, "../..");
-const samplesDir = path.resolve(repoRoot, "../shared/uwsgi-samples");
-const samples = readdirSync(samplesDir).filter((f) => f.endsWith(".json"));
+const samples = readdirSync(UWSGI_SAMPLES).filter((f) => f.endsWith(".json"));
 const KEY = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 function load(name: string): Record<string, unknown> {
-  return parseDocument(name, readFileSync(path.join(samplesDir, name))).doc;
+  return parseDocument(name, readFileSync(path.join(UWSGI_SAMPLES, name))).doc;
 }
 
 function assertFlatAndTyped(record: Record<string, unknown>, where: string): void {
@@ -33,12 +32,12 @@ function assertFlatAndTyped(record: Record<string, unknown>, where: string): voi
 }
 
 test("there are samples to check", () => {
-  assert.ok(samples.length >= 17, `found ${samples.length} samples in ${samplesDir}`);
+  assert.ok(samples.length >= 17, `found ${samples.length} samples in ${UWSGI_SAMPLES}`);
 });
 
 test("every sample parses exactly as JSON.parse reads it, unrepaired", () => {
   for (const name of samples) {
-    const bytes = readFileSync(path.join(samplesDir, name));
+    const bytes = readFileSync(path.join(UWSGI_SAMPLES, name));
     const parsed = parseDocument(name, bytes);
     assert.equal(parsed.repaired, false, name);
     assert.deepEqual(parsed.doc, JSON.parse(bytes.toString("utf8")), name);

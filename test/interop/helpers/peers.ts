@@ -1,0 +1,295 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/**
+ * The real-peer suites (Fluentd, Fluent Bit, Norikra) find `../shared/peers` through this variable; `.ci/run`
+ * sets it. Without it they skip, saying how to enable them.
+ */
+export const PEERS_ENV = "UWSGI_FORWARD_PEERS";
+
+/** The peers folder named by UWSGI_FORWARD_PEERS, or undefined when the real-peer suites are not enabled. */
+export function peersDir(): string | undefined {
+  const dir = process.env[PEERS_ENV];
+  if (!dir) return undefined;
+  if (!existsSync(path.join(dir, "fluentd.sh"))) {
+    throw new Error(
+      `${PEERS_ENV}=${dir} does not hold fluentd.sh: point it at the peers folder (../shared/peers)`,
+    );
+  }
+  return dir;
+}
+
+/** The `skip` option of a real-peer suite: false when enabled, otherwise the reason and how to enable it. */
+export function skipWithoutPeers(): false | string {
+  return peersDir() === undefined
+    ? `real peers not enabled: set ${PEERS_ENV}=/path/to/shared/peers (after its setup.sh) to run this suite`
+    : false;
+}
+
+/** A running peer started by one of the peers' start scripts. */
+export interface Peer {
+  readonly name: "fluentd" | "fluent-bit" | "norikra";
+  readonly pid: number;
+  /** TCP port (Forward for Fluentd and Fluent Bit, RPC for Norikra). */
+  readonly port: number;
+  /** Events file: one JSON line per received event. */
+  readonly out: string;
+  readonly log: string;
+  readonly workdir: string;
+  /** The start script's `key=value` lines. */
+  readonly info: Readonly<Record<string, string>>;
+  /** Sends `signal` and waits until the process is gone (SIGKILL after `graceMs`). */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+  /** Sends a signal without waiting (SIGSTOP/SIGCONT for freezes). */
+  signal(signal: NodeJS.Signals): void;
+  /** The peer's log so far. */
+  readLog(): string;
+}
+
+/** Options of `startFluentd`: each maps to a `fluentd.sh` flag (see shared/peers/README.md). */
+export interface FluentdOptions {
+  port: number;
+  workdir?: string;
+  out?: string;
+  sharedKey?: string;
+  selfHostname?: string;
+  users?: { username: string; password: string }[];
+  tlsCert?: string;
+  tlsKey?: string;
+  unix?: string;
+  norikra?: string;
+  norikraPrefix?: string;
+  config?: string;
+  logLevel?: string;
+  timeoutS?: number;
+}
+
+/** Options of `startFluentBit`: each maps to a `fluent-bit.sh` flag. */
+export interface FluentBitOptions {
+  port: number;
+  workdir?: string;
+  out?: string;
+  sharedKey?: string;
+  selfHostname?: string;
+  users?: { username: string; password: string }[];
+  tlsCert?: string;
+  tlsKey?: string;
+  unix?: string;
+  config?: string;
+  ready?: string;
+  logLevel?: string;
+  timeoutS?: number;
+}
+
+/** Options of `startNorikra`. */
+export interface NorikraOptions {
+  rpcPort: number;
+  uiPort: number;
+  workdir?: string;
+  timeoutS?: number;
+}
+
+function authFlags(o: FluentdOptions | FluentBitOptions): string[] {
+  const flags: string[] = [];
+  if (o.sharedKey !== undefined) flags.push("--shared-key", o.sharedKey);
+  if (o.selfHostname !== undefined) flags.push("--self-hostname", o.selfHostname);
+  for (const u of o.users ?? []) flags.push("--user", u.username, "--password", u.password);
+  if (o.tlsCert !== undefined) flags.push("--tls-cert", o.tlsCert);
+  if (o.tlsKey !== undefined) flags.push("--tls-key", o.tlsKey);
+  if (o.unix !== undefined) flags.push("--unix", o.unix);
+  return flags;
+}
+
+function common(o: {
+  workdir?: string;
+  out?: string;
+  config?: string;
+  logLevel?: string;
+  timeoutS?: number;
+}) {
+  const flags: string[] = [];
+  if (o.workdir !== undefined) flags.push("--workdir", o.workdir);
+  if (o.out !== undefined) flags.push("--out", o.out);
+  if (o.config !== undefined) flags.push("--config", o.config);
+  if (o.logLevel !== undefined) flags.push("--log-level", o.logLevel);
+  if (o.timeoutS !== undefined) flags.push("--timeout", String(o.timeoutS));
+  return flags;
+}
+
+/** Starts a real Fluentd 1.15.3 and resolves once it is ready (its worker runs). */
+export function startFluentd(o: FluentdOptions): Promise<Peer> {
+  const flags = ["--port", String(o.port), ...authFlags(o), ...common(o)];
+  if (o.norikra !== undefined) flags.push("--norikra", o.norikra);
+  if (o.norikraPrefix !== undefined) flags.push("--norikra-prefix", o.norikraPrefix);
+  return startPeer("fluentd", "fluentd.sh", flags, o.port);
+}
+
+/** Starts a real Fluent Bit 5.1.1 and resolves once it listens. */
+export function startFluentBit(o: FluentBitOptions): Promise<Peer> {
+  const flags = ["--port", String(o.port), ...authFlags(o), ...common(o)];
+  if (o.ready !== undefined) flags.push("--ready", o.ready);
+  return startPeer("fluent-bit", "fluent-bit.sh", flags, o.port);
+}
+
+/** Starts a real Norikra 1.5.1 (in memory) and resolves once its RPC port answers (15–30 s). */
+export function startNorikra(o: NorikraOptions): Promise<Peer> {
+  const flags = ["start", "--rpc-port", String(o.rpcPort), "--ui-port", String(o.uiPort)];
+  if (o.workdir !== undefined) flags.push("--workdir", o.workdir);
+  flags.push("--timeout", String(o.timeoutS ?? 180));
+  return startPeer("norikra", "norikra.sh", flags, o.rpcPort);
+}
+
+/** Runs `norikra.sh client --port PORT ARGS…` (norikra-client 1.4.0) and resolves with its stdout. */
+export function norikraClient(port: number, args: string[], input?: string): Promise<string> {
+  const dir = requirePeers();
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      "bash",
+      [path.join(dir, "norikra.sh"), "client", "--port", String(port), ...args],
+      { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`norikra client ${args.join(" ")} failed: ${String(err)}\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
+    child.stdin?.end(input ?? "");
+  });
+}
+
+function requirePeers(): string {
+  const dir = peersDir();
+  if (dir === undefined) throw new Error(`${PEERS_ENV} is not set`);
+  return dir;
+}
+
+function startPeer(name: Peer["name"], script: string, flags: string[], port: number): Promise<Peer> {
+  const dir = requirePeers();
+  return new Promise((resolve, reject) => {
+    execFile(
+      "bash",
+      [path.join(dir, script), ...flags],
+      { timeout: 240_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`${script} ${flags.join(" ")} failed: ${String(err)}\n${stdout}\n${stderr}`));
+          return;
+        }
+        const info: Record<string, string> = {};
+        for (const line of stdout.split("\n")) {
+          const eq = line.indexOf("=");
+          if (eq > 0) info[line.slice(0, eq)] = line.slice(eq + 1);
+        }
+        const pid = Number(info.pid);
+        if (!Number.isInteger(pid) || pid <= 0) {
+          reject(new Error(`${script} printed no pid:\n${stdout}\n${stderr}`));
+          return;
+        }
+        resolve(peerHandle(name, pid, port, info));
+      },
+    );
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function peerHandle(name: Peer["name"], pid: number, port: number, info: Record<string, string>): Peer {
+  const workdir = info.workdir ?? "";
+  return {
+    name,
+    pid,
+    port,
+    out: info.out ?? path.join(workdir, "events.jsonl"),
+    log: info.log ?? "",
+    workdir,
+    info,
+    async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 15_000) {
+      if (!alive(pid)) return;
+      try {
+        process.kill(pid, "SIGCONT");
+        process.kill(pid, signal);
+      } catch {
+        return;
+      }
+      const deadline = Date.now() + graceMs;
+      while (alive(pid) && Date.now() < deadline) await sleep(50);
+      if (alive(pid)) process.kill(pid, "SIGKILL");
+      while (alive(pid)) await sleep(20);
+    },
+    signal(signal: NodeJS.Signals) {
+      process.kill(pid, signal);
+    },
+    readLog() {
+      return info.log && existsSync(info.log) ? readFileSync(info.log, "utf8") : "";
+    },
+  };
+}
+
+/** Every JSON line of a peer's events file so far (a half-written last line is left for the next read). */
+export function readEvents(file: string): Record<string, unknown>[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, "utf8");
+  const events: Record<string, unknown>[] = [];
+  const lines = text.split("\n");
+  if (!text.endsWith("\n")) lines.pop();
+  for (const line of lines) if (line.trim()) events.push(JSON.parse(line) as Record<string, unknown>);
+  return events;
+}
+
+/**
+ * Polls the events file until `done(events)` holds, or rejects after `timeoutMs` with the count seen.
+ * Peers write their events file in batches (Fluentd within ~0.2 s, Fluent Bit 0.4–2 s).
+ */
+export async function waitForEvents(
+  file: string,
+  done: (events: Record<string, unknown>[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const events = readEvents(file);
+    if (done(events)) return events;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for events in ${file}: ${events.length} so far`,
+      );
+    }
+    await sleep(100);
+  }
+}
+
+/** Waits until the events file stops growing for `quietMs` and returns what it holds. */
+export async function settledEvents(file: string, quietMs = 2_000, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const n = readEvents(file).length;
+    if (n !== last) {
+      last = n;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs || Date.now() > deadline) {
+      return readEvents(file);
+    }
+    await sleep(100);
+  }
+}
+
+/** A temporary directory for one test, removed when the test ends. */
+export function peerTempDir(
+  t: { after: (fn: () => void) => void },
+  prefix = "uwsgi-forward-interop-",
+): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
