@@ -1,6 +1,6 @@
 // Builds dist/esm (ESM) and dist/cjs (CommonJS), each with type declarations.
 import { execFileSync } from "node:child_process";
-import { chmodSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
@@ -10,3 +10,12 @@ for (const project of ["tsconfig.build.json", "tsconfig.cjs.json"]) {
 }
 writeFileSync("dist/cjs/package.json", JSON.stringify({ type: "commonjs" }) + "\n");
 chmodSync("dist/esm/cli/main.js", 0o755);
+
+// import.meta is for ES modules only: the CommonJS build finds the winston worker from __filename instead.
+const workerFile = "dist/cjs/loggers/worker-file.js";
+const workerSource = readFileSync(workerFile, "utf8");
+if (!workerSource.includes("import.meta.url")) throw new Error(`${workerFile}: import.meta.url not found`);
+writeFileSync(
+  workerFile,
+  workerSource.replace("import.meta.url", 'require("node:url").pathToFileURL(__filename).href'),
+);
