@@ -187,6 +187,8 @@ async function main(): Promise<void> {
     "| --- | ---: | ---: |",
     ...ratios,
     "",
+    "With pino both worker transports cost the main thread about the same (pino's own serialization and the copy into thread-stream's buffer); the difference is what the worker does with each line, and how many lines per second reach the server. fluent-logger's winston transport does its encoding and socket writes on the main thread.",
+    "",
   ].join("\n");
   const doc = readFileSync(DOC, "utf8");
   const start = doc.indexOf(`\n${SECTION}\n`);
