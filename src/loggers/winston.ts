@@ -6,6 +6,7 @@
 import TransportStream from "winston-transport";
 import { Worker } from "node:worker_threads";
 import type { LoggerDropInfo } from "./log-sink.js";
+import { InvalidOptionError } from "../index.js";
 import { resolveLoggerOptions, type LoggerDefaults, type LoggerTransportOptions } from "./options.js";
 import type { LoggerCloseSummary } from "./shutdown.js";
 import type { FromWorker, ToWorker, WorkerData } from "./winston-messages.js";
@@ -50,7 +51,8 @@ export class ForwardTransport extends TransportStream {
   #scheduled = false;
   #closing: Promise<LoggerCloseSummary> | undefined;
   #resolveClosed: ((summary: LoggerCloseSummary) => void) | undefined;
-  readonly #onBeforeExit = (): void => void this.#shutdown();
+  #rejectClosed: ((error: Error) => void) | undefined;
+  readonly #onBeforeExit = (): void => this.close();
   readonly #onExit = (): void => this.#waitAtExit();
 
   constructor(options: ForwardTransportOptions = {}) {
@@ -64,9 +66,22 @@ export class ForwardTransport extends TransportStream {
       defaults: DEFAULTS,
       done: this.#done.buffer as SharedArrayBuffer,
     };
-    this.#worker = new Worker(WINSTON_WORKER_FILE, { workerData });
+    try {
+      this.#worker = new Worker(WINSTON_WORKER_FILE, { workerData });
+    } catch (err) {
+      // DataCloneError: the options go to the worker by structured clone.
+      throw new InvalidOptionError(
+        "options",
+        `must be plain data the worker can receive (no functions): ${String(err)}`,
+      );
+    }
     this.#worker.on("message", (message: FromWorker) => this.#onMessage(message));
     this.#worker.on("error", (err) => this.emit("error", err));
+    this.#worker.on("exit", () =>
+      this.#rejectClosed?.(
+        new Error("uwsgi-forward/winston: the worker thread ended before closing its sink"),
+      ),
+    );
     // After the listeners: adding a "message" listener refs the worker again.
     this.#worker.unref();
     process.on("beforeExit", this.#onBeforeExit);
@@ -125,14 +140,17 @@ export class ForwardTransport extends TransportStream {
   #shutdown(): Promise<LoggerCloseSummary> {
     if (this.#closing) return this.#closing;
     this.#post();
-    this.#closing = new Promise<LoggerCloseSummary>((resolve) => {
+    this.#closing = new Promise<LoggerCloseSummary>((resolve, reject) => {
       this.#resolveClosed = resolve;
-    }).then((summary) => {
+      this.#rejectClosed = reject;
+    }).finally(() => {
       process.off("beforeExit", this.#onBeforeExit);
       process.off("exit", this.#onExit);
-      this.emit("closed", summary);
-      return summary;
     });
+    this.#closing.then(
+      (summary) => this.emit("closed", summary),
+      () => {},
+    );
     this.#worker.ref();
     this.#worker.postMessage({ type: "close" } satisfies ToWorker);
     return this.#closing;
@@ -140,13 +158,14 @@ export class ForwardTransport extends TransportStream {
 
   /** `process.exit()` or the end of the app with the close not finished: block until the worker is done. */
   #waitAtExit(): void {
-    void this.#shutdown();
+    this.close();
     Atomics.wait(this.#done, 0, 0, this.#closeTimeoutMs + EXIT_GRACE_MS);
   }
 
   /** Called by winston on `logger.close()` (and when the transport is removed): closes in the background. */
   override close(): void {
-    void this.#shutdown();
+    // A worker that failed was reported as `error` already.
+    this.#shutdown().catch(() => {});
   }
 
   /** Called on `logger.end()`: the logger's `finish` waits for the delivery. */

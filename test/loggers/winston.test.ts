@@ -133,6 +133,7 @@ for (const [options, option] of [
   [{ closeTimeoutMs: -1 }, "closeTimeoutMs"],
   [{ servers: [{ port: 1, colour: "red" }] }, "servers[0].colour"],
   [{ bogus: true }, "bogus"],
+  [{ tls: { checkServerIdentity: () => undefined } }, "options"],
 ] as const) {
   test(`new ForwardTransport() with a bad ${option} throws INVALID_OPTION naming "${option}"`, () => {
     assert.throws(
