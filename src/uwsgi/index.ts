@@ -7,3 +7,5 @@ export type { VarsMode } from "./redact.js";
 export { REDACTED } from "./redact.js";
 export { parseDocument } from "./parse.js";
 export type { ParsedDocument } from "./parse.js";
+export { RECORD_SCHEMA } from "./shapes/schema.js";
+export type { RecordFieldType, RecordFieldSpec, SchemaShape, ShapeSchema } from "./shapes/schema.js";
