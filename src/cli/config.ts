@@ -16,6 +16,8 @@ export interface SidecarSourceOptions {
   maxBytes?: number;
   escapeKeys: boolean;
   vars: (typeof VARS)[number];
+  hostName?: string;
+  fields?: Record<string, string>;
 }
 
 /** Options for ForwardSink that the sidecar sets (the rest keep the sink's defaults). */
@@ -112,6 +114,18 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
     vars: (values.enumValue("vars") as SidecarSourceOptions["vars"] | undefined) ?? "redact",
   };
   if (timeoutMs !== undefined) source.timeoutMs = timeoutMs;
+  const hostName = values.string("host-name");
+  if (hostName !== undefined) source.hostName = hostName;
+  const fieldTexts = values.list("field");
+  if (fieldTexts !== undefined) {
+    const fields: Record<string, string> = {};
+    for (const text of fieldTexts) {
+      const eq = text.indexOf("=");
+      if (eq <= 0) values.fail("field", "KEY=VALUE, such as env=prod", text);
+      fields[text.slice(0, eq)] = text.slice(eq + 1);
+    }
+    source.fields = fields;
+  }
   const maxBytes = values.size("max-bytes");
   if (maxBytes !== undefined && maxBytes < 64)
     values.fail("max-bytes", "a size of at least 64 bytes, such as 8MiB");

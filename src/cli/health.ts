@@ -1,5 +1,4 @@
-import { hostname } from "node:os";
-import type { EventRecord } from "../index.js";
+import type { EventRecord, RecordLabels } from "../index.js";
 
 /** Per-target counters kept by the sidecar for its health record. */
 interface TargetHealth {
@@ -44,10 +43,10 @@ export class Health {
   }
 
   /**
-   * The health record. `output` holds what the sink (or --stdout) reports: sent, acked, dropped,
+   * The health record, starting with the source's labels (`host` and the static fields). `output` holds what the sink (or --stdout) reports: sent, acked, dropped,
    * buffered bytes and the per-server states, already in record form.
    */
-  build(output: EventRecord): EventRecord {
+  build(labels: RecordLabels, output: EventRecord): EventRecord {
     const targets = [...this.#targets].map(([target, t]) => ({
       target,
       state: t.state,
@@ -55,7 +54,7 @@ export class Health {
       last_error: t.lastError,
     }));
     return {
-      host: hostname(),
+      ...labels,
       pid: process.pid,
       uptime_s: Math.round((Date.now() - this.#started) / 1000),
       polls: this.#polls,

@@ -20,6 +20,8 @@ export interface RunIo {
 /** Which flag an option of ForwardSink or UwsgiStatsSource comes from, for one-line errors. */
 const FLAG_OF_OPTION: [RegExp, string][] = [
   [/^targets/, "--stats"],
+  [/^hostName/, "--host-name"],
+  [/^fields/, "--field"],
   [/^intervalMs/, "--interval"],
   [/^(timeoutMs|connectTimeoutMs)/, "--timeout"],
   [/^shapes/, "--shape"],

@@ -88,6 +88,20 @@ export const SETTINGS: readonly SettingSpec[] = [
     "uwsgi",
     "tags are PREFIX.stats, PREFIX.summary, PREFIX.worker, PREFIX.flat, PREFIX.emperor, PREFIX.error, PREFIX.health",
   ),
+  spec(
+    "host-name",
+    "string",
+    "NAME",
+    "the host name (os.hostname())",
+    "the host field of every record, so that the records of many hosts stay apart downstream",
+  ),
+  spec(
+    "field",
+    "list",
+    "KEY=VALUE",
+    "none",
+    "static label added to every record, e.g. env=prod (repeatable; KEY matches [A-Za-z_][A-Za-z0-9_]*)",
+  ),
   spec("interval", "duration", "DURATION", "1s", "time between two polls of every target"),
   spec(
     "shape",

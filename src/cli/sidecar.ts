@@ -210,7 +210,7 @@ export class Sidecar {
     return {
       tag: this.#config.healthTag,
       time: Date.now(),
-      record: this.#health.build(this.#output.health()),
+      record: this.#health.build(this.#source.options.labels, this.#output.health()),
     };
   }
 

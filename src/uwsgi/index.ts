@@ -9,3 +9,4 @@ export { parseDocument } from "./parse.js";
 export type { ParsedDocument } from "./parse.js";
 export { RECORD_SCHEMA } from "./shapes/schema.js";
 export type { RecordFieldType, RecordFieldSpec, SchemaShape, ShapeSchema } from "./shapes/schema.js";
+export type { LabelValue, RecordLabels } from "./labels.js";

@@ -8,6 +8,7 @@ import {
   rejectUnknownKeys,
 } from "../options.js";
 import { parseTarget, TARGET_FORMS, type TargetSpec } from "./address.js";
+import { resolveLabels, type LabelValue, type RecordLabels } from "./labels.js";
 import type { VarsMode } from "./redact.js";
 
 /** Record shapes a source can emit; Emperor documents always give `raw` and `emperor` records. */
@@ -45,6 +46,13 @@ export interface UwsgiStatsSourceOptions {
   escapeKeys?: boolean;
   /** `cores[].vars` policy: "redact" (default) replaces secrets, "keep" sends all, "drop" removes `vars`. */
   vars?: VarsMode;
+  /** The `host` field of every record, so that records of many hosts stay apart downstream. Default `os.hostname()`. */
+  hostName?: string;
+  /**
+   * Static labels added to every record after `host` (`{ env: "prod", role: "api" }`). Keys match
+   * `[A-Za-z_][A-Za-z0-9_]*` and must not be a field the records already carry. Default none.
+   */
+  fields?: Readonly<Record<string, LabelValue>>;
 }
 
 /** Options after validation, with every default applied. */
@@ -59,6 +67,8 @@ export interface ResolvedSourceOptions {
   readonly concurrency: number;
   readonly escapeKeys: boolean;
   readonly vars: VarsMode;
+  /** `{ host, ...fields }`: what every record starts with. */
+  readonly labels: RecordLabels;
 }
 
 /** Default tags. */
@@ -83,6 +93,8 @@ const KNOWN = [
   "concurrency",
   "escapeKeys",
   "vars",
+  "hostName",
+  "fields",
 ] as const;
 
 const EXAMPLES: Record<string, string> = {
@@ -181,5 +193,6 @@ export function resolveSourceOptions(options: unknown): ResolvedSourceOptions {
     concurrency: integer("concurrency", o.concurrency, 64, 1, 65536),
     escapeKeys: booleanOption("escapeKeys", o.escapeKeys, false),
     vars: enumOption("vars", o.vars, "redact", ["redact", "keep", "drop"] as const),
+    labels: resolveLabels(o.hostName, o.fields),
   };
 }

@@ -10,6 +10,7 @@ import { readStats } from "./read.js";
 import { applyVarsPolicy } from "./redact.js";
 import { isEmperorDocument, num } from "./shapes/fields.js";
 import { emperorItems, statsItems } from "./shapes/items.js";
+import { labelRecord } from "./labels.js";
 import { forEachLimited } from "./limit.js";
 import { TargetRegistry, type ResolvedTarget } from "./targets.js";
 
@@ -155,7 +156,8 @@ export class UwsgiStatsSource extends Readable {
     const signal = this.#abort.signal;
     const items: ForwardItem[] = [];
     const deliver = (batch: ForwardItem[]): void => {
-      for (const item of batch) {
+      for (const shaped of batch) {
+        const item: ForwardItem = { ...shaped, record: labelRecord(this.options.labels, shaped.record) };
         items.push(item);
         this.emit("record", item);
         if (push && !this.#ended && !this.push(item)) this.#needDrain = true;

@@ -48,7 +48,12 @@ test("the health record counts polls, records and errors per target, and merges 
   health.record({ target: "/b.sock" });
   health.targetError("/b.sock", "UWSGI_STATS_REFUSED");
   health.targetError("/b.sock", "UWSGI_STATS_REFUSED");
-  const record = health.build({ sent: 5, acked: 4, dropped: 0, buffered_bytes: 10, servers: [] });
+  const record = health.build(
+    { host: "web-1", env: "prod" },
+    { sent: 5, acked: 4, dropped: 0, buffered_bytes: 10, servers: [] },
+  );
+  assert.deepEqual(Object.keys(record).slice(0, 2), ["host", "env"], "the labels come first");
+  assert.equal(record.host, "web-1");
   assert.equal(record.polls, 2);
   assert.equal(record.records, 2);
   assert.equal(record.target_errors, 2);
@@ -60,7 +65,7 @@ test("the health record counts polls, records and errors per target, and merges 
   assert.equal(record.sent, 5);
   assert.equal(record.acked, 4);
   health.targetOk("/b.sock");
-  assert.equal(health.build({}).targets_failing, 0);
+  assert.equal(health.build({ host: "web-1" }, {}).targets_failing, 0);
   for (const key of Object.keys(record)) assert.match(key, /^[a-z][a-z0-9_]*$/, "Norikra-friendly keys");
 });
 
