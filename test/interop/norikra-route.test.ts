@@ -192,13 +192,52 @@ async function waitForRows(name: string, timeoutMs: number): Promise<NorikraEven
   }
 }
 
+// First, on a fresh Norikra: Norikra 1.5.1 keeps the Esper state of a closed target, and a target of the same
+// name opened again by the plugin from its first events could leave a query without events (seen when this
+// scenario ran after the others on one Norikra). The scenarios where the target is opened before the events
+// (by uwsgi-forward norikra or by a query) are not affected.
+test(
+  "Fluentd first (the plugin opens the targets from the first events), queries set up after: right values and types",
+  { skip },
+  async (t) => {
+    await resetNorikra(rpc);
+    const dir = peerTempDir(t);
+    const fluentd = await startTdAgent(t, dir);
+    const route = await startRoute(t, dir, fluentd);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const open = new Set((await rpc.targets()).map((x) => x.name));
+      const typed = async (x: string) => open.has(x) && (await rpc.fields(x)).length > 0;
+      if ((await typed("stats")) && (await typed("summary")) && (await typed("worker"))) break;
+      assert.ok(Date.now() < deadline, "Fluentd opened the targets");
+      await sleep(500);
+    }
+    const log = await setUpNorikra(t, ["--queries", writeQueries(dir, QUERIES)]);
+    assert.doesNotMatch(log, /re-opened|opened (stats|summary|worker)/, "the plugin's targets are kept");
+    await sleep(20_000);
+    await route.stop();
+    const fetched = await fetchAll(QUERIES);
+    checkAll("fluentd-first", QUERIES, fetched, route.tee.events);
+    await checkFieldTypes(rpc);
+  },
+);
+
 test(
   "set up with uwsgi-forward norikra before the first event: every query right, every field typed as the schema says",
   { skip },
   async (t) => {
     await resetNorikra(rpc);
     const dir = peerTempDir(t);
-    const log = await setUpNorikra(t, ["--queries", writeQueries(dir, QUERIES)]);
+    // The shipped uwsgi_requests with a 5 s time window: its windows close on Norikra's clock, so its rows
+    // are checked in total (every record falls in some window) rather than window by window.
+    const shippedRequests = splitQueries(SHIPPED_QUERIES).find((q) => q.name === "uwsgi_requests");
+    const timed = {
+      name: "uwsgi_requests_5s",
+      expression: (shippedRequests?.expression ?? "").replace("time_batch(1 min)", "time_batch(5 sec)"),
+    };
+    const file = writeQueries(dir, QUERIES);
+    writeFileSync(file, `${queriesFile(QUERIES)}\n-- name: ${timed.name}\n${timed.expression};\n`);
+    const log = await setUpNorikra(t, ["--queries", file]);
     assert.match(
       log,
       /opened stats, summary, worker, flat, emperor; declared \d+ fields; registered uwsgi_listen_queue/,
@@ -207,6 +246,27 @@ test(
     const route = await startRoute(t, dir, fluentd);
     await sleep(20_000);
     await route.stop();
+    await sleep(5000); // the last 5 s window closes
+    const timedRows = (await rpc.event(timed.name)).map(([, row]) => row);
+    const withRates = route.tee.events
+      .filter((e) => e.tag === "uwsgi.summary" && e.record.requests_per_sec !== undefined)
+      .map((e) => e.record);
+    const total = withRates.reduce(
+      (n, r) => n + ((r.requests_per_sec as number) * (r.interval_ms as number)) / 1000,
+      0,
+    );
+    const counted = timedRows.reduce((n, r) => n + (r.requests as number), 0);
+    const busiest = Math.max(...withRates.map((r) => r.workers_busy as number));
+    const busiestRow = Math.max(...timedRows.map((r) => r.workers_busy_max as number));
+    report.push(
+      `uwsgi-forward-norikra-first ${timed.name}: ${timedRows.length} rows, sum of requests ${counted.toFixed(3)} expected ${total.toFixed(3)}; max workers_busy_max ${busiestRow} expected ${busiest}`,
+    );
+    assert.ok(timedRows.length >= 3, `${timed.name}: ${timedRows.length} rows`);
+    assert.ok(
+      Math.abs(counted - total) < 1e-6 * total,
+      `${timed.name}: sum of requests ${counted} = ${total}`,
+    );
+    assert.equal(busiestRow, busiest);
     const checks = checkAll(
       "uwsgi-forward-norikra-first",
       QUERIES,
@@ -220,8 +280,8 @@ test(
       "WHERE rss > 0 keeps the zeros out",
     );
     await checkFieldTypes(rpc);
-    const again = await setUpNorikra(t, ["--queries", writeQueries(dir, QUERIES)]);
-    assert.match(again, /: 9 queries already there$/m, "a second run changes nothing");
+    const again = await setUpNorikra(t, ["--queries", file]);
+    assert.match(again, /: 10 queries already there$/m, "a second run changes nothing");
   },
 );
 
@@ -248,32 +308,6 @@ test(
       assert.ok(c.offset <= 2, `${c.name}: Norikra saw every record after the first poll`);
     await checkFieldTypes(rpc);
     assert.doesNotMatch(fluentd.readLog(), /failed to flush the buffer|ServerError/);
-  },
-);
-
-test(
-  "Fluentd first (the plugin opens the targets from the first events), queries set up after: right values and types",
-  { skip },
-  async (t) => {
-    await resetNorikra(rpc);
-    const dir = peerTempDir(t);
-    const fluentd = await startTdAgent(t, dir);
-    const route = await startRoute(t, dir, fluentd);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const open = new Set((await rpc.targets()).map((x) => x.name));
-      const typed = async (x: string) => open.has(x) && (await rpc.fields(x)).length > 0;
-      if ((await typed("stats")) && (await typed("summary")) && (await typed("worker"))) break;
-      assert.ok(Date.now() < deadline, "Fluentd opened the targets");
-      await sleep(500);
-    }
-    const log = await setUpNorikra(t, ["--queries", writeQueries(dir, QUERIES)]);
-    assert.doesNotMatch(log, /re-opened|opened (stats|summary|worker)/, "the plugin's targets are kept");
-    await sleep(20_000);
-    await route.stop();
-    const fetched = await fetchAll(QUERIES);
-    checkAll("fluentd-first", QUERIES, fetched, route.tee.events);
-    await checkFieldTypes(rpc);
   },
 );
 
