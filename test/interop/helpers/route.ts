@@ -265,27 +265,25 @@ export function checkQuery(
     while (i < events.length && events[i]?.[0] === time) group.push(events[i++]?.[1] as Rec);
     groups.push(group);
   }
-  const matches = (expected: Rec[]): boolean => {
+  /** The rows and their expected values, paired in the order compared; undefined when they differ. */
+  const pair = (expected: Rec[]): { rows: Rec[]; expected: Rec[] } | undefined => {
+    const rows: Rec[] = [];
+    const wanted: Rec[] = [];
     let k = 0;
     for (const group of groups) {
       const want = expected.slice(k, k + group.length);
-      if (want.length < group.length) return false;
+      if (want.length < group.length) return undefined;
       const [a, b] = [order(group), order(want)];
-      if (!a.every((row, j) => sameRow(row, b[j] as Rec))) return false;
+      if (!a.every((row, j) => sameRow(row, b[j] as Rec))) return undefined;
+      rows.push(...a);
+      wanted.push(...b);
       k += group.length;
     }
-    return true;
+    return { rows, expected: wanted };
   };
   for (let start = 0; start < seen.length; start++) {
-    const expected = expectedFrom(start);
-    if (matches(expected)) {
-      return {
-        name: query.name,
-        offset: start,
-        rows: groups.flat(),
-        expected: expected.slice(0, events.length),
-      };
-    }
+    const paired = pair(expectedFrom(start));
+    if (paired) return { name: query.name, offset: start, ...paired };
   }
   assert.fail(
     `${query.name}: rows ${JSON.stringify(events.slice(0, 4))} match no run of windows of the ${seen.length} records sent; ` +
