@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `uwsgi-forward` command (package bin). Everything it does is in run.ts; this file only binds it to the process.
+import { runNorikraProcess } from "./norikra/process.js";
 import { run } from "./run.js";
 
 const exit = (code: number): void => {
@@ -14,11 +15,15 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-run(process.argv.slice(2), process.env, {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  exit: (code) => process.exit(code),
-}).then(exit, (err: unknown) => {
+const [command, ...rest] = process.argv.slice(2);
+(command === "norikra"
+  ? runNorikraProcess(rest)
+  : run(process.argv.slice(2), process.env, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      exit: (code) => process.exit(code),
+    })
+).then(exit, (err: unknown) => {
   process.stderr.write(`uwsgi-forward: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
   exit(1);
 });

@@ -7,4 +7,6 @@ export type { VarsMode } from "./redact.js";
 export { REDACTED } from "./redact.js";
 export { parseDocument, MAX_DEPTH, DEFAULT_MAX_ELEMENTS } from "./parse.js";
 export type { ParsedDocument, DocumentLimits } from "./parse.js";
+export { RECORD_SCHEMA } from "./shapes/schema.js";
+export type { RecordFieldType, RecordFieldSpec, SchemaShape, ShapeSchema } from "./shapes/schema.js";
 export type { LabelValue, RecordLabels } from "./labels.js";

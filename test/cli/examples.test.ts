@@ -151,7 +151,10 @@ async function sampleFields(t: {
   after: (fn: () => void) => void;
 }): Promise<Map<string, ForwardItem["record"][]>> {
   const items = [
-    ...(await recordsFromSamples(t, "big-t0.json", "big-t1.json", ["summary", "worker"])),
+    ...(await recordsFromSamples(t, "a_seed_unix_load_t0.json", "a_seed_unix_load_t0plus2s.json", [
+      "summary",
+      "worker",
+    ])),
     ...(await recordsFromSamples(
       t,
       "f_harakiri_maxreq_load_t0.json",
@@ -164,7 +167,7 @@ async function sampleFields(t: {
   return byTag;
 }
 
-test("td-agent.conf sends our summary and worker tags to Norikra with types that match the records", async (t) => {
+test("td-agent.conf sends our tags to Norikra with no option that does nothing and no field declaration", () => {
   const config = parseFluentdConfig(read("td-agent.conf"));
   const source = config.children.find((s) => s.name === "source");
   assert.equal(source?.params.get("@type"), "forward");
@@ -175,35 +178,20 @@ test("td-agent.conf sends our summary and worker tags to Norikra with types that
   assert.equal(first("uwsgi.health")?.params.get("@type"), "stdout", "health stays out of Norikra");
   const norikra = first("uwsgi.summary");
   assert.equal(norikra?.params.get("@type"), "norikra");
-  assert.equal(first("uwsgi.worker"), norikra);
+  for (const tag of DEFAULT_TAGS) assert.equal(first(tag), norikra, tag);
   assert.equal(norikra?.params.get("target_map_tag"), "true");
-  const prefix = norikra?.params.get("remove_tag_prefix") ?? "";
-  assert.equal(prefix, "uwsgi", "the sidecar's default --tag-prefix");
-  const defaults = norikra?.children.find((s) => s.name === "default");
-  assert.equal(defaults?.params.get("escape_fieldname"), "yes");
-
-  const byTag = await sampleFields(t);
-  const targets = norikra?.children.filter((s) => s.name === "target") ?? [];
-  assert.deepEqual(targets.map((s) => s.arg).sort(), ["summary", "worker"]);
-  for (const target of targets) {
-    const tag = DEFAULT_TAGS.find((x) => norikraTarget(x, prefix) === target.arg) as string;
-    const records = byTag.get(tag) ?? [];
-    assert.ok(records.length > 0, tag);
-    for (const [param, check] of [
-      ["field_integer", (v: unknown) => Number.isInteger(v)],
-      ["field_float", (v: unknown) => typeof v === "number"],
-      ["field_string", (v: unknown) => typeof v === "string"],
-    ] as const) {
-      for (const field of (target.params.get(param) ?? "").split(",").filter(Boolean)) {
-        const values = records.map((r) => r[field]).filter((v) => v !== undefined);
-        assert.ok(values.length > 0, `${target.arg}.${field} (${param}) exists in ${tag} records`);
-        assert.ok(
-          values.every(check),
-          `${target.arg}.${field} values fit ${param}: ${values.slice(0, 3).join(", ")}`,
-        );
-      }
-    }
-  }
+  assert.equal(norikra?.params.get("remove_tag_prefix"), "uwsgi", "the sidecar's default --tag-prefix");
+  assert.equal(norikra?.params.get("drop_server_error_record"), "true");
+  // fluent-plugin-norikra 0.4.4 loses escape_fieldname when it merges <default> and <target>; auto_field is
+  // on by default; and any field_* reserve on a target that a query opened first breaks Norikra 1.5.1.
+  assert.deepEqual(norikra?.children, [], "no <default> or <target> sections");
+  assert.deepEqual([...(norikra?.params.keys() ?? [])].sort(), [
+    "@type",
+    "drop_server_error_record",
+    "norikra",
+    "remove_tag_prefix",
+    "target_map_tag",
+  ]);
 });
 
 test("every target and field named in norikra/queries.sql exists in the records the plugin derives from our tags", async (t) => {

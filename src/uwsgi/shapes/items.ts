@@ -5,6 +5,7 @@ import type { RateResult } from "../rates.js";
 import { emperorRecord } from "./emperor.js";
 import { flatRecord } from "./flat.js";
 import { rawRecord } from "./raw.js";
+import { RECORD_SCHEMA } from "./schema.js";
 import { summaryRecord } from "./summary.js";
 import { workerRecords } from "./worker.js";
 
@@ -29,7 +30,7 @@ export function emperorItems(
   types.enforce(tags.emperor, emperor);
   return [
     { tag: tags.raw, time, record: rawRecord(doc, target, repaired, options.escapeKeys) },
-    { tag: tags.emperor, time, record: emperor },
+    { tag: tags.emperor, time, record: emperor, floatFields: RECORD_SCHEMA.emperor.floatFields },
   ];
 }
 
@@ -45,16 +46,21 @@ export function statsItems(
 ): ForwardItem[] {
   const { shapes, tags } = options;
   const items: ForwardItem[] = [];
-  const add = (tag: string, record: Record<string, unknown>): void => {
+  const add = (tag: string, record: Record<string, unknown>, floatFields: ReadonlySet<string>): void => {
     types.enforce(tag, record);
-    items.push({ tag, time, record });
+    items.push({ tag, time, record, floatFields });
   };
   if (shapes.has("raw")) {
     items.push({ tag: tags.raw, time, record: rawRecord(doc, target, repaired, options.escapeKeys) });
   }
-  if (shapes.has("summary")) add(tags.summary, summaryRecord(doc, target, repaired, rates));
-  if (shapes.has("worker"))
-    for (const record of workerRecords(doc, target, repaired, rates)) add(tags.worker, record);
-  if (shapes.has("flat")) add(tags.flat, flatRecord(doc, target, repaired));
+  if (shapes.has("summary")) {
+    add(tags.summary, summaryRecord(doc, target, repaired, rates), RECORD_SCHEMA.summary.floatFields);
+  }
+  if (shapes.has("worker")) {
+    for (const record of workerRecords(doc, target, repaired, rates)) {
+      add(tags.worker, record, RECORD_SCHEMA.worker.floatFields);
+    }
+  }
+  if (shapes.has("flat")) add(tags.flat, flatRecord(doc, target, repaired), RECORD_SCHEMA.flat.floatFields);
   return items;
 }
