@@ -8,6 +8,7 @@ export function helpText(): string {
     `uwsgi-forward ${VERSION}: poll uWSGI stats servers and forward the records to Fluentd, td-agent or Fluent Bit.`,
     "",
     "Usage: uwsgi-forward [--flag value]...",
+    "       uwsgi-forward norikra --norikra HOST:PORT [--queries FILE] [--watch]   (set Norikra up: norikra --help)",
     "With no flags: poll /tmp/stat.sock every second, send to 127.0.0.1:24224 with tag uwsgi.stats.",
     "Every flag is also an environment variable (shown) and a key of the --config file (the flag without --).",
     "Precedence: flags, then environment, then config file. Durations: 500ms, 1s, 1m. Sizes: 64MiB.",
