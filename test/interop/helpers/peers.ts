@@ -83,6 +83,12 @@ export interface FluentBitOptions {
   tlsKey?: string;
   /** Mutual TLS: PEM file of the CA a client certificate must chain to (`tls.verify on`); needs tlsCert/tlsKey. */
   clientCa?: string;
+  /**
+   * Print in_forward's records straight to the events file, without the stream task that adds `_tag`/`_time`:
+   * records carry only `_date`. The fault tests use it because the stream task's copies made while Fluent Bit shuts
+   * down are never printed (SIGTERM would seem to lose events in_forward took and flushed).
+   */
+  plainOutput?: boolean;
   unix?: string;
   config?: string;
   ready?: string;
@@ -194,34 +200,42 @@ export function startFluentd(o: FluentdOptions): Promise<Peer> {
   return startPeer("fluentd", "fluentd.sh", flags, o.port);
 }
 
-/** The config `fluent-bit.sh` generates for TCP, with mutual TLS added (`tls.verify on` with the client CA). */
+/**
+ * The config `fluent-bit.sh` generates for TCP, plus what its flags cannot say: mutual TLS (`tls.verify on` with the
+ * client CA) and printing in_forward's records without the stream task.
+ */
 function fluentBitConfig(o: FluentBitOptions): string {
   const lines = ["[SERVICE]", "    flush 0.2", `    log_level ${o.logLevel ?? "info"}`];
-  lines.push("    streams_file @WORKDIR@/streams.conf");
+  if (!o.plainOutput) lines.push("    streams_file @WORKDIR@/streams.conf");
   lines.push("[INPUT]", "    name forward", "    alias peer_in", "    listen @BIND@", "    port @PORT@");
   if (o.sharedKey !== undefined) {
     lines.push(`    shared_key ${o.sharedKey}`, `    self_hostname ${o.selfHostname ?? "fluentbit.peer"}`);
     for (const u of o.users ?? []) lines.push(`    security.users ${u.username} ${u.password}`);
   }
-  lines.push("    tls on", "    tls.verify on", `    tls.ca_file ${o.clientCa}`);
-  lines.push(`    tls.crt_file ${o.tlsCert}`, `    tls.key_file ${o.tlsKey}`);
-  lines.push("[OUTPUT]", "    name stdout", "    match _peer.events", "    format json_lines");
-  lines.push("    json_date_format iso8601", "    json_date_key _date");
+  if (o.tlsCert !== undefined && o.tlsKey !== undefined) {
+    lines.push("    tls on", `    tls.crt_file ${o.tlsCert}`, `    tls.key_file ${o.tlsKey}`);
+    lines.push(
+      o.clientCa === undefined ? "    tls.verify off" : `    tls.verify on\n    tls.ca_file ${o.clientCa}`,
+    );
+  }
+  lines.push("[OUTPUT]", "    name stdout", `    match ${o.plainOutput ? "*" : "_peer.events"}`);
+  lines.push("    format json_lines", "    json_date_format iso8601", "    json_date_key _date");
   return lines.join("\n") + "\n";
 }
 
 /** Starts a real Fluent Bit 5.1.1 and resolves once it listens. */
 export function startFluentBit(o: FluentBitOptions): Promise<Peer> {
-  if (o.clientCa !== undefined && o.config === undefined) {
+  if ((o.clientCa !== undefined || o.plainOutput) && o.config === undefined) {
     const workdir = configDir(o.workdir, "fluent-bit");
     const config = path.join(workdir, "uwsgi-forward-fluent-bit.conf");
     writeFileSync(config, fluentBitConfig(o));
+    const ready = o.plainOutput ? "stdout.0\\] worker #0 started" : "registered task: peer_events";
     // The script still writes WORKDIR/streams.conf (the stream task that prints each record with its tag).
     o = {
       port: o.port,
       workdir,
       config,
-      ready: "registered task: peer_events",
+      ready,
       timeoutS: o.timeoutS,
       ...(o.out ? { out: o.out } : {}),
     };

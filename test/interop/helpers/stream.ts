@@ -51,11 +51,11 @@ export interface Tally {
   counts: Uint32Array;
 }
 
-/** Counts each seq of `tag` in the events of one or more servers' outputs. */
-export function tally(events: Record<string, unknown>[], tag: string, total: number): Tally {
+/** Counts each seq of `tag` (or of every event, for an output that prints no tag) in one or more servers' outputs. */
+export function tally(events: Record<string, unknown>[], tag: string | undefined, total: number): Tally {
   const counts = new Uint32Array(total);
   for (const e of events) {
-    if (e._tag !== tag || typeof e.seq !== "number") continue;
+    if ((tag !== undefined && e._tag !== tag) || typeof e.seq !== "number") continue;
     counts[e.seq]!++;
   }
   let arrived = 0;
