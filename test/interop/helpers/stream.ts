@@ -10,14 +10,17 @@ export interface Pump {
   readonly done: Promise<void>;
 }
 
-/** Sends `total` events at about `perSecond` (in 10 ms steps), waiting for `drain` when the sink says slow down. */
-export function pump(sink: ForwardSink, tag: string, total: number, perSecond: number): Pump {
-  let seq = 0;
+/**
+ * Sends the events `from`..`total`-1 at about `perSecond` (in 10 ms steps), waiting for `drain` when the sink says
+ * slow down.
+ */
+export function pump(sink: ForwardSink, tag: string, total: number, perSecond: number, from = 0): Pump {
+  let seq = from;
   const step = Math.max(1, Math.round(perSecond / 100));
   const done = (async () => {
     const start = Date.now();
     while (seq < total) {
-      const due = Math.min(total, Math.round(((Date.now() - start) / 1000) * perSecond) + step);
+      const due = Math.min(total, from + Math.round(((Date.now() - start) / 1000) * perSecond) + step);
       let writable = true;
       while (seq < due && writable) writable = sink.send(tag, { seq: seq++, pad: "p".repeat(64) });
       if (!writable) await once(sink, "drain");
