@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { ForwardSink } from "../../src/index.js";
 import { freePort } from "../helpers/forward-receiver.js";
 import { closeSink } from "./helpers/close.js";
-import { peerTempDir, settledEvents, skipWithoutPeers, startFluentBit } from "./helpers/peers.js";
+import { peerTempDir, settledOutput, skipWithoutPeers, startFluentBit } from "./helpers/peers.js";
 import { nextCut, pump, tally, until } from "./helpers/stream.js";
 
 const TOTAL = 40_000;
@@ -44,7 +44,7 @@ async function restartMidStream(
   const downMs = Date.now() - started;
   await stream.done;
   const { undelivered } = await closeSink(sink, 60_000);
-  const counted = tally(await settledEvents(current.out, 3000), undefined, TOTAL);
+  const counted = tally(await settledOutput([current.out], TOTAL, 3000), undefined, TOTAL);
   const figures = {
     signal,
     downMs,

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { ForwardSink } from "../../src/index.js";
 import { freePort } from "../helpers/forward-receiver.js";
 import { closeSink } from "./helpers/close.js";
-import { peerTempDir, settledEvents, skipWithoutPeers, startFluentd, type Peer } from "./helpers/peers.js";
+import {
+  peerTempDir,
+  readEvents,
+  settledOutput,
+  skipWithoutPeers,
+  startFluentd,
+  type Peer,
+} from "./helpers/peers.js";
 import { nextCut, pump, seqsIn, tally, until } from "./helpers/stream.js";
 
 const TOTAL = 30_000;
@@ -56,8 +63,9 @@ test(
     const backAt = CUT_AT * 2;
     await pump(sink, tag, TOTAL, RATE, backAt).done;
     const { undelivered } = await closeSink(sink, 60_000);
-    const onPrimary = await settledEvents(primaryPeer.out, 1500);
-    const onStandby = await settledEvents(standby.peer.out, 500);
+    await settledOutput([primaryPeer.out, standby.peer.out], TOTAL, 1500);
+    const onPrimary = readEvents(primaryPeer.out);
+    const onStandby = readEvents(standby.peer.out);
     const counted = tally([...onPrimary, ...onStandby], tag, TOTAL);
     const standbySeqs = [...seqsIn(onStandby, tag)];
     const primaryAfter = [...seqsIn(onPrimary, tag)].filter((s) => s >= backAt).length;
@@ -108,8 +116,9 @@ test(
     const { undelivered } = await closeSink(sink, 60_000);
     // Restarted only now, on its file buffer, to write out what it had acknowledged before the kill.
     lightPeer = await startFluentd({ port: light.port, workdir: light.workdir, fileBuffer: true });
-    const onLight = await settledEvents(lightPeer.out, 1500);
-    const onHeavy = await settledEvents(heavy.peer.out, 500);
+    await settledOutput([lightPeer.out, heavy.peer.out], TOTAL, 1500);
+    const onLight = readEvents(lightPeer.out);
+    const onHeavy = readEvents(heavy.peer.out);
     const counted = tally([...onLight, ...onHeavy], tag, TOTAL);
     const before = (seqs: Set<number>) => [...seqs].filter((s) => s < CUT_AT).length;
     const lightBefore = before(seqsIn(onLight, tag));

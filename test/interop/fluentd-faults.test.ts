@@ -6,7 +6,7 @@ import { freePort } from "../helpers/forward-receiver.js";
 import { closeSink } from "./helpers/close.js";
 import {
   peerTempDir,
-  settledEvents,
+  settledOutput,
   skipWithoutPeers,
   startFluentd,
   type FluentdOptions,
@@ -57,7 +57,7 @@ async function restartMidStream(
   await stream.done;
   const { undelivered } = await closeSink(sink, 60_000);
   const stats = sink.stats();
-  const counted = tally(await settledEvents(current.out, 1500), tag, TOTAL);
+  const counted = tally(await settledOutput([current.out], TOTAL, 1500), tag, TOTAL);
   const figures = {
     signal,
     ...options,
@@ -131,7 +131,7 @@ test(
     fluentd.signal("SIGCONT");
     await stream.done;
     const { undelivered } = await closeSink(sink, 60_000);
-    const counted = tally(await settledEvents(fluentd.out, 1500), tag, TOTAL);
+    const counted = tally(await settledOutput([fluentd.out], TOTAL, 1500), tag, TOTAL);
     t.diagnostic(
       JSON.stringify({
         frozenMs: 4000,

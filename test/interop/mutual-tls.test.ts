@@ -8,6 +8,7 @@ import { certFiles, type CertFiles } from "./helpers/matrix.js";
 import {
   peerTempDir,
   settledEvents,
+  settledOutput,
   skipWithoutPeers,
   startFluentBit,
   startFluentd,
@@ -67,7 +68,7 @@ test(
     const { undelivered } = await closeSink(sink, 10_000);
     assert.deepEqual(codes, []);
     assert.equal(undelivered, 0);
-    const events = await settledEvents(fluentBit.out, 2500);
+    const events = await settledOutput([fluentBit.out], 1, 2500);
     assert.deepEqual(
       events.map((e) => [e._tag, e.seq]),
       [["interop.mtls.nocert", 0]],

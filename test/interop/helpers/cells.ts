@@ -55,13 +55,20 @@ export interface CellRun {
   errors: string[];
 }
 
-/** Sends the cell's events with one sink of `options` under `tag`, closes it and reports what it did. */
-export async function runCell(tag: string, options: ForwardSinkOptions): Promise<CellRun> {
+/**
+ * Sends the cell's events with one sink of `options` under `tag`, closes it (waiting up to `closeTimeoutMs` for the
+ * server to take or acknowledge them) and reports what it did.
+ */
+export async function runCell(
+  tag: string,
+  options: ForwardSinkOptions,
+  closeTimeoutMs = 30_000,
+): Promise<CellRun> {
   const sink = new ForwardSink({ batch: { maxEvents: 2 }, connectTimeoutMs: 10_000, ...options });
   const errors: string[] = [];
   sink.on("serverError", (err) => errors.push(`${err.code}: ${err.message}`));
   for (const { record, time } of cellEvents()) sink.send(tag, record, time);
-  const { undelivered } = await closeSink(sink, options.requireAck ? 5_000 : 20_000);
+  const { undelivered } = await closeSink(sink, closeTimeoutMs);
   return { tag, undelivered, retried: sink.stats().retried, errors };
 }
 

@@ -404,3 +404,34 @@ export function peerTempDir(
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/** How long an output may stay unchanged, short of the expected count, before it is taken as final (a stalled server). */
+const STALL_MS = 10_000;
+
+/**
+ * The events of one or more peers' events files once they are final: `expected` events are there (or more) and
+ * nothing was added for `quietMs`, or nothing was added for 10 s short of `expected` (lost events). A loaded machine
+ * can delay a peer's writes by seconds, so a quiet period alone would read a file before the peer wrote it.
+ */
+export async function settledOutput(
+  files: string[],
+  expected: number,
+  quietMs: number,
+  timeoutMs = 120_000,
+): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + timeoutMs;
+  const read = () => files.flatMap((f) => readEvents(f));
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const n = read().length;
+    if (n !== last) {
+      last = n;
+      since = Date.now();
+    } else {
+      const quiet = Date.now() - since;
+      if ((n >= expected && quiet >= quietMs) || quiet >= STALL_MS || Date.now() > deadline) return read();
+    }
+    await sleep(100);
+  }
+}
