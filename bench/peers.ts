@@ -4,8 +4,9 @@
  * Needs the peers (`UWSGI_FORWARD_PEERS=/path/to/shared/peers npm run bench:peers`); the figures go to
  * docs/benchmarks.md ("Against real servers"). The server's CPU time is measured too: it says who is the limit.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { setImmediate as yieldToIo } from "node:timers/promises";
 import { ForwardSink } from "../src/index.js";
 import { freePort } from "../test/helpers/forward-receiver.js";
@@ -110,9 +111,10 @@ async function main(): Promise<void> {
     return;
   }
   const load0 = os.loadavg();
-  const fluentd = await startFluentd({ port: await freePort() });
-  const fluentd2 = await startFluentd({ port: await freePort() });
-  const fluentBit = await startFluentBit({ port: await freePort() });
+  const workdir = () => mkdtempSync(path.join(os.tmpdir(), "uwsgi-forward-bench-peers-"));
+  const fluentd = await startFluentd({ port: await freePort(), workdir: workdir() });
+  const fluentd2 = await startFluentd({ port: await freePort(), workdir: workdir() });
+  const fluentBit = await startFluentBit({ port: await freePort(), workdir: workdir() });
   const all = [fluentd, fluentd2, fluentBit];
   const runs: Run[] = [];
   try {
@@ -135,7 +137,10 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    for (const p of all) await p.stop();
+    for (const p of all) {
+      await p.stop();
+      rmSync(p.workdir, { recursive: true, force: true });
+    }
   }
   const load1 = os.loadavg();
   const one = (target: string, client: Client) =>
