@@ -10,6 +10,7 @@ import path from "node:path";
 import { setImmediate as yieldToIo } from "node:timers/promises";
 import { ForwardSink } from "../src/index.js";
 import { freePort } from "../test/helpers/forward-receiver.js";
+import { closeSink } from "../test/interop/helpers/close.js";
 import {
   peersDir,
   PEERS_ENV,
@@ -56,9 +57,8 @@ async function viaForwardSink(ports: number[]): Promise<void> {
     if (!writable) await new Promise<void>((resolve) => sink.once("drain", () => resolve()));
     else await yieldToIo();
   }
-  const report = await sink.close({ timeoutMs: 120_000 });
-  if (report.undeliveredEvents > 0)
-    throw new Error(`ForwardSink left ${report.undeliveredEvents} unacknowledged`);
+  const { undelivered } = await closeSink(sink, 120_000);
+  if (undelivered > 0) throw new Error(`ForwardSink left ${undelivered} unacknowledged`);
 }
 
 /** The same with FluentClient (acks on, ack timeout raised so a busy server does not trip it). */
