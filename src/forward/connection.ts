@@ -268,6 +268,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const label = this.options.label;
     if (this.state === "connecting") {
       this.fail(new ForwardConnectError(`cannot connect to ${label}: ${err.message}`, err));
+    } else if (this.state === "handshake" && this.helo) {
+      this.fail(this.refusedWithoutPong());
     } else {
       this.fail(new ForwardConnectionClosedError(`connection to ${label} failed: ${err.message}`, err));
     }
@@ -278,6 +280,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const label = this.options.label;
     if (this.state === "connecting") {
       this.fail(new ForwardConnectError(`cannot connect to ${label}: connection closed`));
+    } else if (this.state === "handshake" && this.helo) {
+      this.fail(this.refusedWithoutPong());
     } else if (this.state === "handshake") {
       this.fail(new ForwardConnectionClosedError(`${label} closed the connection during the handshake`));
     } else if (this.inFlight.size === 0 && this.helo && !this.helo.keepalive) {
@@ -285,6 +289,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } else {
       this.fail(new ForwardConnectionClosedError(`${label} closed the connection`));
     }
+  }
+
+  /** The server hung up after our PING without a PONG: Fluent Bit's answer to a wrong shared key. */
+  private refusedWithoutPong(): ForwardAuthError {
+    const reason =
+      "the server closed the connection after our PING without a PONG (Fluent Bit does this on a shared key mismatch)";
+    return new ForwardAuthError(
+      `${this.options.label} refused authentication: ${reason}; check sharedKey`,
+      reason,
+    );
   }
 
   /** Closes without error; unsettled frames are handed back through `close`. */

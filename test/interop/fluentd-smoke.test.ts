@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ForwardSink, EventTime } from "../../src/index.js";
 import { freePort } from "../helpers/forward-receiver.js";
+import { closeSink } from "./helpers/close.js";
 import { peerTempDir, skipWithoutPeers, startFluentd, waitForEvents } from "./helpers/peers.js";
 
 test(
@@ -13,8 +14,7 @@ test(
     t.after(() => fluentd.stop());
     const sink = new ForwardSink({ host: "127.0.0.1", port, requireAck: true });
     sink.send("interop.smoke", { a: 1, s: "x" }, new EventTime(1_700_000_000, 123_456_789));
-    const report = await sink.close({ timeoutMs: 10_000 });
-    assert.equal(report.undeliveredEvents, 0);
+    assert.equal((await closeSink(sink, 10_000)).undelivered, 0);
     const [event] = await waitForEvents(fluentd.out, (e) => e.length >= 1);
     assert.deepEqual(event, { a: 1, s: "x", _tag: "interop.smoke", _time: "2023-11-14T22:13:20.123456789Z" });
   },

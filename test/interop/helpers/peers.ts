@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -59,6 +59,10 @@ export interface FluentdOptions {
   users?: { username: string; password: string }[];
   tlsCert?: string;
   tlsKey?: string;
+  /** Mutual TLS: PEM file of the CA a client certificate must chain to (`client_cert_auth true`); needs tlsCert/tlsKey. */
+  clientCa?: string;
+  /** Buffer the events file's output on disk (`WORKDIR/buffer`) instead of in memory, so what was acked survives a kill -9. */
+  fileBuffer?: boolean;
   unix?: string;
   norikra?: string;
   norikraPrefix?: string;
@@ -77,6 +81,14 @@ export interface FluentBitOptions {
   users?: { username: string; password: string }[];
   tlsCert?: string;
   tlsKey?: string;
+  /** Mutual TLS: PEM file of the CA a client certificate must chain to (`tls.verify on`); needs tlsCert/tlsKey. */
+  clientCa?: string;
+  /**
+   * Print in_forward's records straight to the events file, without the stream task that adds `_tag`/`_time`:
+   * records carry only `_date`. The fault tests use it because the stream task's copies made while Fluent Bit shuts
+   * down are never printed (SIGTERM would seem to lose events in_forward took and flushed).
+   */
+  plainOutput?: boolean;
   unix?: string;
   config?: string;
   ready?: string;
@@ -119,16 +131,115 @@ function common(o: {
   return flags;
 }
 
+/**
+ * The config `fluentd.sh` generates (in_forward with its security and TLS, the JSON events file with `_tag` and
+ * `_time`), plus what its flags cannot say: mutual TLS and a file buffer. Placeholders are left for the script.
+ */
+function fluentdConfig(o: FluentdOptions): string {
+  const lines = ["<system>", `  log_level ${o.logLevel ?? "info"}`, "</system>"];
+  lines.push("<label @FLUENT_LOG>", "  <match **>", "    @type null", "  </match>", "</label>");
+  lines.push("<source>", "  @type forward", "  port @PORT@", "  bind @BIND@");
+  if (o.tlsCert !== undefined && o.tlsKey !== undefined) {
+    lines.push("  <transport tls>", `    cert_path ${o.tlsCert}`, `    private_key_path ${o.tlsKey}`);
+    if (o.clientCa !== undefined) lines.push("    client_cert_auth true", `    ca_path ${o.clientCa}`);
+    lines.push("  </transport>");
+  }
+  if (o.sharedKey !== undefined) {
+    lines.push(
+      "  <security>",
+      `    self_hostname ${o.selfHostname ?? "fluentd.peer"}`,
+      `    shared_key ${o.sharedKey}`,
+    );
+    if (o.users?.length) {
+      lines.push("    user_auth true");
+      for (const u of o.users) {
+        lines.push(
+          "    <user>",
+          `      username ${u.username}`,
+          `      password ${u.password}`,
+          "    </user>",
+        );
+      }
+    }
+    lines.push("  </security>");
+  }
+  lines.push("</source>");
+  if (o.unix !== undefined) lines.push("<source>", "  @type unix", `  path ${o.unix}`, "</source>");
+  lines.push("<match **>", "  @type file", "  path @OUT@", "  append true", "  add_path_suffix false");
+  lines.push("  <format>", "    @type json", "  </format>");
+  lines.push("  <inject>", "    tag_key _tag", "    time_key _time", "    time_type string");
+  lines.push("    time_format %Y-%m-%dT%H:%M:%S.%NZ", "    utc true", "  </inject>");
+  lines.push("  <buffer []>");
+  lines.push(o.fileBuffer ? "    @type file" : "    @type memory");
+  if (o.fileBuffer) lines.push("    path @WORKDIR@/buffer");
+  lines.push("    flush_mode interval", "    flush_interval 0.1s", "    flush_thread_interval 0.05");
+  lines.push("    flush_thread_burst_interval 0.01", "  </buffer>", "</match>");
+  return lines.join("\n") + "\n";
+}
+
+/** A workdir for a peer whose config we write ourselves (the given one, or a new temporary one). */
+function configDir(workdir: string | undefined, name: string): string {
+  if (workdir !== undefined) {
+    mkdirSync(workdir, { recursive: true });
+    return workdir;
+  }
+  return mkdtempSync(path.join(tmpdir(), `peer-${name}-`));
+}
+
 /** Starts a real Fluentd 1.15.3 and resolves once it is ready (its worker runs). */
 export function startFluentd(o: FluentdOptions): Promise<Peer> {
+  if ((o.clientCa !== undefined || o.fileBuffer) && o.config === undefined) {
+    const workdir = configDir(o.workdir, "fluentd");
+    const config = path.join(workdir, "uwsgi-forward-fluentd.conf");
+    writeFileSync(config, fluentdConfig(o));
+    o = { port: o.port, workdir, config, timeoutS: o.timeoutS, ...(o.out ? { out: o.out } : {}) };
+  }
   const flags = ["--port", String(o.port), ...authFlags(o), ...common(o)];
   if (o.norikra !== undefined) flags.push("--norikra", o.norikra);
   if (o.norikraPrefix !== undefined) flags.push("--norikra-prefix", o.norikraPrefix);
   return startPeer("fluentd", "fluentd.sh", flags, o.port);
 }
 
+/**
+ * The config `fluent-bit.sh` generates for TCP, plus what its flags cannot say: mutual TLS (`tls.verify on` with the
+ * client CA) and printing in_forward's records without the stream task.
+ */
+function fluentBitConfig(o: FluentBitOptions): string {
+  const lines = ["[SERVICE]", "    flush 0.2", `    log_level ${o.logLevel ?? "info"}`];
+  if (!o.plainOutput) lines.push("    streams_file @WORKDIR@/streams.conf");
+  lines.push("[INPUT]", "    name forward", "    alias peer_in", "    listen @BIND@", "    port @PORT@");
+  if (o.sharedKey !== undefined) {
+    lines.push(`    shared_key ${o.sharedKey}`, `    self_hostname ${o.selfHostname ?? "fluentbit.peer"}`);
+    for (const u of o.users ?? []) lines.push(`    security.users ${u.username} ${u.password}`);
+  }
+  if (o.tlsCert !== undefined && o.tlsKey !== undefined) {
+    lines.push("    tls on", `    tls.crt_file ${o.tlsCert}`, `    tls.key_file ${o.tlsKey}`);
+    lines.push(
+      o.clientCa === undefined ? "    tls.verify off" : `    tls.verify on\n    tls.ca_file ${o.clientCa}`,
+    );
+  }
+  lines.push("[OUTPUT]", "    name stdout", `    match ${o.plainOutput ? "*" : "_peer.events"}`);
+  lines.push("    format json_lines", "    json_date_format iso8601", "    json_date_key _date");
+  return lines.join("\n") + "\n";
+}
+
 /** Starts a real Fluent Bit 5.1.1 and resolves once it listens. */
 export function startFluentBit(o: FluentBitOptions): Promise<Peer> {
+  if ((o.clientCa !== undefined || o.plainOutput) && o.config === undefined) {
+    const workdir = configDir(o.workdir, "fluent-bit");
+    const config = path.join(workdir, "uwsgi-forward-fluent-bit.conf");
+    writeFileSync(config, fluentBitConfig(o));
+    const ready = o.plainOutput ? "stdout.0\\] worker #0 started" : "registered task: peer_events";
+    // The script still writes WORKDIR/streams.conf (the stream task that prints each record with its tag).
+    o = {
+      port: o.port,
+      workdir,
+      config,
+      ready,
+      timeoutS: o.timeoutS,
+      ...(o.out ? { out: o.out } : {}),
+    };
+  }
   const flags = ["--port", String(o.port), ...authFlags(o), ...common(o)];
   if (o.ready !== undefined) flags.push("--ready", o.ready);
   return startPeer("fluent-bit", "fluent-bit.sh", flags, o.port);
@@ -292,4 +403,35 @@ export function peerTempDir(
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** How long an output may stay unchanged, short of the expected count, before it is taken as final (a stalled server). */
+const STALL_MS = 10_000;
+
+/**
+ * The events of one or more peers' events files once they are final: `expected` events are there (or more) and
+ * nothing was added for `quietMs`, or nothing was added for 10 s short of `expected` (lost events). A loaded machine
+ * can delay a peer's writes by seconds, so a quiet period alone would read a file before the peer wrote it.
+ */
+export async function settledOutput(
+  files: string[],
+  expected: number,
+  quietMs: number,
+  timeoutMs = 120_000,
+): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + timeoutMs;
+  const read = () => files.flatMap((f) => readEvents(f));
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const n = read().length;
+    if (n !== last) {
+      last = n;
+      since = Date.now();
+    } else {
+      const quiet = Date.now() - since;
+      if ((n >= expected && quiet >= quietMs) || quiet >= STALL_MS || Date.now() > deadline) return read();
+    }
+    await sleep(100);
+  }
 }
