@@ -25,7 +25,7 @@ const server = createServer((req, res) => {
   const started = performance.now();
   res.on("finish", () => {
     // emit() is synchronous and cheap: it encodes into the current batch.
-    sink.emit("app.access", {
+    sink.send("app.access", {
       method: req.method ?? "",
       path: req.url ?? "",
       status: res.statusCode,

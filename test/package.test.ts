@@ -49,7 +49,7 @@ test("the packed tarball installs and loads from ESM, CommonJS and TypeScript", 
     `import { ForwardSink, UwsgiStatsSource, type ForwardItem } from "uwsgi-forward";
      const sink: ForwardSink = new ForwardSink({ port: 24224 });
      const item: ForwardItem = { tag: "a.b", record: { n: 1 } };
-     const accepted: boolean = sink.emit(item.tag, item.record);
+     const accepted: boolean = sink.send(item.tag, item.record);
      export { sink, accepted, UwsgiStatsSource };`,
   );
   writeFileSync(

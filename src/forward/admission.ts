@@ -12,10 +12,10 @@ export type Admission = "accepted" | "slowDown" | "held" | "dropped";
 
 /** What the admission reports back to the sink; internal. */
 export interface AdmissionHooks {
-  /** `count` events were dropped for want of room (the new event, or the oldest pending ones). */
+  /** `count` new events were refused for want of room. */
   overflowed(count: number): void;
-  /** The oldest pending frames were dropped to make room: flush waiters may be done. */
-  oldestDropped(): void;
+  /** `count` accepted events (the oldest frames not yet sent) were dropped to make room: flush waiters may be done. */
+  evicted(count: number): void;
 }
 
 /**
@@ -125,10 +125,7 @@ export class BufferAdmission {
       const more = this.buffer.dropOldestPending(this.buffer.bytes + size - limit);
       dropped = { frames: dropped.frames + more.frames, events: dropped.events + more.events };
     }
-    if (dropped.events > 0) {
-      this.hooks.overflowed(dropped.events);
-      this.hooks.oldestDropped();
-    }
+    if (dropped.events > 0) this.hooks.evicted(dropped.events);
     return this.buffer.bytes + size <= limit;
   }
 }

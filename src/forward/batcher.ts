@@ -98,7 +98,11 @@ export class Batcher {
     const { maxEvents, maxBytes, maxDelayMs } = this.opts.batch;
     const size = this.pendingBuf === undefined ? this.pendingEnd : this.pendingEnd - batch.pos;
     if (batch.count > 0 && batch.bytes + size > maxBytes) this.sealAndNotify(batch);
-    if (this.timer === undefined) this.timer = setTimeout(() => this.sealAll(), maxDelayMs);
+    if (this.timer === undefined) {
+      // Never holds the process: the sink does while it has events, and seals open batches at `beforeExit`.
+      this.timer = setTimeout(() => this.sealAll(), maxDelayMs);
+      this.timer.unref();
+    }
     const added =
       this.pendingBuf === undefined
         ? batch.appendEntry(this.stash, 0, this.pendingEnd)
@@ -150,6 +154,7 @@ export class Batcher {
         backing: s.backing,
         attempts: 0,
         sentAt: 0,
+        written: false,
         settled: false,
       };
       this.buffer.add(frame);

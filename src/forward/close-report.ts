@@ -22,17 +22,24 @@ export interface Undelivered {
   bytes: number;
 }
 
-/** The report `close()` resolves with: delivered when nothing was left, else a `FORWARD_CLOSE_TIMEOUT` error. */
-export function closeReport(undelivered: Undelivered): CloseReport {
+/** What the sink's counters know at close. */
+export interface Known {
+  written: number;
+  acknowledged: number | undefined;
+  delivered: boolean;
+}
+
+/** The report `close()` resolves with; a `FORWARD_CLOSE_TIMEOUT` error when something was left undelivered. */
+export function closeReport(undelivered: Undelivered, known: Known): CloseReport {
   const { events, frames, bytes } = undelivered;
-  const delivered = events === 0;
+  const drained = events === 0;
   return {
-    delivered,
-    timedOut: !delivered,
+    ...known,
+    timedOut: !drained,
     undeliveredEvents: events,
     undeliveredFrames: frames,
     undeliveredBytes: bytes,
-    error: delivered
+    error: drained
       ? undefined
       : new ForwardCloseTimeoutError(
           `closed with ${events} events (${frames} frames, ${bytes} bytes) undelivered`,

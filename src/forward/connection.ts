@@ -36,6 +36,8 @@ export interface ConnectionOptions extends InFlightLimits {
 export interface ConnectionEvents {
   /** Handshake done (or not needed): frames may be written. */
   ready: [];
+  /** A socket took every byte of a frame for the first time. */
+  written: [frame: Frame];
   /** A frame was acked (acks on) or fully written (acks off). */
   settled: [frame: Frame, latencyMs: number];
   /** The connection is over. `error` is undefined for an expected close; `frames` were in flight and must be re-sent. */
@@ -60,6 +62,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   acks = 0;
   /** Server hostname from PONG, when a handshake took place. */
   serverHostname: string | undefined;
+  /** False while the sink holds nothing: the socket and timers then do not keep the process alive. */
+  private ref = true;
 
   constructor(private readonly options: ConnectionOptions) {
     super();
@@ -88,6 +92,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Frames written and not settled. */
   get inFlightCount(): number {
     return this.inFlight.size;
+  }
+
+  /** Lets the socket and timers keep the process alive (`true`) or not. */
+  setRef(ref: boolean): void {
+    this.ref = ref;
+    this.applyRef();
+  }
+
+  private applyRef(): void {
+    const method = this.ref ? "ref" : "unref";
+    this.socket?.[method]();
+    this.timer?.[method]();
+    this.ackTimer?.[method]();
   }
 
   /** Opens the socket. Failures arrive as a `close` event, never as a throw. */
@@ -124,6 +141,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         new ForwardConnectTimeoutError(`connecting to ${o.label} timed out after ${o.connectTimeoutMs} ms`),
       );
     }, o.connectTimeoutMs);
+    if (!this.ref) this.applyRef();
   }
 
   private onConnect(): void {
@@ -144,6 +162,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           ),
         );
       }, this.options.connectTimeoutMs);
+      if (!this.ref) this.timer.unref();
     } else {
       this.becomeReady();
     }
@@ -223,13 +242,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     frame.sentAt = performance.now();
     this.inFlight.add(key, frame);
     if (this.helo && !this.helo.keepalive) this.accepting = false;
-    if (this.options.requireAck) {
-      socket.write(frame.bytes);
-    } else {
-      socket.write(frame.bytes, (err) => {
-        if (!err && this.inFlight.get(key) === frame) this.settle(key, frame);
-      });
-    }
+    const requireAck = this.options.requireAck;
+    socket.write(frame.bytes, (err) => {
+      // Without acks, a frame taken back from a failed connection is not written: it is sent again.
+      if (err || (!requireAck && this.inFlight.get(key) !== frame)) return;
+      if (!frame.written) {
+        frame.written = true;
+        this.emit("written", frame);
+      }
+      if (!requireAck) this.settle(key, frame);
+    });
     if (this.ackTimer === undefined) this.armAckTimer(this.options.ackTimeoutMs);
   }
 
@@ -241,6 +263,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private armAckTimer(ms: number): void {
     this.ackTimer = setTimeout(() => this.checkAckDeadline(), Math.max(1, ms));
+    if (!this.ref) this.ackTimer.unref();
   }
 
   private checkAckDeadline(): void {

@@ -1,9 +1,8 @@
 import type { FrameBuffer } from "./buffer.js";
 import type { ServerPool } from "./server-pool.js";
 
-/** The sink's counters the dispatcher adds to: events sent for the first time, and re-sent. */
+/** The sink's counter the dispatcher adds to: events written again. */
 export interface DispatchCounters {
-  sent: number;
   retried: number;
 }
 
@@ -33,8 +32,7 @@ export class FrameDispatcher {
         const first = frame.attempts === 0;
         if (!this.pool.send(frame)) break;
         this.buffer.shift();
-        if (first) this.counters.sent += frame.events;
-        else this.counters.retried += frame.events;
+        if (!first) this.counters.retried += frame.events;
       }
       if (this.buffer.pendingCount > 0) this.pool.demand();
     } finally {

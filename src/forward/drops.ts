@@ -6,7 +6,12 @@ import type { DropInfo, DropReason } from "./sink-types.js";
  * internal.
  */
 export class DropReporter {
-  private readonly counts: Record<DropReason, number> = { overflow: 0, closed: 0 };
+  private readonly counts: Record<DropReason, number> = {
+    overflow: 0,
+    closed: 0,
+    evicted: 0,
+    undelivered: 0,
+  };
   private timer: NodeJS.Immediate | undefined;
 
   /** `report` is called with each reason's count when the reporter flushes. */
@@ -22,7 +27,7 @@ export class DropReporter {
   flush(): void {
     if (this.timer !== undefined) clearImmediate(this.timer);
     this.timer = undefined;
-    for (const reason of ["overflow", "closed"] as const) {
+    for (const reason of ["overflow", "evicted", "closed", "undelivered"] as const) {
       const count = this.counts[reason];
       if (count > 0) {
         this.counts[reason] = 0;

@@ -16,6 +16,8 @@ export interface Frame {
   attempts: number;
   /** When it was last written (ms, monotonic clock). */
   sentAt: number;
+  /** A socket took every byte of it once (counted in `sent`). */
+  written: boolean;
   /** Settled (acked, written, or dropped): no longer tracked. */
   settled: boolean;
 }

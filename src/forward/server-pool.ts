@@ -26,6 +26,10 @@ export interface ServerStats extends ServerInfo {
   lastError: { code: string; message: string; at: Date } | undefined;
   /** Successful connections (handshake included). */
   connects: number;
+  /** The ongoing fault's code (reported once by `serverError`), until a frame is delivered or a connect succeeds after it. */
+  fault: string | undefined;
+  /** `serverError`s not emitted because they repeated the ongoing fault (over the sink's life). */
+  repeatedErrors: number;
   /** Consecutive failures (reset by a delivered frame); drives the backoff. */
   failures: number;
   /** Frames written to this server (re-sends included). */
@@ -47,7 +51,11 @@ interface Entry {
   conn: Connection | undefined;
   state: ServerHealth;
   lastError: ServerStats["lastError"];
-  reportedCode: string | undefined;
+  /** The fault being reported: its code, and whether it came before the handshake completed or after. */
+  fault: { code: string; afterConnect: boolean } | undefined;
+  repeatedErrors: number;
+  /** Up while a fault that came after connecting goes on: `connect` is owed once a frame is delivered. */
+  silentUp: boolean;
   connects: number;
   failures: number;
   sentFrames: number;
@@ -68,6 +76,7 @@ export interface ServerPoolEvents {
   connect: [server: ServerInfo];
   disconnect: [server: ServerInfo, reason: Error | undefined];
   serverError: [error: ForwardError, server: ServerInfo];
+  written: [frame: Frame];
   settled: [frame: Frame, server: ServerInfo, latencyMs: number];
   requeue: [frames: Frame[]];
   /** Some connection can take frames now. */
@@ -87,6 +96,7 @@ export interface PoolServer {
 export class ServerPool extends EventEmitter<ServerPoolEvents> {
   private readonly entries: Entry[];
   private closed = false;
+  private ref = true;
 
   constructor(
     servers: PoolServer[],
@@ -100,7 +110,9 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       conn: undefined,
       state: "idle",
       lastError: undefined,
-      reportedCode: undefined,
+      fault: undefined,
+      repeatedErrors: 0,
+      silentUp: false,
       connects: 0,
       failures: 0,
       sentFrames: 0,
@@ -159,20 +171,30 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     e.state = "connecting";
     const conn = new Connection(e.options);
     if (e.failures > 0) conn.slowStart();
+    if (!this.ref) conn.setRef(false);
     e.conn = conn;
     conn.on("ready", () => {
       e.state = "up";
       e.healthy = true;
       e.connects++;
-      // A new incident after this point is worth reporting again (repeats of one failure are not).
-      e.reportedCode = undefined;
-      if (!e.cycling) this.emit("connect", e.info);
+      // A fault of connecting ends here; one that came after connecting (a server that accepts, then
+      // misbehaves) ends only with a delivered frame, so its reconnects stay silent.
+      if (e.fault?.afterConnect) e.silentUp = true;
+      else {
+        e.fault = undefined;
+        if (!e.cycling) this.emit("connect", e.info);
+      }
       e.cycling = false;
       this.emit("writable");
     });
+    conn.on("written", (frame) => this.emit("written", frame));
     conn.on("settled", (frame, latencyMs) => {
       e.failures = 0;
-      e.reportedCode = undefined;
+      e.fault = undefined;
+      if (e.silentUp) {
+        e.silentUp = false;
+        this.emit("connect", e.info);
+      }
       e.settledFrames++;
       if (this.requireAck) {
         e.everAcked = true;
@@ -192,7 +214,8 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     // A `keepalive: false` server closes after every frame: that is not worth a disconnect event.
     const expected = !error && !this.closed;
     e.cycling = expected;
-    if (wasUp && !expected) this.emit("disconnect", e.info, error);
+    if (wasUp && !expected && !e.silentUp) this.emit("disconnect", e.info, error);
+    e.silentUp = false;
     if (error && (error as ForwardError).code === "FORWARD_ACK_TIMEOUT" && e.info.path && !e.everAcked) {
       error = new ForwardAckUnsupportedError(
         `acks are required but unix socket ${e.info.path} has never sent one (${error.message}); Fluentd's in_unix ` +
@@ -212,8 +235,10 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     if (error) {
       const code = (error as ForwardError).code ?? "FORWARD_CONNECTION_CLOSED";
       e.lastError = { code, message: error.message, at: new Date() };
-      if (e.reportedCode !== code) {
-        e.reportedCode = code;
+      if (e.fault?.code === code) {
+        e.repeatedErrors++;
+      } else {
+        e.fault = { code, afterConnect: wasUp };
         this.emit("serverError", error as ForwardError, e.info);
       }
     }
@@ -240,6 +265,17 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       }
       this.open(e);
     }, delay);
+    if (!this.ref) e.retryTimer.unref();
+  }
+
+  /** Lets connections and retry timers keep the process alive (`true`, while the sink holds events) or not. */
+  setRef(ref: boolean): void {
+    this.ref = ref;
+    for (const e of this.entries) {
+      e.conn?.setRef(ref);
+      if (ref) e.retryTimer?.ref();
+      else e.retryTimer?.unref();
+    }
   }
 
   /** Re-probes at once every server waiting out a backoff (used when closing, to drain wherever possible). */
@@ -269,6 +305,8 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       ...e.info,
       state: e.state,
       lastError: e.lastError,
+      fault: e.fault?.code,
+      repeatedErrors: e.repeatedErrors,
       connects: e.connects,
       failures: e.failures,
       sentFrames: e.sentFrames,

@@ -170,8 +170,8 @@ test("EventTime converts Dates and fractional epoch milliseconds to the nanoseco
     new EventTime(1700000000, 123456789),
   );
   assert.equal(new EventTime(0, 5).toString(), "1970-01-01T00:00:00.000000005Z");
-  assert.throws(() => new EventTime(-1), { code: "FORWARD_INVALID_RECORD" });
-  assert.throws(() => new EventTime(1, 1e9), { code: "FORWARD_INVALID_RECORD" });
+  assert.throws(() => new EventTime(-1), { code: "FORWARD_INVALID_TIME" });
+  assert.throws(() => new EventTime(1, 1e9), { code: "FORWARD_INVALID_TIME" });
   const now = EventTime.now();
   assert.ok(Math.abs(now.toMilliseconds() - Date.now()) < 5000);
 });

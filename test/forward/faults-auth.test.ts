@@ -18,7 +18,7 @@ test("a wrong shared key gives one FORWARD_AUTH_FAILED serverError with the serv
   t.after(() => sink.close({ timeoutMs: 100 }));
   const seen = watch(sink);
   const failed = once(sink, "serverError");
-  for (let id = 0; id < 10; id++) sink.emit("faults.app", { id });
+  for (let id = 0; id < 10; id++) sink.send("faults.app", { id });
   const [err] = (await failed) as [Error & { code: string; reason?: string }];
   assert.equal(err.code, "FORWARD_AUTH_FAILED");
   assert.match(err.reason ?? "", /shared_key mismatch/);

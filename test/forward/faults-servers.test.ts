@@ -94,7 +94,7 @@ test("without acks, close() gives up on a server that never reads and reports ex
   assert.ok(report.undeliveredEvents > 0);
   const stats = sink.stats();
   assert.equal(
-    stats.emitted + stats.dropped - report.undeliveredEvents,
+    stats.accepted + stats.dropped - report.undeliveredEvents,
     300_000,
     "emitted or dropped, never both",
   );
@@ -158,7 +158,7 @@ test("a server that closes right after HELO is reported once and retried with ba
   });
   t.after(() => sink.close({ timeoutMs: 100 }));
   const seen = watch(sink);
-  sink.emit("faults.app", { id: 0 });
+  sink.send("faults.app", { id: 0 });
   await sleep(1500);
   // Backoff from 100 ms, doubling, with jitter (50-100 % of the step): at most 6 attempts fit in 1.5 s.
   assert.ok(bad.connections >= 2, `${bad.connections} connection attempts: it does retry`);
@@ -179,4 +179,34 @@ test("with a healthy server beside it, events skip a server that closes right af
   await allArriveAtTheGoodServer(sink, good);
   assert.ok(seen.codes.includes("FORWARD_CONNECTION_CLOSED"), `serverError codes: ${seen.codes.join(", ")}`);
   assert.deepEqual(seen.errors, []);
+});
+
+test("a server that accepts, then never acks, is one serverError for the whole fault, repeats counted, reconnects silent", async (t) => {
+  const bad = await readNeverAck();
+  t.after(() => bad.close());
+  const sink = new ForwardSink({
+    port: bad.port,
+    requireAck: true,
+    ackTimeoutMs: 50,
+    reconnect: { minDelayMs: 10, maxDelayMs: 20 },
+  });
+  t.after(() => sink.close({ timeoutMs: 50 }));
+  const seen = watch(sink);
+  let connects = 0;
+  let disconnects = 0;
+  sink.on("connect", () => connects++);
+  sink.on("disconnect", () => disconnects++);
+  sink.send("faults.app", { id: 0 });
+  while (sink.stats().servers[0]!.repeatedErrors < 3) await sleep(20);
+  assert.deepEqual(
+    seen.codes,
+    ["FORWARD_ACK_TIMEOUT"],
+    "one report for a fault that repeats on every reconnect",
+  );
+  assert.ok(bad.connections >= 4, `${bad.connections} connections`);
+  assert.equal(connects, 1, "the reconnects during the fault are not announced");
+  assert.equal(disconnects, 1, "only the first disconnect, when the fault began");
+  const [server] = sink.stats().servers;
+  assert.equal(server!.fault, "FORWARD_ACK_TIMEOUT");
+  assert.ok(server!.connects >= 4);
 });

@@ -134,7 +134,7 @@ test("a Fluent Bit style server (str nonce of random bytes) authenticates the si
   t.after(() => sink.close({ timeoutMs: 200 }));
   const errors: ForwardError[] = [];
   sink.on("serverError", (e) => errors.push(e));
-  sink.emit("fb.tag", { a: 1 }, 5000);
+  sink.send("fb.tag", { a: 1 }, 1_700_000_005_000);
   await sink.flush();
   while (received.length === 0) await new Promise((r) => setImmediate(r));
   assert.deepEqual(errors, []);
@@ -157,7 +157,7 @@ test("a server that sends HELO and never PONG fails the handshake with FORWARD_H
     reconnect: { minDelayMs: 5000 },
   });
   t.after(() => sink.close({ timeoutMs: 50 }));
-  sink.emit("x", { a: 1 });
+  sink.send("x", { a: 1 });
   const [err] = (await once(sink, "serverError")) as [ForwardError];
   assert.equal(err.code, "FORWARD_HANDSHAKE_TIMEOUT");
   assert.match(err.message, /no PONG/);
