@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import type { ForwardCloseTimeoutError, ForwardError } from "./errors.js";
-import type { ServerInfo, ServerStats } from "./server-pool.js";
+import type { ServerInfo, ServerStats } from "./servers/server-pool.js";
 
 /**
  * Why events were dropped. Refused at the door (never accepted): `overflow` (the buffer was full: `dropNewest`, or

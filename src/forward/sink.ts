@@ -1,17 +1,14 @@
 import { Writable } from "node:stream";
-import { InvalidOptionError } from "../errors.js";
 import type { EventRecord, EventTimeInput, ForwardItem } from "../item.js";
-import { BufferAdmission } from "./admission.js";
-import { Batcher } from "./batcher.js";
-import { FrameBuffer } from "./buffer.js";
-import { closeReport, closeTimeoutMs, raceTimeout } from "./close-report.js";
-import { FrameDispatcher } from "./dispatcher.js";
-import { DropReporter } from "./drops.js";
-import { ForwardInvalidCallError, ForwardInvalidRecordError } from "./errors.js";
-import { readTime, type TimeParts } from "./event-time.js";
-import { FlushWaiters } from "./flush-waiters.js";
-import { isPlainRecord } from "./item-shape.js";
-import type { Frame } from "./frame.js";
+import { BufferAdmission } from "./batching/admission.js";
+import { Batcher } from "./batching/batcher.js";
+import { DropReporter } from "./batching/drops.js";
+import { FrameBuffer } from "./batching/frame-buffer.js";
+import type { Frame } from "./batching/frame.js";
+import { ForwardCloseTimeoutError, ForwardInvalidCallError, ForwardInvalidRecordError } from "./errors.js";
+import { closeTimeoutMs, resolveOptions, type ForwardSinkOptions, type ResolvedOptions } from "./options.js";
+import { readTime, type TimeParts } from "./protocol/event-time.js";
+import { ServerPool, type ServerInfo } from "./servers/server-pool.js";
 import type {
   AckInfo,
   CloseOptions,
@@ -20,9 +17,6 @@ import type {
   ForwardSinkEvents,
   SinkStats,
 } from "./sink-types.js";
-import { resolveOptions, type ForwardSinkOptions, type ResolvedOptions } from "./options.js";
-import { poolServers } from "./server-config.js";
-import { ServerPool, type ServerInfo } from "./server-pool.js";
 
 /** Reused by every `send()`: the time of the event being encoded. */
 const scratchTime: TimeParts = { seconds: 0, nanos: 0 };
@@ -70,13 +64,12 @@ export class ForwardSink extends Writable {
   readonly #buffer = new FrameBuffer();
   readonly #batcher: Batcher;
   readonly #admission: BufferAdmission;
-  readonly #dispatcher: FrameDispatcher;
   #started = false;
+  #dispatching = false;
   /** True while events are buffered: connections and timers then hold the process. */
   #holding = false;
   /** block: the item written while the buffer had no room for it, and its encoded size (0 = not known). */
   #blocked: { item: ForwardItem; cb: (err?: Error | null) => void; size: number } | undefined;
-  readonly #flushWaiters = new FlushWaiters();
   readonly #drops = new DropReporter((info) => this.#notify("drop", info));
   #closing = false;
   #closePromise: Promise<CloseReport> | undefined;
@@ -89,16 +82,12 @@ export class ForwardSink extends Writable {
     super({ objectMode: true });
     this.#opts = resolveOptions(options);
     const o = this.#opts;
-    this.#batcher = new Batcher(o, this.#buffer, () => this.#dispatcher.dispatch());
+    this.#batcher = new Batcher(o, this.#buffer, () => this.#dispatch());
     this.#admission = new BufferAdmission(o, this.#buffer, this.#batcher, {
       overflowed: (count) => this.#countDrop(count, "overflow"),
-      evicted: (count) => {
-        this.#countDrop(count, "evicted");
-        this.#checkFlushWaiters();
-      },
+      evicted: (count) => this.#countDrop(count, "evicted"),
     });
-    this.#pool = new ServerPool(poolServers(o), o.reconnect, o.requireAck);
-    this.#dispatcher = new FrameDispatcher(this.#buffer, this.#pool, this.#counters);
+    this.#pool = new ServerPool(o);
     this.#pool.on("connect", (server) => this.#notify("connect", server));
     this.#pool.on("disconnect", (server, reason) => this.#notify("disconnect", server, reason));
     this.#pool.on("serverError", (err, server) => this.#notify("serverError", err, server));
@@ -108,9 +97,9 @@ export class ForwardSink extends Writable {
     this.#pool.on("settled", (frame, server, latencyMs) => this.#onSettled(frame, server, latencyMs));
     this.#pool.on("requeue", (frames) => {
       this.#buffer.requeue(frames);
-      this.#dispatcher.dispatch();
+      this.#dispatch();
     });
-    this.#pool.on("writable", () => this.#dispatcher.dispatch());
+    this.#pool.on("writable", () => this.#dispatch());
   }
 
   /** Adds a listener for one of the sink's events (ForwardSinkEvents); an unknown name is a compile error. */
@@ -208,12 +197,39 @@ export class ForwardSink extends Writable {
       this.#started = true;
       this.#pool.demand();
     }
+    const sealedBefore = this.#batcher.seq;
     const admission = this.#admission.admit(tag, scratchTime, record, force, floatFields);
     if (admission === "accepted" || admission === "slowDown") {
       this.#counters.accepted++;
       if (!this.#holding) this.#hold();
     }
+    if (this.#batcher.seq !== sealedBefore) this.#dispatch();
     return admission === "accepted";
+  }
+
+  /**
+   * Hands pending frames to the servers in order, skipping frames already settled; asks the pool for a
+   * connection while some remain. Re-entrant calls (from pool events during a send) are ignored.
+   */
+  #dispatch(): void {
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    const buffer = this.#buffer;
+    try {
+      for (let frame = buffer.peek(); frame !== undefined; frame = buffer.peek()) {
+        if (frame.settled) {
+          buffer.shift();
+          continue;
+        }
+        const retry = frame.attempts > 0;
+        if (!this.#pool.send(frame)) break;
+        buffer.shift();
+        if (retry) this.#counters.retried += frame.events;
+      }
+      if (buffer.pendingCount > 0) this.#pool.demand();
+    } finally {
+      this.#dispatching = false;
+    }
   }
 
   /** Events are buffered: sockets and timers keep the process alive, and `beforeExit` sends open batches. */
@@ -248,7 +264,6 @@ export class ForwardSink extends Writable {
         } satisfies AckInfo);
       }
     }
-    this.#checkFlushWaiters();
     this.#checkRoom();
     this.#releaseIfIdle();
   }
@@ -261,10 +276,6 @@ export class ForwardSink extends Writable {
       this.#writeItem(item, cb);
     }
     if (this.#admission.takeDrain(this.#buffer.bytes)) this.#notify("drain");
-  }
-
-  #checkFlushWaiters(): void {
-    this.#flushWaiters.releaseBefore(this.#buffer.oldestSeq);
   }
 
   #countDrop(count: number, reason: DropReason): void {
@@ -325,7 +336,7 @@ export class ForwardSink extends Writable {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.#flushWaiters.add(target, () => {
+      this.#buffer.waitPast(target, () => {
         this.#notify("flush");
         resolve();
       });
@@ -339,8 +350,12 @@ export class ForwardSink extends Writable {
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     if (this.#closePromise) return this.#closePromise;
-    const timeoutMs = closeTimeoutMs(options);
-    if (timeoutMs instanceof InvalidOptionError) return Promise.reject(timeoutMs);
+    let timeoutMs: number;
+    try {
+      timeoutMs = closeTimeoutMs(options);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     this.#closePromise = (async () => {
       if (!this.#closing) {
         // Servers waiting out a backoff may be back: try them now rather than after the deadline.
@@ -362,8 +377,7 @@ export class ForwardSink extends Writable {
       frames: this.#buffer.frameCount,
       bytes: this.#buffer.frameBytes,
     };
-    for (const frame of [...this.#buffer.all()]) this.#buffer.settle(frame);
-    this.#buffer.drainPending();
+    this.#buffer.clear();
     if (undelivered.events > 0) this.#countDrop(undelivered.events, "undelivered");
     if (this.#blocked) {
       const { cb } = this.#blocked;
@@ -372,15 +386,25 @@ export class ForwardSink extends Writable {
       cb();
     }
     this.#drops.flush();
-    this.#flushWaiters.releaseAll();
     this.#releaseIfIdle();
     const c = this.#counters;
     const acknowledged = this.#opts.requireAck ? c.acked : undefined;
-    this.#finalReport = closeReport(undelivered, {
+    const { events, frames, bytes } = undelivered;
+    this.#finalReport = {
       written: c.sent,
       acknowledged,
       delivered: acknowledged !== undefined && c.dropped === 0 && acknowledged === c.accepted,
-    });
+      timedOut: events > 0,
+      undeliveredEvents: events,
+      undeliveredFrames: frames,
+      undeliveredBytes: bytes,
+      error:
+        events === 0
+          ? undefined
+          : new ForwardCloseTimeoutError(
+              `closed with ${events} events (${frames} frames, ${bytes} bytes) undelivered`,
+            ),
+    };
     if (!this.destroyed) this.destroy();
     return this.#finalReport;
   }
@@ -396,6 +420,25 @@ export class ForwardSink extends Writable {
       servers: this.#pool.stats(),
     };
   }
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first; clears its timer either way. */
+async function raceTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** True for a record the sink sends: an object whose prototype is Object.prototype or null. */
+function isPlainRecord(value: unknown): value is EventRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /** What a value is, for error messages: `a string`, `an instance of Access`, `null`. */

@@ -132,7 +132,7 @@ test("requiring acks from a unix socket that never acks gives one FORWARD_ACK_UN
 /** A server with `<security>` and `deny_keepalive`: HELO says keepalive false, and it closes after acking each frame. */
 async function startNoKeepaliveServer() {
   const packr = new Packr({ useRecords: false });
-  const { ResponseDecoder } = await import("../../src/forward/response-decoder.js");
+  const { ReplyDecoder } = await import("../../src/forward/protocol/reply-decoder.js");
   const { createHash } = await import("node:crypto");
   const state = { sizes: [] as number[], connections: 0, port: 0 };
   const server = net.createServer((socket) => {
@@ -140,7 +140,7 @@ async function startNoKeepaliveServer() {
     socket.on("error", () => {});
     const nonce = Buffer.alloc(16, 7);
     socket.write(packr.pack(["HELO", { nonce, auth: "", keepalive: false }]));
-    const decoder = new ResponseDecoder(1 << 20);
+    const decoder = new ReplyDecoder(1 << 20);
     let authed = false;
     socket.on("data", (chunk) => {
       for (const value of decoder.push(chunk)) {

@@ -1,10 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
-import { Batch } from "../../src/forward/batch.js";
-import { encodeFrame, encodeOptions, writeTime } from "../../src/forward/encoder.js";
-import { EventTime } from "../../src/forward/event-time.js";
-import { newChunkId } from "../../src/forward/frame.js";
+import { Batch } from "../../src/forward/batching/batch.js";
+import { BufferPool } from "../../src/forward/batching/buffer-pool.js";
+import { newChunkId } from "../../src/forward/batching/frame.js";
+import { EventTime } from "../../src/forward/protocol/event-time.js";
+import { writeTime, type ForwardMode } from "../../src/forward/protocol/frame-encoder.js";
+import { RecordEncoder } from "../../src/forward/protocol/record-encoder.js";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
 const str = (s: string) => Buffer.concat([Buffer.from([0xa0 | s.length]), Buffer.from(s)]);
@@ -12,6 +14,26 @@ const str = (s: string) => Buffer.concat([Buffer.from([0xa0 | s.length]), Buffer
 // Built by hand from the spec: [EventTime(1700000000, 123456789), {"a": 1}]
 const TIME_HEX = "d7 00 65 53 f1 00 07 5b cd 15";
 const ENTRY = hex(`92 ${TIME_HEX} 81 a1 61 01`);
+const SECONDS = 1700000000;
+const NANOS = 123456789;
+
+/** Frames sealed from `records` the way the sink builds them: Batch + RecordEncoder, in place. */
+function seal(
+  mode: ForwardMode,
+  tag: string,
+  records: object[],
+  chunkId: () => string | undefined = () => undefined,
+  eventTime = true,
+): Buffer[] {
+  const batch = new Batch(tag, mode, eventTime, 0, new BufferPool(), 1024 * 1024);
+  const encoder = new RecordEncoder();
+  for (const record of records) {
+    const at = batch.begin(SECONDS, NANOS);
+    batch.hold(encoder.encodeInto(record, batch, at));
+    batch.commit();
+  }
+  return batch.seal(chunkId).map((f) => Buffer.from(f.bytes));
+}
 
 function timeBytes(seconds: number, nanos: number, eventTime: boolean): Buffer {
   const buf = Buffer.alloc(16);
@@ -30,27 +52,8 @@ test("integer-second times use the smallest msgpack unsigned integer", () => {
   assert.deepEqual(timeBytes(1700000000, 999, false), hex("ce 6553f100"));
 });
 
-test("the option map carries size, chunk and compressed in that order, as str keys", () => {
-  assert.deepEqual(encodeOptions({ size: 2 }), Buffer.concat([hex("81"), str("size"), hex("02")]));
-  const chunk = "AAAAAAAAAAAAAAAAAAAAAA==";
-  assert.deepEqual(
-    encodeOptions({ size: 300, chunk, compressed: "gzip" }),
-    Buffer.concat([
-      hex("83"),
-      str("size"),
-      hex("cd 012c"),
-      str("chunk"),
-      str(chunk),
-      hex("aa"),
-      Buffer.from("compressed"),
-      str("gzip"),
-    ]),
-  );
-});
-
 test("a PackedForward frame is [tag, bin entries, {size}]", () => {
   const entries = Buffer.concat([ENTRY, ENTRY]);
-  const frame = encodeFrame("PackedForward", "app.x", entries, 2);
   const expected = Buffer.concat([
     hex("93"),
     str("app.x"),
@@ -61,90 +64,105 @@ test("a PackedForward frame is [tag, bin entries, {size}]", () => {
     str("size"),
     hex("02"),
   ]);
-  assert.deepEqual(frame, expected);
+  assert.deepEqual(seal("PackedForward", "app.x", [{ a: 1 }, { a: 1 }]), [expected]);
 });
 
 test("bin entries switch to bin16 and bin32 headers as they grow", () => {
-  const big = Buffer.alloc(70_000, 0xc0);
-  const frame = encodeFrame("PackedForward", "t", big, 70_000);
-  assert.deepEqual(frame.subarray(0, 8), Buffer.concat([hex("93"), str("t"), hex("c6 00011170")]));
-  const mid = encodeFrame("PackedForward", "t", Buffer.alloc(300, 0xc0), 300);
-  assert.deepEqual(mid.subarray(0, 6), Buffer.concat([hex("93"), str("t"), hex("c5 012c")]));
+  const [big] = seal("PackedForward", "t", [{ p: "x".repeat(70_000) }]);
+  const bigEntry = 1 + 10 + 1 + 2 + 5 + 70_000;
+  assert.deepEqual(
+    big!.subarray(0, 8),
+    Buffer.concat([hex("93"), str("t"), hex("c6"), hex(bigEntry.toString(16).padStart(8, "0"))]),
+  );
+  const [mid] = seal("PackedForward", "t", [{ p: "x".repeat(280) }]);
+  const midEntry = 1 + 10 + 1 + 2 + 3 + 280;
+  assert.deepEqual(
+    mid!.subarray(0, 6),
+    Buffer.concat([hex("93"), str("t"), hex("c5"), hex(midEntry.toString(16).padStart(4, "0"))]),
+  );
 });
 
 test("a Forward frame is [tag, [[time, record], ...], {size}]", () => {
-  const frame = encodeFrame("Forward", "app.x", Buffer.concat([ENTRY, ENTRY]), 2);
-  assert.deepEqual(
-    frame,
+  assert.deepEqual(seal("Forward", "app.x", [{ a: 1 }, { a: 1 }]), [
     Buffer.concat([hex("93"), str("app.x"), hex("92"), ENTRY, ENTRY, hex("81"), str("size"), hex("02")]),
-  );
+  ]);
 });
 
-test("a Message frame is [tag, time, record] and gains {chunk} when acks are on", () => {
-  assert.deepEqual(
-    encodeFrame("Message", "app.x", ENTRY, 1),
+test("a Message-mode batch seals into one [tag, time, record] frame per event, each with its own {chunk}", () => {
+  assert.deepEqual(seal("Message", "app.x", [{ a: 1 }]), [
     Buffer.concat([hex("93"), str("app.x"), ENTRY.subarray(1)]),
-  );
-  const chunk = "q83vEjRWeJC6zN7vEjRWeA==";
-  assert.deepEqual(
-    encodeFrame("Message", "app.x", ENTRY, 1, chunk),
-    Buffer.concat([hex("94"), str("app.x"), ENTRY.subarray(1), hex("81"), str("chunk"), str(chunk)]),
-  );
-});
-
-test("a CompressedPackedForward frame carries the gzip of the entries and compressed: gzip", () => {
-  const entries = Buffer.concat([ENTRY, ENTRY, ENTRY]);
-  const frame = encodeFrame("CompressedPackedForward", "t", entries, 3);
-  assert.deepEqual(frame.subarray(0, 3), Buffer.concat([hex("93"), str("t")]));
-  assert.equal(frame[3], 0xc4);
-  const len = frame[4]!;
-  assert.deepEqual(gunzipSync(frame.subarray(5, 5 + len)), entries);
-  assert.deepEqual(
-    frame.subarray(5 + len),
-    Buffer.concat([hex("82"), str("size"), hex("03"), hex("aa"), Buffer.from("compressed"), str("gzip")]),
-  );
-});
-
-test("a batch builds the same bytes as the frame encoder, with a chunk when asked", () => {
-  const record = hex("81 a1 61 01");
-  for (const mode of ["PackedForward", "Forward", "CompressedPackedForward"] as const) {
-    const batch = new Batch("app.x", mode, true, 0);
-    batch.append(1700000000, 123456789, record, 0, record.length);
-    batch.append(1700000000, 123456789, record, 0, record.length);
-    const [sealed] = batch.seal(() => "CHUNK");
-    const expected = encodeFrame(mode, "app.x", Buffer.concat([ENTRY, ENTRY]), 2, "CHUNK");
-    if (mode === "CompressedPackedForward") {
-      assert.equal(sealed!.bytes.length, expected.length);
-    } else {
-      assert.deepEqual(sealed!.bytes, expected);
-    }
-    assert.equal(sealed!.events, 2);
-    assert.equal(batch.count, 0);
-  }
-});
-
-test("a Message-mode batch seals into one frame per event, each with its own chunk", () => {
-  const record = hex("81 a1 61 01");
-  const batch = new Batch("app.x", "Message", true, 0);
-  batch.append(1700000000, 123456789, record, 0, record.length);
-  batch.append(1700000000, 123456789, record, 0, record.length);
+  ]);
+  const chunks = ["q83vEjRWeJC6zN7vEjRWeA==", "AAAAAAAAAAAAAAAAAAAAAA=="];
   let i = 0;
-  const frames = batch.seal(() => `c${++i}`);
   assert.deepEqual(
-    frames.map((f) => f.bytes),
-    [encodeFrame("Message", "app.x", ENTRY, 1, "c1"), encodeFrame("Message", "app.x", ENTRY, 1, "c2")],
+    seal("Message", "app.x", [{ a: 1 }, { a: 1 }], () => chunks[i++]),
+    chunks.map((chunk) =>
+      Buffer.concat([hex("94"), str("app.x"), ENTRY.subarray(1), hex("81"), str("chunk"), str(chunk)]),
+    ),
+  );
+});
+
+test("a CompressedPackedForward frame carries the gzip of the entries, then size, chunk and compressed: gzip", () => {
+  const chunk = "AAAAAAAAAAAAAAAAAAAAAA==";
+  const [frame] = seal("CompressedPackedForward", "t", [{ a: 1 }, { a: 1 }, { a: 1 }], () => chunk);
+  assert.deepEqual(frame!.subarray(0, 3), Buffer.concat([hex("93"), str("t")]));
+  assert.equal(frame![3], 0xc4);
+  const len = frame![4]!;
+  assert.deepEqual(gunzipSync(frame!.subarray(5, 5 + len)), Buffer.concat([ENTRY, ENTRY, ENTRY]));
+  assert.deepEqual(
+    frame!.subarray(5 + len),
+    Buffer.concat([
+      hex("83"),
+      str("size"),
+      hex("03"),
+      str("chunk"),
+      str(chunk),
+      hex("aa"),
+      Buffer.from("compressed"),
+      str("gzip"),
+    ]),
+  );
+});
+
+test("a PackedForward frame asks for an ack with {size, chunk}", () => {
+  const [frame] = seal("PackedForward", "app.x", [{ a: 1 }], () => "CHUNK");
+  assert.deepEqual(
+    frame!.subarray(frame!.length - 19),
+    Buffer.concat([hex("82"), str("size"), hex("01"), str("chunk"), str("CHUNK")]),
   );
 });
 
 test("a batch grows its buffer as entries arrive and starts over after sealing", () => {
-  const record = Buffer.alloc(5000, 0xc0);
-  const batch = new Batch("t", "PackedForward", false, 0);
-  for (let i = 0; i < 10; i++) batch.append(i, 0, record, 0, record.length);
+  const batch = new Batch("t", "PackedForward", false, 0, new BufferPool(), 1024 * 1024);
+  const encoder = new RecordEncoder();
+  const add = (record: object) => {
+    batch.hold(encoder.encodeInto(record, batch, batch.begin(1, 0)));
+    batch.commit();
+  };
+  for (let i = 0; i < 10; i++) add({ pad: "y".repeat(5000) });
   const [sealed] = batch.seal(() => undefined);
   assert.equal(sealed!.events, 10);
   assert.equal(batch.bytes, 0);
-  batch.append(1, 0, record, 0, record.length);
+  add({ a: 1 });
   assert.equal(batch.count, 1);
+});
+
+test("an entry held while its batch is sealed moves, intact, to the front of the next batch", () => {
+  for (const mode of ["PackedForward", "Message", "CompressedPackedForward"] as const) {
+    const batch = new Batch("t", mode, true, 0, new BufferPool(), 1024 * 1024);
+    const encoder = new RecordEncoder();
+    batch.hold(encoder.encodeInto({ a: 1 }, batch, batch.begin(SECONDS, NANOS)));
+    batch.commit();
+    const size = batch.hold(
+      encoder.encodeInto({ held: "z".repeat(100) }, batch, batch.begin(SECONDS, NANOS)),
+    );
+    const [first] = batch.seal(() => undefined);
+    assert.equal(first!.events, 1, mode);
+    assert.equal(batch.heldSize, size, mode);
+    batch.commit();
+    const [second] = seal(mode, "t", [{ held: "z".repeat(100) }]);
+    assert.deepEqual(Buffer.from(batch.seal(() => undefined)[0]!.bytes), second, mode);
+  }
 });
 
 test("chunk ids are base64 of 16 random bytes and do not repeat", () => {
@@ -177,17 +195,16 @@ test("EventTime converts Dates and fractional epoch milliseconds to the nanoseco
 });
 
 test("tags longer than 31 bytes use str8 and str16 headers, counted in UTF-8 bytes", () => {
-  const entry = ENTRY;
   const tag40 = "a".repeat(40);
-  const frame40 = encodeFrame("PackedForward", tag40, entry, 1);
-  assert.deepEqual(frame40.subarray(0, 3), hex("93 d9 28"));
-  assert.equal(frame40.subarray(3, 43).toString(), tag40);
+  const [frame40] = seal("PackedForward", tag40, [{ a: 1 }]);
+  assert.deepEqual(frame40!.subarray(0, 3), hex("93 d9 28"));
+  assert.equal(frame40!.subarray(3, 43).toString(), tag40);
   const tag300 = "é".repeat(150);
-  const frame300 = encodeFrame("Forward", tag300, entry, 1);
-  assert.deepEqual(frame300.subarray(0, 4), hex("93 da 012c"));
-  assert.equal(frame300.subarray(4, 304).toString(), tag300);
-  const batch = new Batch(tag300, "PackedForward", true, 0);
-  const record = hex("81 a1 61 01");
-  batch.append(1700000000, 123456789, record, 0, record.length);
-  assert.deepEqual(batch.seal(() => undefined)[0]!.bytes, encodeFrame("PackedForward", tag300, entry, 1));
+  const [frame300] = seal("Forward", tag300, [{ a: 1 }]);
+  assert.deepEqual(frame300!.subarray(0, 4), hex("93 da 012c"));
+  assert.equal(frame300!.subarray(4, 304).toString(), tag300);
+  assert.deepEqual(
+    frame300!.subarray(304),
+    Buffer.concat([hex("91"), ENTRY, hex("81"), str("size"), hex("01")]),
+  );
 });

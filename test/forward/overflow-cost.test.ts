@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ForwardSink } from "../../src/index.js";
-import { RecordEncoder } from "../../src/forward/record-encoder.js";
+import { RecordEncoder } from "../../src/forward/protocol/record-encoder.js";
 import { closedPort } from "../helpers/misbehaving-servers.js";
 
 test("with a full buffer, dropNewest drops events without encoding them", async (t) => {

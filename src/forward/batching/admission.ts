@@ -1,8 +1,8 @@
-import type { EventRecord } from "../item.js";
+import type { EventRecord } from "../../item.js";
+import type { ResolvedOptions } from "../options.js";
+import type { TimeParts } from "../protocol/event-time.js";
 import type { Batcher } from "./batcher.js";
-import type { FrameBuffer } from "./buffer.js";
-import type { TimeParts } from "./event-time.js";
-import type { ResolvedOptions } from "./options.js";
+import type { FrameBuffer } from "./frame-buffer.js";
 
 /**
  * What became of an event offered to the buffer: `accepted`; `slowDown` = accepted, but the buffer is past
@@ -10,33 +10,41 @@ import type { ResolvedOptions } from "./options.js";
  */
 export type Admission = "accepted" | "slowDown" | "held" | "dropped";
 
-/** What the admission reports back to the sink; internal. */
+/** What the admission reports back to the sink. */
 export interface AdmissionHooks {
   /** `count` new events were refused for want of room. */
   overflowed(count: number): void;
-  /** `count` accepted events (the oldest frames not yet sent) were dropped to make room: flush waiters may be done. */
+  /** `count` accepted events (the oldest frames not yet sent) were dropped to make room. */
   evicted(count: number): void;
 }
 
 /**
  * Decides whether an event enters the buffer under the overflow policy (block, dropOldest, dropNewest) and
- * the buffer limit, and when the writer should slow down or may resume (`drain`); internal.
+ * the buffer limit, and when the writer should slow down or may resume (`drain`).
  */
 export class BufferAdmission {
   /** Buffered bytes past which `emit()` returns false and a `drain` is owed: half the limit. */
   readonly highWater: number;
-  private needDrain = false;
+  readonly #opts: Pick<ResolvedOptions, "bufferLimitBytes" | "overflow">;
+  readonly #buffer: FrameBuffer;
+  readonly #batcher: Batcher;
+  readonly #hooks: AdmissionHooks;
+  #needDrain = false;
   /** Set by `admit` when a block-policy event must wait: its encoded size. */
-  private heldSize = 0;
+  #heldSize = 0;
   /** Buffered bytes when the last event was dropped for want of room; Infinity once the buffer shrank. */
-  private fullAt = Infinity;
+  #fullAt = Infinity;
 
   constructor(
-    private readonly opts: Pick<ResolvedOptions, "bufferLimitBytes" | "overflow">,
-    private readonly buffer: FrameBuffer,
-    private readonly batcher: Batcher,
-    private readonly hooks: AdmissionHooks,
+    opts: Pick<ResolvedOptions, "bufferLimitBytes" | "overflow">,
+    buffer: FrameBuffer,
+    batcher: Batcher,
+    hooks: AdmissionHooks,
   ) {
+    this.#opts = opts;
+    this.#buffer = buffer;
+    this.#batcher = batcher;
+    this.#hooks = hooks;
     this.highWater = Math.floor(opts.bufferLimitBytes / 2);
   }
 
@@ -49,33 +57,33 @@ export class BufferAdmission {
     time: TimeParts,
     record: EventRecord,
     force: boolean,
-    floatFields?: ReadonlySet<string>,
+    floatFields: ReadonlySet<string> | undefined,
   ): Admission {
-    const limit = this.opts.bufferLimitBytes;
-    if (!force && this.opts.overflow !== "dropOldest") {
+    const limit = this.#opts.bufferLimitBytes;
+    if (!force && this.#opts.overflow !== "dropOldest") {
       // A full buffer drops the event before paying for its encoding: full = at the limit, or as full as
       // when the last event found no room (dropOldest still encodes, to make room for the event).
-      const bytes = this.buffer.bytes;
-      if (bytes >= limit || bytes >= this.fullAt) return this.dropNew();
-      this.fullAt = Infinity;
+      const bytes = this.#buffer.bytes;
+      if (bytes >= limit || bytes >= this.#fullAt) return this.#dropNew();
+      this.#fullAt = Infinity;
     }
-    const size = this.batcher.encode(tag, time.seconds, time.nanos, record, floatFields);
-    if (this.buffer.bytes + size > limit) {
-      if (force && this.buffer.bytes > 0) {
+    const size = this.#batcher.encode(tag, time.seconds, time.nanos, record, floatFields);
+    if (this.#buffer.bytes + size > limit) {
+      if (force && this.#buffer.bytes > 0) {
         // block: hold the item until it fits (a lone event larger than the limit still goes).
-        this.batcher.discard();
-        this.heldSize = size;
+        this.#batcher.discard();
+        this.#heldSize = size;
         return "held";
       }
-      if (!force && !this.makeRoom(size)) {
-        this.batcher.discard();
-        this.fullAt = this.buffer.bytes;
-        return this.dropNew();
+      if (!force && !this.#makeRoom(size)) {
+        this.#batcher.discard();
+        this.#fullAt = this.#buffer.bytes;
+        return this.#dropNew();
       }
     }
-    this.batcher.commit();
-    if (this.buffer.bytes >= this.highWater) {
-      this.needDrain = true;
+    this.#batcher.commit();
+    if (this.#buffer.bytes >= this.highWater) {
+      this.#needDrain = true;
       return "slowDown";
     }
     return "accepted";
@@ -83,49 +91,49 @@ export class BufferAdmission {
 
   /** The encoded size of the event last `held` (0 if none), once: the next call returns 0. */
   takeHeldSize(): number {
-    const size = this.heldSize;
-    this.heldSize = 0;
+    const size = this.#heldSize;
+    this.#heldSize = 0;
     return size;
   }
 
   /** True when the buffer holds `bufferLimitBytes` or more. */
   get atLimit(): boolean {
-    return this.buffer.bytes >= this.opts.bufferLimitBytes;
+    return this.#buffer.bytes >= this.#opts.bufferLimitBytes;
   }
 
   /** True when a held event of `size` bytes may be offered again: the buffer is empty, or it fits. */
   fits(size: number): boolean {
-    const bytes = this.buffer.bytes;
-    const limit = this.opts.bufferLimitBytes;
+    const bytes = this.#buffer.bytes;
+    const limit = this.#opts.bufferLimitBytes;
     return bytes === 0 || (bytes < limit && bytes + size <= limit);
   }
 
   /** True (once) when a `drain` is owed and `bufferedBytes` is back under the high-water mark. */
   takeDrain(bufferedBytes: number): boolean {
-    if (this.needDrain && bufferedBytes < this.highWater) {
-      this.needDrain = false;
+    if (this.#needDrain && bufferedBytes < this.highWater) {
+      this.#needDrain = false;
       return true;
     }
     return false;
   }
 
-  private dropNew(): "dropped" {
-    this.hooks.overflowed(1);
-    this.needDrain = true;
+  #dropNew(): "dropped" {
+    this.#hooks.overflowed(1);
+    this.#needDrain = true;
     return "dropped";
   }
 
   /** dropOldest: frees room by dropping the oldest frames not yet sent. */
-  private makeRoom(size: number): boolean {
-    if (this.opts.overflow !== "dropOldest") return false;
-    const limit = this.opts.bufferLimitBytes;
-    let dropped = this.buffer.dropOldestPending(this.buffer.bytes + size - limit);
-    if (this.buffer.bytes + size > limit) {
-      this.batcher.sealOpen();
-      const more = this.buffer.dropOldestPending(this.buffer.bytes + size - limit);
+  #makeRoom(size: number): boolean {
+    if (this.#opts.overflow !== "dropOldest") return false;
+    const limit = this.#opts.bufferLimitBytes;
+    let dropped = this.#buffer.dropOldestPending(this.#buffer.bytes + size - limit);
+    if (this.#buffer.bytes + size > limit) {
+      this.#batcher.sealOpen();
+      const more = this.#buffer.dropOldestPending(this.#buffer.bytes + size - limit);
       dropped = { frames: dropped.frames + more.frames, events: dropped.events + more.events };
     }
-    if (dropped.events > 0) this.hooks.evicted(dropped.events);
-    return this.buffer.bytes + size <= limit;
+    if (dropped.events > 0) this.#hooks.evicted(dropped.events);
+    return this.#buffer.bytes + size <= limit;
   }
 }

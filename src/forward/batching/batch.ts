@@ -1,4 +1,3 @@
-import { BufferPool } from "./buffer-pool.js";
 import {
   MAX_OPTIONS_SIZE,
   MAX_TIME_SIZE,
@@ -9,7 +8,9 @@ import {
   writeFrameHeaderBefore,
   writeOptions,
   type ForwardMode,
-} from "./encoder.js";
+} from "../protocol/frame-encoder.js";
+import type { EncodeTarget } from "../protocol/record-encoder.js";
+import { BufferPool } from "./buffer-pool.js";
 
 /** A sealed batch: the frame bytes and how many events they carry. */
 export interface SealedFrame {
@@ -25,155 +26,177 @@ const MIN_CAPACITY = 4096;
 const ENTRY_ROOM = 16 * 1024;
 
 /**
- * The open batch of one tag: entries (`[time, record]`) are encoded straight into a growing buffer that keeps
- * room in front for the frame header, so sealing a PackedForward/Forward frame copies nothing. An entry is
- * either appended as bytes (`append`), or begun (`begin` writes `[time,`), its record encoded in place by the
- * caller at the returned position, and committed (`commit`).
+ * The open batch of one tag, sole owner of its bytes: entries (`[time, record]`) are encoded straight into a growing
+ * buffer that keeps room in front for the frame header, so sealing a PackedForward/Forward frame copies nothing.
+ * An entry is begun (`begin` writes `[time,`), its record encoded in place by a RecordEncoder (the batch is its
+ * EncodeTarget), held (`hold`), then committed or discarded. Sealing under a held entry carries the entry over.
  */
-export class Batch {
+export class Batch implements EncodeTarget {
   readonly tag: string;
-  private readonly tagBytes: Buffer;
-  private readonly headRoom: number;
-  /** The buffer entries are encoded into (the caller encodes a begun entry's record here). */
-  buf: Buffer;
-  /** End of the committed entries. */
-  pos: number;
-  private offsets: number[] | undefined;
-  /** Events in the open batch. */
-  count = 0;
+  readonly #tagBytes: Buffer;
+  readonly #mode: ForwardMode;
+  readonly #eventTime: boolean;
+  readonly #pool: BufferPool;
+  readonly #headRoom: number;
   /** Room for a batch of `maxBytes` and one more entry: the buffer grows no further unless an entry needs it. */
-  private readonly fullSize: number;
+  readonly #fullSize: number;
+  #buf: Buffer;
+  /** End of the committed entries. */
+  #pos: number;
+  /** End of the entry held (encoded, not yet committed), or -1. */
+  #heldEnd = -1;
+  #offsets: number[] | undefined;
+  #count = 0;
 
   constructor(
     tag: string,
-    private readonly mode: ForwardMode,
-    private readonly eventTime: boolean,
+    mode: ForwardMode,
+    eventTime: boolean,
     capacity: number,
-    private readonly pool: BufferPool = new BufferPool(0),
-    maxBytes = Infinity,
+    pool: BufferPool,
+    maxBytes: number,
   ) {
     this.tag = tag;
-    this.tagBytes = Buffer.from(tag, "utf8");
-    this.headRoom = maxFrameHeaderSize(this.tagBytes.length);
-    this.fullSize = this.headRoom + maxBytes + ENTRY_ROOM + MAX_OPTIONS_SIZE;
-    this.buf = pool.take(Math.max(MIN_CAPACITY, capacity));
-    this.pos = this.headRoom;
-    this.offsets = mode === "Message" ? [] : undefined;
+    this.#tagBytes = Buffer.from(tag, "utf8");
+    this.#mode = mode;
+    this.#eventTime = eventTime;
+    this.#pool = pool;
+    this.#headRoom = maxFrameHeaderSize(this.#tagBytes.length);
+    this.#fullSize = this.#headRoom + maxBytes + ENTRY_ROOM + MAX_OPTIONS_SIZE;
+    this.#buf = pool.take(Math.max(MIN_CAPACITY, capacity));
+    this.#pos = this.#headRoom;
+    this.#offsets = mode === "Message" ? [] : undefined;
   }
 
-  /** Bytes of encoded entries in the open batch. */
+  /** The buffer entries are encoded into. */
+  get buf(): Buffer {
+    return this.#buf;
+  }
+
+  /** Events in the open batch. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Bytes of committed entries in the open batch. */
   get bytes(): number {
-    return this.pos - this.headRoom;
+    return this.#pos - this.#headRoom;
+  }
+
+  /** Bytes of the held entry (0 when none). */
+  get heldSize(): number {
+    return this.#heldEnd < 0 ? 0 : this.#heldEnd - this.#pos;
   }
 
   /**
-   * Appends one entry `[time, record]`; the record's msgpack encoding is `source[from..to)`. Returns the
-   * entry's size.
-   */
-  append(seconds: number, nanos: number, source: Buffer, from: number, to: number): number {
-    const need = 1 + MAX_TIME_SIZE + (to - from) + MAX_OPTIONS_SIZE;
-    if (this.pos + need > this.buf.length) this.grow(this.pos + need);
-    const pos = writeEntryStart(this.buf, this.pos, seconds, nanos, this.eventTime);
-    return this.commit(this.buf, pos + source.copy(this.buf, pos, from, to));
-  }
-
-  /** Appends one complete entry (`[time, record]`, already encoded) copied from `source[from..to)`. */
-  appendEntry(source: Buffer, from: number, to: number): number {
-    const need = to - from + MAX_OPTIONS_SIZE;
-    if (this.pos + need > this.buf.length) this.grow(this.pos + need);
-    return this.commit(this.buf, this.pos + source.copy(this.buf, this.pos, from, to));
-  }
-
-  /**
-   * Begins an entry at the end of the batch by writing `[time,`; returns where its record goes. The entry is
-   * not part of the batch until `commit`.
+   * Begins an entry at the end of the batch by writing `[time,`; returns where its record goes. Forgets any
+   * entry held before.
    */
   begin(seconds: number, nanos: number): number {
-    if (this.pos + ENTRY_ROOM > this.buf.length && this.buf.length < this.fullSize) {
-      this.grow(Math.min(this.pos + ENTRY_ROOM, this.fullSize));
+    this.#heldEnd = -1;
+    if (this.#pos + ENTRY_ROOM > this.#buf.length && this.#buf.length < this.#fullSize) {
+      this.grow(Math.min(this.#pos + ENTRY_ROOM, this.#fullSize), this.#pos);
     }
-    if (this.pos + 1 + MAX_TIME_SIZE > this.buf.length) this.grow(this.pos + 1 + MAX_TIME_SIZE);
-    return writeEntryStart(this.buf, this.pos, seconds, nanos, this.eventTime);
+    if (this.#pos + 1 + MAX_TIME_SIZE > this.#buf.length) this.grow(this.#pos + 1 + MAX_TIME_SIZE, this.#pos);
+    return writeEntryStart(this.#buf, this.#pos, seconds, nanos, this.#eventTime);
   }
 
-  /**
-   * Commits the entry begun last, which ends at `end` of `buf`: the batch's buffer, or a larger copy of it
-   * made while the record was encoded (which then becomes the batch's buffer). Returns the entry's size.
-   */
-  commit(buf: Buffer, end: number): number {
-    this.buf = buf;
-    const start = this.pos;
-    this.offsets?.push(start);
-    this.pos = end;
-    this.count++;
-    // Sealing writes the frame's option map after the entries.
-    if (end + MAX_OPTIONS_SIZE > buf.length) this.grow(end + MAX_OPTIONS_SIZE);
-    return end - start;
-  }
-
-  private grow(min: number): void {
-    let size = this.buf.length * 2;
+  /** EncodeTarget: a larger buffer holding the first `used` bytes (twice the size, capped near `maxBytes`). */
+  grow(min: number, used: number): Buffer {
+    let size = this.#buf.length * 2;
     while (size < min) size *= 2;
-    if (size > this.fullSize) size = Math.max(min, this.fullSize);
+    if (size > this.#fullSize) size = Math.max(min, this.#fullSize);
     const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    this.#buf.copy(next, 0, 0, used);
+    this.#buf = next;
+    return next;
+  }
+
+  /** The entry begun last ends at `end`: hold it until `commit` or `discard`; returns its size. */
+  hold(end: number): number {
+    // Sealing writes the frame's option map after the entries.
+    if (end + MAX_OPTIONS_SIZE > this.#buf.length) this.grow(end + MAX_OPTIONS_SIZE, end);
+    this.#heldEnd = end;
+    return end - this.#pos;
+  }
+
+  /** Adds the held entry to the batch. */
+  commit(): void {
+    if (this.#heldEnd < 0) return;
+    this.#offsets?.push(this.#pos);
+    this.#pos = this.#heldEnd;
+    this.#heldEnd = -1;
+    this.#count++;
+  }
+
+  /** Forgets the held entry. */
+  discard(): void {
+    this.#heldEnd = -1;
   }
 
   /**
-   * Closes the open batch into frames (one frame, or one per event in Message mode) and starts a fresh buffer.
-   * `chunkId` is called once per frame and returns the ack id, or undefined without acks.
+   * Closes the committed entries into frames (one frame, or one per event in Message mode); a held entry stays,
+   * at the front of the fresh batch. `chunkId` is called once per frame and returns the ack id, or undefined.
    */
   seal(chunkId: () => string | undefined): SealedFrame[] {
-    const count = this.count;
+    const count = this.#count;
     if (count === 0) return [];
     const out: SealedFrame[] = [];
-    const entriesEnd = this.pos;
-    if (this.mode === "Message") {
-      const offsets = this.offsets!;
+    const buf = this.#buf;
+    const head = this.#headRoom;
+    const entriesEnd = this.#pos;
+    if (this.#mode === "Message") {
+      const offsets = this.#offsets!;
       for (let i = 0; i < offsets.length; i++) {
         const chunk = chunkId();
-        const entry = this.buf.subarray(offsets[i]!, offsets[i + 1] ?? entriesEnd);
+        const entry = buf.subarray(offsets[i]!, offsets[i + 1] ?? entriesEnd);
         out.push({
-          bytes: encodeMessageFrame(this.tagBytes, entry, chunk),
+          bytes: encodeMessageFrame(this.#tagBytes, entry, chunk),
           events: 1,
           chunk,
           backing: undefined,
         });
       }
-      this.offsets = [];
-      this.pos = this.headRoom;
-    } else if (this.mode === "CompressedPackedForward") {
+      this.#offsets = [];
+    } else if (this.#mode === "CompressedPackedForward") {
       const chunk = chunkId();
-      const gz = gzipEntries(this.buf.subarray(this.headRoom, entriesEnd));
-      const frame = Buffer.allocUnsafe(this.headRoom + gz.length + MAX_OPTIONS_SIZE);
-      const start = writeFrameHeaderBefore(frame, this.headRoom, this.tagBytes, this.mode, count, gz.length);
-      gz.copy(frame, this.headRoom);
-      const end = writeOptions(frame, this.headRoom + gz.length, { size: count, chunk, compressed: "gzip" });
+      const gz = gzipEntries(buf.subarray(head, entriesEnd));
+      const frame = Buffer.allocUnsafe(head + gz.length + MAX_OPTIONS_SIZE);
+      const start = writeFrameHeaderBefore(frame, head, this.#tagBytes, this.#mode, count, gz.length);
+      gz.copy(frame, head);
+      const end = writeOptions(frame, head + gz.length, { size: count, chunk, compressed: "gzip" });
       out.push({ bytes: frame.subarray(start, end), events: count, chunk, backing: undefined });
-      this.pos = this.headRoom;
     } else {
       const chunk = chunkId();
-      const start = writeFrameHeaderBefore(
-        this.buf,
-        this.headRoom,
-        this.tagBytes,
-        this.mode,
-        count,
-        entriesEnd - this.headRoom,
-      );
-      const end = writeOptions(this.buf, entriesEnd, { size: count, chunk });
-      const bytes = this.buf.subarray(start, end);
+      const start = writeFrameHeaderBefore(buf, head, this.#tagBytes, this.#mode, count, entriesEnd - head);
+      const held = this.heldSize;
+      // The option map goes where a held entry begins: keep the entry first.
+      const heldCopy = held > 0 ? Buffer.from(buf.subarray(entriesEnd, entriesEnd + held)) : undefined;
+      const end = writeOptions(buf, entriesEnd, { size: count, chunk });
+      const bytes = buf.subarray(start, end);
       // Do not pin a mostly empty buffer for as long as the frame waits for its ack.
-      if (bytes.length < this.buf.length / 2) {
+      if (bytes.length < buf.length / 2) {
         out.push({ bytes: Buffer.from(bytes), events: count, chunk, backing: undefined });
       } else {
-        out.push({ bytes, events: count, chunk, backing: this.buf });
-        this.buf = this.pool.take(this.buf.length);
+        out.push({ bytes, events: count, chunk, backing: buf });
+        this.#buf = this.#pool.take(buf.length);
       }
-      this.pos = this.headRoom;
+      this.#pos = head;
+      this.#count = 0;
+      if (heldCopy) {
+        heldCopy.copy(this.#buf, head);
+        this.#heldEnd = head + held;
+      }
+      return out;
     }
-    this.count = 0;
+    // Message and CompressedPackedForward copied the entries out: the buffer stays, the held entry moves first.
+    const held = this.heldSize;
+    if (held > 0) {
+      buf.copyWithin(head, entriesEnd, entriesEnd + held);
+      this.#heldEnd = head + held;
+    }
+    this.#pos = head;
+    this.#count = 0;
     return out;
   }
 }

@@ -1,6 +1,6 @@
 import { randomFillSync } from "node:crypto";
 
-/** One encoded frame on its way to a server; internal. */
+/** One encoded frame on its way to a server. */
 export interface Frame {
   /** Creation order; lower = emitted earlier. */
   readonly seq: number;

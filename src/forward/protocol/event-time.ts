@@ -1,5 +1,5 @@
-import type { EventTimeInput, EventTimeLike } from "../item.js";
-import { ForwardInvalidTimeError } from "./errors.js";
+import type { EventTimeInput, EventTimeLike } from "../../item.js";
+import { ForwardInvalidTimeError } from "../errors.js";
 
 const MAX_UINT32 = 0xffffffff;
 
