@@ -357,7 +357,7 @@ export class ForwardSink extends Writable {
       return Promise.reject(err as Error);
     }
     this.#closePromise = (async () => {
-      if (!this.#closing) {
+      if (!this.#closing && timeoutMs > 0) {
         // Servers waiting out a backoff may be back: try them now rather than after the deadline.
         if (this.#buffer.frameCount + this.#buffer.openEvents > 0) this.#pool.probeDown();
         await raceTimeout(this.flush(), timeoutMs);

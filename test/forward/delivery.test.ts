@@ -9,6 +9,7 @@ import { Packr } from "msgpackr";
 import { ForwardSink, type ForwardError } from "../../src/forward/index.js";
 import { ForwardReceiver, freePort } from "../helpers/forward-receiver.js";
 import { startFluentServer } from "../helpers/forward-fluent.js";
+import { until } from "../helpers/fake-time.js";
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(path.join(tmpdir(), "forward-unix-"));
@@ -113,8 +114,7 @@ test("requiring acks from a unix socket that never acks gives one FORWARD_ACK_UN
   const errors: ForwardError[] = [];
   sink.on("serverError", (e) => errors.push(e));
   sink.send("unix.tag", { a: 1 });
-  await once(sink, "serverError");
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await until(() => sink.stats().servers[0]!.state === "failed", "the server taken out of rotation");
   assert.equal(errors.length, 1);
   assert.equal(errors[0]!.code, "FORWARD_ACK_UNSUPPORTED");
   assert.match(errors[0]!.message, /requireAck: false/);

@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { ForwardSink, type ForwardError, type ServerInfo } from "../../src/forward/index.js";
 import { startFluentServer } from "../helpers/forward-fluent.js";
 import { generateForwardCerts } from "../helpers/forward-certs.js";
+import { until } from "../helpers/fake-time.js";
 
 const security = { serverHostname: "fluent-server", sharedKey: "s3cret", authorize: false, userDict: {} };
 
@@ -44,8 +45,8 @@ test("a wrong shared key gives one FORWARD_AUTH_FAILED with the server's reason,
   sink.on("connect", () => connections++);
   sink.send("secure.tag", { ok: 1 });
   await once(sink, "serverError");
-  // Let a few backoff rounds pass: the error is reported once, not per attempt.
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  // A few backoff rounds: the error is reported once, not per attempt.
+  await until(() => sink.stats().servers[0]!.repeatedErrors >= 2, "two more refused attempts");
   assert.equal(errors.length, 1);
   const [err, server] = errors[0]!;
   assert.equal(err.code, "FORWARD_AUTH_FAILED");

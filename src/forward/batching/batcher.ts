@@ -127,6 +127,7 @@ export class Batcher {
         backing: s.backing,
         attempts: 0,
         sentAt: 0,
+        sentAtPrecise: 0,
         written: false,
         settled: false,
       });

@@ -14,8 +14,10 @@ export interface Frame {
   readonly backing: Buffer | undefined;
   /** How many times it was written to a socket. */
   attempts: number;
-  /** When it was last written (ms, monotonic clock). */
+  /** When it was last written (ms on the pool's Clock): ack and write deadlines count from here. */
   sentAt: number;
+  /** The same moment on `performance.now()`, for the ack latency figures. */
+  sentAtPrecise: number;
   /** A socket took every byte of it once (counted in `sent`). */
   written: boolean;
   /** Settled (acked, written, or dropped): no longer tracked. */

@@ -9,7 +9,7 @@ export interface Timer {
  * exactly instead of sleeping.
  */
 export interface Clock {
-  /** Milliseconds on a monotonic clock. */
+  /** Milliseconds, for deadlines and retry times. */
   now(): number;
   setTimeout(fn: () => void, ms: number): Timer;
   clearTimeout(timer: Timer | undefined): void;
@@ -17,9 +17,12 @@ export interface Clock {
   random(): number;
 }
 
-/** The real clock: `performance.now()`, the global timers (looked up at each call) and `Math.random`. */
+/**
+ * The real clock: `Date.now()`, the global timers and `Math.random`, each looked up at every call (so that
+ * `node:test`'s mock timers drive it).
+ */
 export const systemClock: Clock = {
-  now: () => performance.now(),
+  now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
   random: () => Math.random(),

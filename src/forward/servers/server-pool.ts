@@ -35,6 +35,8 @@ export interface ServerStats extends ServerInfo {
   repeatedErrors: number;
   /** Successful connections (handshake included). */
   connects: number;
+  /** Return probes (a bare connect every second while the server refuses and the backoff is long) that failed. */
+  failedProbes: number;
   /** Consecutive failures (reset by a delivered frame); drives the backoff. */
   failures: number;
   /** Frames written to this server (re-sends included). */
@@ -82,6 +84,7 @@ interface Entry {
   /** Up while a fault that came after connecting goes on: `connect` is owed once a frame is delivered. */
   silentUp: boolean;
   connects: number;
+  failedProbes: number;
   failures: number;
   sentFrames: number;
   settledFrames: number;
@@ -146,6 +149,7 @@ function serverEntries(o: ResolvedOptions): Entry[] {
       repeatedErrors: 0,
       silentUp: false,
       connects: 0,
+      failedProbes: 0,
       failures: 0,
       sentFrames: 0,
       settledFrames: 0,
@@ -349,8 +353,10 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       const probe = connect({ ...e.options, tls: undefined }, this.#clock, (error) => {
         probe?.destroy();
         if (this.#closed || e.state !== "down") return;
-        if (error) this.#scheduleProbe(e);
-        else this.#retry(e);
+        if (error) {
+          e.failedProbes++;
+          this.#scheduleProbe(e);
+        } else this.#retry(e);
       });
       if (probe && !this.#ref) probe.unref();
       probe?.on("error", () => {});
@@ -397,6 +403,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       fault: e.fault?.code,
       repeatedErrors: e.repeatedErrors,
       connects: e.connects,
+      failedProbes: e.failedProbes,
       failures: e.failures,
       sentFrames: e.sentFrames,
       settledFrames: e.settledFrames,

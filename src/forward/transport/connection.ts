@@ -207,6 +207,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const key = requireAck ? frame.chunk! : frame.seq;
     frame.attempts++;
     frame.sentAt = this.#clock.now();
+    frame.sentAtPrecise = performance.now();
     this.#inFlight.add(key, frame);
     if (this.#helo && !this.#helo.keepalive) this.#accepting = false;
     socket.write(frame.bytes, (err) => {
@@ -223,7 +224,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   #settle(key: InFlightKey, frame: Frame): void {
     this.#inFlight.remove(key, frame);
-    this.emit("settled", frame, this.#clock.now() - frame.sentAt);
+    this.emit("settled", frame, performance.now() - frame.sentAtPrecise);
     if (!this.#accepting && this.#inFlight.size === 0) this.close();
   }
 
