@@ -82,7 +82,10 @@ export class ForwardSink extends Writable {
     super({ objectMode: true });
     this.#opts = resolveOptions(options);
     const o = this.#opts;
-    this.#batcher = new Batcher(o, this.#buffer, () => this.#dispatch());
+    this.#batcher = new Batcher(o, this.#buffer, () => {
+      this.#dispatch();
+      this.#checkRoom();
+    });
     this.#admission = new BufferAdmission(o, this.#buffer, this.#batcher, {
       overflowed: (count) => this.#countDrop(count, "overflow"),
       evicted: (count) => this.#countDrop(count, "evicted"),
@@ -221,6 +224,8 @@ export class ForwardSink extends Writable {
           buffer.shift();
           continue;
         }
+        // Frames go in order: a frame still being gzipped holds the ones behind it (for a millisecond or so).
+        if (frame.compressing) break;
         const retry = frame.attempts > 0;
         if (!this.#pool.send(frame)) break;
         buffer.shift();

@@ -2,7 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { Batch } from "../../src/forward/batching/batch.js";
+import { Batcher } from "../../src/forward/batching/batcher.js";
 import { BufferPool } from "../../src/forward/batching/buffer-pool.js";
+import { FrameBuffer } from "../../src/forward/batching/frame-buffer.js";
 import { newChunkId } from "../../src/forward/batching/frame.js";
 import { EventTime } from "../../src/forward/protocol/event-time.js";
 import { writeTime, type ForwardMode } from "../../src/forward/protocol/frame-encoder.js";
@@ -102,26 +104,51 @@ test("a Message-mode batch seals into one [tag, time, record] frame per event, e
   );
 });
 
-test("a CompressedPackedForward frame carries the gzip of the entries, then size, chunk and compressed: gzip", () => {
-  const chunk = "AAAAAAAAAAAAAAAAAAAAAA==";
-  const [frame] = seal("CompressedPackedForward", "t", [{ a: 1 }, { a: 1 }, { a: 1 }], () => chunk);
-  assert.deepEqual(frame!.subarray(0, 3), Buffer.concat([hex("93"), str("t")]));
-  assert.equal(frame![3], 0xc4);
-  const len = frame![4]!;
-  assert.deepEqual(gunzipSync(frame!.subarray(5, 5 + len)), Buffer.concat([ENTRY, ENTRY, ENTRY]));
+test("a CompressedPackedForward frame carries the gzip of the entries, then size, chunk and compressed: gzip", async () => {
+  const frames = new FrameBuffer();
+  let ready = () => {};
+  const gzipped = new Promise<void>((resolve) => (ready = resolve));
+  const batcher = new Batcher(
+    {
+      mode: "CompressedPackedForward",
+      eventTime: true,
+      requireAck: true,
+      batch: { maxEvents: 3, maxBytes: 1 << 20, maxDelayMs: 60_000 },
+    },
+    frames,
+    () => ready(),
+  );
+  for (let i = 0; i < 3; i++) {
+    batcher.encode("t", SECONDS, NANOS, { a: 1 });
+    batcher.commit();
+  }
+  const frame = frames.peek()!;
+  assert.equal(frame.compressing, true, "sealing does not gzip on the caller's stack");
+  assert.deepEqual(frame.bytes, Buffer.concat([ENTRY, ENTRY, ENTRY]), "the raw entries count until gzipped");
+  assert.equal(frames.bytes, ENTRY.length * 3);
+  await gzipped;
+  assert.equal(frame.compressing, false);
+  assert.equal(frames.bytes, frame.bytes.length, "the buffer now counts the compressed frame");
+  const bytes = frame.bytes;
+  assert.deepEqual(bytes.subarray(0, 3), Buffer.concat([hex("93"), str("t")]));
+  assert.equal(bytes[3], 0xc4);
+  const len = bytes[4]!;
+  assert.deepEqual(gunzipSync(bytes.subarray(5, 5 + len)), Buffer.concat([ENTRY, ENTRY, ENTRY]));
   assert.deepEqual(
-    frame!.subarray(5 + len),
+    bytes.subarray(5 + len),
     Buffer.concat([
       hex("83"),
       str("size"),
       hex("03"),
       str("chunk"),
-      str(chunk),
+      Buffer.from([0xa0 | frame.chunk!.length]),
+      Buffer.from(frame.chunk!),
       hex("aa"),
       Buffer.from("compressed"),
       str("gzip"),
     ]),
   );
+  assert.match(frame.chunk!, /^[A-Za-z0-9+/]{22}==$/);
 });
 
 test("a PackedForward frame asks for an ack with {size, chunk}", () => {

@@ -3,6 +3,7 @@ import type { ResolvedOptions } from "../options.js";
 import type { TimeParts } from "../protocol/event-time.js";
 import type { Batcher } from "./batcher.js";
 import type { FrameBuffer } from "./frame-buffer.js";
+import type { Frame } from "./frame.js";
 
 /**
  * What became of an event offered to the buffer: `accepted`; `slowDown` = accepted, but the buffer is past
@@ -34,6 +35,8 @@ export class BufferAdmission {
   #heldSize = 0;
   /** Buffered bytes when the last event was dropped for want of room; Infinity once the buffer shrank. */
   #fullAt = Infinity;
+  /** Gives an evicted frame's buffer back to the batcher, so that dropOldest allocates nothing per frame. */
+  readonly #recycle = (frame: Frame): void => this.#batcher.recycle(frame);
 
   constructor(
     opts: Pick<ResolvedOptions, "bufferLimitBytes" | "overflow">,
@@ -127,10 +130,10 @@ export class BufferAdmission {
   #makeRoom(size: number): boolean {
     if (this.#opts.overflow !== "dropOldest") return false;
     const limit = this.#opts.bufferLimitBytes;
-    let dropped = this.#buffer.dropOldestPending(this.#buffer.bytes + size - limit);
+    let dropped = this.#buffer.dropOldestPending(this.#buffer.bytes + size - limit, this.#recycle);
     if (this.#buffer.bytes + size > limit) {
       this.#batcher.sealOpen();
-      const more = this.#buffer.dropOldestPending(this.#buffer.bytes + size - limit);
+      const more = this.#buffer.dropOldestPending(this.#buffer.bytes + size - limit, this.#recycle);
       dropped = { frames: dropped.frames + more.frames, events: dropped.events + more.events };
     }
     if (dropped.events > 0) this.#hooks.evicted(dropped.events);

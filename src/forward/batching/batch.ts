@@ -2,7 +2,6 @@ import {
   MAX_OPTIONS_SIZE,
   MAX_TIME_SIZE,
   encodeMessageFrame,
-  gzipEntries,
   maxFrameHeaderSize,
   writeEntryStart,
   writeFrameHeaderBefore,
@@ -12,9 +11,13 @@ import {
 import type { EncodeTarget } from "../protocol/record-encoder.js";
 import { BufferPool } from "./buffer-pool.js";
 
-/** A sealed batch: the frame bytes and how many events they carry. */
+/** A sealed batch: the frame bytes (the raw entries, when `compress`) and how many events they carry. */
 export interface SealedFrame {
   bytes: Buffer;
+  /** CompressedPackedForward: `bytes` are the entries, to be gzipped and framed (off the caller's stack). */
+  compress: boolean;
+  /** The tag, encoded. */
+  tag: Buffer;
   events: number;
   chunk: string | undefined;
   /** The whole buffer `bytes` is a view of, to give back to the pool once the frame is settled. */
@@ -150,35 +153,30 @@ export class Batch implements EncodeTarget {
       for (let i = 0; i < offsets.length; i++) {
         const chunk = chunkId();
         const entry = buf.subarray(offsets[i]!, offsets[i + 1] ?? entriesEnd);
-        out.push({
-          bytes: encodeMessageFrame(this.#tagBytes, entry, chunk),
-          events: 1,
-          chunk,
-          backing: undefined,
-        });
+        const bytes = encodeMessageFrame(this.#tagBytes, entry, chunk);
+        out.push({ bytes, compress: false, tag: this.#tagBytes, events: 1, chunk, backing: undefined });
       }
       this.#offsets = [];
-    } else if (this.#mode === "CompressedPackedForward") {
-      const chunk = chunkId();
-      const gz = gzipEntries(buf.subarray(head, entriesEnd));
-      const frame = Buffer.allocUnsafe(head + gz.length + MAX_OPTIONS_SIZE);
-      const start = writeFrameHeaderBefore(frame, head, this.#tagBytes, this.#mode, count, gz.length);
-      gz.copy(frame, head);
-      const end = writeOptions(frame, head + gz.length, { size: count, chunk, compressed: "gzip" });
-      out.push({ bytes: frame.subarray(start, end), events: count, chunk, backing: undefined });
     } else {
       const chunk = chunkId();
-      const start = writeFrameHeaderBefore(buf, head, this.#tagBytes, this.#mode, count, entriesEnd - head);
+      const compress = this.#mode === "CompressedPackedForward";
       const held = this.heldSize;
       // The option map goes where a held entry begins: keep the entry first.
       const heldCopy = held > 0 ? Buffer.from(buf.subarray(entriesEnd, entriesEnd + held)) : undefined;
-      const end = writeOptions(buf, entriesEnd, { size: count, chunk });
+      let start = head;
+      let end = entriesEnd;
+      if (!compress) {
+        const mode = this.#mode as "Forward" | "PackedForward";
+        start = writeFrameHeaderBefore(buf, head, this.#tagBytes, mode, count, entriesEnd - head);
+        end = writeOptions(buf, entriesEnd, { size: count, chunk });
+      }
       const bytes = buf.subarray(start, end);
-      // Do not pin a mostly empty buffer for as long as the frame waits for its ack.
+      const tag = this.#tagBytes;
+      // Do not pin a mostly empty buffer for as long as the frame waits for its ack (or its gzip).
       if (bytes.length < buf.length / 2) {
-        out.push({ bytes: Buffer.from(bytes), events: count, chunk, backing: undefined });
+        out.push({ bytes: Buffer.from(bytes), compress, tag, events: count, chunk, backing: undefined });
       } else {
-        out.push({ bytes, events: count, chunk, backing: buf });
+        out.push({ bytes, compress, tag, events: count, chunk, backing: buf });
         this.#buf = this.#pool.take(buf.length);
       }
       this.#pos = head;
@@ -189,7 +187,7 @@ export class Batch implements EncodeTarget {
       }
       return out;
     }
-    // Message and CompressedPackedForward copied the entries out: the buffer stays, the held entry moves first.
+    // Message mode copied the entries out: the buffer stays, the held entry moves first.
     const held = this.heldSize;
     if (held > 0) {
       buf.copyWithin(head, entriesEnd, entriesEnd + held);

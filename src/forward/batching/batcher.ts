@@ -1,5 +1,6 @@
 import type { EventRecord } from "../../item.js";
-import type { ForwardMode } from "../protocol/frame-encoder.js";
+import { gzip } from "node:zlib";
+import { encodePackedFrame, type ForwardMode } from "../protocol/frame-encoder.js";
 import { RecordEncoder } from "../protocol/record-encoder.js";
 import { Batch } from "./batch.js";
 import { BufferPool } from "./buffer-pool.js";
@@ -23,7 +24,7 @@ export interface BatcherOptions {
 export class Batcher {
   readonly #opts: BatcherOptions;
   readonly #buffer: FrameBuffer;
-  readonly #onTimer: () => void;
+  readonly #onReady: () => void;
   readonly #encoder = new RecordEncoder();
   readonly #pool = new BufferPool();
   readonly #batches = new Map<string, Batch>();
@@ -35,11 +36,14 @@ export class Batcher {
   #pending: Batch | undefined;
   #seq = 0;
 
-  /** `onTimer` runs after the `maxDelayMs` timer sealed the open batches (the sink then dispatches them). */
-  constructor(opts: BatcherOptions, buffer: FrameBuffer, onTimer: () => void) {
+  /**
+   * `onReady` runs when frames became sendable outside a `commit`: the `maxDelayMs` timer sealed the open batches, or
+   * a CompressedPackedForward frame was gzipped (the sink then dispatches them).
+   */
+  constructor(opts: BatcherOptions, buffer: FrameBuffer, onReady: () => void) {
     this.#opts = opts;
     this.#buffer = buffer;
-    this.#onTimer = onTimer;
+    this.#onReady = onReady;
     this.#chunkId = opts.requireAck ? newChunkId : NO_CHUNK;
   }
 
@@ -107,9 +111,28 @@ export class Batcher {
     if (batch.count >= maxEvents || batch.bytes >= maxBytes) this.#seal(batch);
   }
 
-  /** A frame was settled by its server: its batch buffer may be reused. */
+  /** A frame was settled by its server (or evicted): its batch buffer may be reused, once gzip no longer reads it. */
   recycle(frame: Frame): void {
-    if (frame.backing !== undefined) this.#pool.give(frame.backing);
+    if (frame.backing !== undefined && !frame.compressing) this.#pool.give(frame.backing);
+  }
+
+  /**
+   * Gzips a CompressedPackedForward frame's entries on libuv's thread pool, then frames them; until then the raw
+   * entries count against the limit. Should gzip ever fail, the entries go uncompressed (PackedForward).
+   */
+  #compress(frame: Frame, tag: Buffer): void {
+    frame.compressing = true;
+    const entries = frame.bytes;
+    gzip(entries, (err, gz) => {
+      const options = { size: frame.events, chunk: frame.chunk };
+      const bytes = err
+        ? encodePackedFrame(tag, entries, options)
+        : encodePackedFrame(tag, gz, { ...options, compressed: "gzip" });
+      const backing = frame.backing;
+      frame.backing = undefined;
+      if (backing !== undefined) this.#pool.give(backing);
+      if (this.#buffer.compressed(frame, bytes)) this.#onReady();
+    });
   }
 
   #seal(batch: Batch): void {
@@ -119,18 +142,21 @@ export class Batcher {
     const sealed = batch.seal(this.#chunkId);
     this.#buffer.openSealed(bytes, events);
     for (const s of sealed) {
-      this.#buffer.add({
+      const frame: Frame = {
         seq: ++this.#seq,
         bytes: s.bytes,
         events: s.events,
         chunk: s.chunk,
         backing: s.backing,
+        compressing: false,
         attempts: 0,
         sentAt: 0,
         sentAtPrecise: 0,
         written: false,
         settled: false,
-      });
+      };
+      this.#buffer.add(frame);
+      if (s.compress) this.#compress(frame, s.tag);
     }
   }
 
@@ -147,10 +173,10 @@ export class Batcher {
     }
   }
 
-  /** Seals every open batch and runs `onTimer`. */
+  /** Seals every open batch and runs `onReady`. */
   sealAll(): void {
     this.sealOpen();
-    this.#onTimer();
+    this.#onReady();
   }
 
   /** Stops the batch timer (at close). */

@@ -97,6 +97,15 @@ export class FrameBuffer {
     this.#head = 0;
   }
 
+  /** A frame finished compressing: `bytes` is now the whole frame; false when it was dropped meanwhile. */
+  compressed(frame: Frame, bytes: Buffer): boolean {
+    frame.compressing = false;
+    if (frame.settled) return false;
+    this.#frameBytes += bytes.length - frame.bytes.length;
+    frame.bytes = bytes;
+    return true;
+  }
+
   /** Marks a frame delivered (or given up); returns false if it was already settled. */
   settle(frame: Frame): boolean {
     if (frame.settled) return false;
@@ -108,8 +117,11 @@ export class FrameBuffer {
     return true;
   }
 
-  /** Drops pending frames from the front until `needed` bytes are free or none is left; returns the dropped events. */
-  dropOldestPending(needed: number): { frames: number; events: number } {
+  /**
+   * Drops pending frames from the front until `needed` bytes are free or none is left; returns the dropped events.
+   * `recycle` gets each dropped frame, whose buffer no socket reads (pending frames are not in flight).
+   */
+  dropOldestPending(needed: number, recycle: (frame: Frame) => void): { frames: number; events: number } {
     let frames = 0;
     let events = 0;
     let freed = 0;
@@ -117,6 +129,7 @@ export class FrameBuffer {
       const frame = this.shift();
       if (!frame) break;
       if (!this.settle(frame)) continue;
+      recycle(frame);
       freed += frame.bytes.length;
       frames++;
       events += frame.events;

@@ -1,4 +1,3 @@
-import { gzipSync } from "node:zlib";
 import { headerSize, writeHeader, writeStr, writeUint } from "./msgpack.js";
 
 /**
@@ -114,7 +113,15 @@ export function encodeMessageFrame(tag: Buffer, entry: Buffer, chunk?: string): 
   return buf.subarray(0, pos);
 }
 
-/** Gzips PackedForward entries for CompressedPackedForward. */
-export function gzipEntries(entries: Buffer): Buffer {
-  return gzipSync(entries);
+/**
+ * A complete PackedForward-shaped frame `[tag, bin body, options]` built around `body`: the gzip of the entries for
+ * CompressedPackedForward (with `compressed: "gzip"` in `options`), or the entries themselves.
+ */
+export function encodePackedFrame(tag: Buffer, body: Buffer, options: FrameOptions): Buffer {
+  const head = maxFrameHeaderSize(tag.length);
+  const frame = Buffer.allocUnsafe(head + body.length + MAX_OPTIONS_SIZE);
+  const start = writeFrameHeaderBefore(frame, head, tag, "PackedForward", options.size ?? 0, body.length);
+  body.copy(frame, head);
+  const end = writeOptions(frame, head + body.length, options);
+  return frame.subarray(start, end);
 }

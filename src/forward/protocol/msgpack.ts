@@ -100,33 +100,64 @@ export function writeUint(buf: Buffer, pos: number, n: number): number {
   return pos + 9;
 }
 
-/** Writes a number: a safe integer in its smallest integer form, anything else as float64. Room: 9. */
+/**
+ * Writes a number: a safe integer in its smallest integer form, anything else as float64. Room: 9. Self-contained
+ * (no call to `writeUint`/`writeFloat64`): on the hot path a double handed to a function that is not inlined is
+ * boxed, one allocation per number.
+ */
 export function writeNumber(buf: Buffer, pos: number, v: number): number {
-  if (!Number.isInteger(v) || v > Number.MAX_SAFE_INTEGER || v < Number.MIN_SAFE_INTEGER) {
-    return writeFloat64(buf, pos, v);
+  if (Number.isInteger(v) && v <= Number.MAX_SAFE_INTEGER && v >= Number.MIN_SAFE_INTEGER) {
+    if (v >= 0) {
+      if (v < 0x80) {
+        buf[pos] = v;
+        return pos + 1;
+      }
+      if (v <= 0xff) {
+        buf[pos] = 0xcc;
+        buf[pos + 1] = v;
+        return pos + 2;
+      }
+      if (v <= 0xffff) {
+        buf[pos] = 0xcd;
+        buf[pos + 1] = v >>> 8;
+        buf[pos + 2] = v;
+        return pos + 3;
+      }
+      if (v <= 0xffffffff) {
+        buf[pos] = 0xce;
+        buf.writeUInt32BE(v, pos + 1);
+        return pos + 5;
+      }
+      buf[pos] = 0xcf;
+      buf.writeUInt32BE(Math.floor(v / TWO_32), pos + 1);
+      buf.writeUInt32BE(v >>> 0, pos + 5);
+      return pos + 9;
+    }
+    if (v >= -32) {
+      buf[pos] = v & 0xff;
+      return pos + 1;
+    }
+    if (v >= -0x80) {
+      buf[pos] = 0xd0;
+      buf[pos + 1] = v & 0xff;
+      return pos + 2;
+    }
+    if (v >= -0x8000) {
+      buf[pos] = 0xd1;
+      buf.writeInt16BE(v, pos + 1);
+      return pos + 3;
+    }
+    if (v >= -0x80000000) {
+      buf[pos] = 0xd2;
+      buf.writeInt32BE(v, pos + 1);
+      return pos + 5;
+    }
+    buf[pos] = 0xd3;
+    buf.writeBigInt64BE(BigInt(v), pos + 1);
+    return pos + 9;
   }
-  if (v >= 0) return writeUint(buf, pos, v);
-  if (v >= -32) {
-    buf[pos] = v & 0xff;
-    return pos + 1;
-  }
-  if (v >= -0x80) {
-    buf[pos] = 0xd0;
-    buf[pos + 1] = v & 0xff;
-    return pos + 2;
-  }
-  if (v >= -0x8000) {
-    buf[pos] = 0xd1;
-    buf.writeInt16BE(v, pos + 1);
-    return pos + 3;
-  }
-  if (v >= -0x80000000) {
-    buf[pos] = 0xd2;
-    buf.writeInt32BE(v, pos + 1);
-    return pos + 5;
-  }
-  buf[pos] = 0xd3;
-  buf.writeBigInt64BE(BigInt(v), pos + 1);
+  buf[pos] = 0xcb;
+  buf.writeDoubleBE(v, pos + 1);
   return pos + 9;
 }
 

@@ -61,6 +61,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #accepting = true;
   /** False while the sink holds nothing: the socket and timers then do not keep the process alive. */
   #ref = true;
+  /** Frames written in one turn of the event loop leave in one writev (Message mode writes a frame per event). */
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket?.uncork();
+  };
 
   constructor(options: ConnectionOptions, clock: Clock) {
     super();
@@ -210,6 +216,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     frame.sentAtPrecise = performance.now();
     this.#inFlight.add(key, frame);
     if (this.#helo && !this.#helo.keepalive) this.#accepting = false;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
     socket.write(frame.bytes, (err) => {
       // Without acks, a frame taken back from a failed connection is not written: it is sent again.
       if (err || (!requireAck && this.#inFlight.get(key) !== frame)) return;
