@@ -67,7 +67,10 @@ if (process.argv[2] === "--child") {
     results.push(result);
   }
   const mb = (bytes) => (bytes / MB).toFixed(0);
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(", ");
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ");
   console.log(
     [
       `Server down for ${OUTAGE_S} s, \`bufferLimitBytes\` ${mb(LIMIT)} MiB, one constant ~100-byte record sent in a ` +
