@@ -2,10 +2,10 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** Where the shared uWSGI samples live: `../shared` beside the repository. */
-export const BIG_RECORD_PATH = fileURLToPath(
-  new URL("../../shared/uwsgi-samples/big-t1.json", import.meta.url),
-);
+/** The uWSGI sample document: in `BENCH_SAMPLES`, or in `../shared/uwsgi-samples` beside the repository. */
+export const BIG_RECORD_PATH = process.env.BENCH_SAMPLES
+  ? `${process.env.BENCH_SAMPLES}/big-t1.json`
+  : fileURLToPath(new URL("../../shared/uwsgi-samples/big-t1.json", import.meta.url));
 
 /** A typical application log line, about 100 bytes as JSON. */
 export function smallRecord(): Record<string, unknown> {

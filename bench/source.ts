@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { UwsgiStatsSource, type PollSummary } from "../src/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SAMPLES = path.resolve(here, "../../shared/uwsgi-samples");
+const SAMPLES = process.env.BENCH_SAMPLES ?? path.resolve(here, "../../shared/uwsgi-samples");
 
 const APP = `def application(env, start_response):
     start_response('200 OK', [('Content-Type', 'text/plain')])
