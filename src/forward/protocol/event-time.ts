@@ -98,7 +98,7 @@ export interface TimeParts {
 
 const MAX_MS = (MAX_UINT32 + 1) * 1000;
 /** Epoch milliseconds below this (1973-03-03) are refused: such a number is almost always seconds. */
-export const MIN_MS = 1e11;
+const MIN_MS = 1e11;
 const MIN_NS = 100_000_000_000_000_000n;
 const MAX_NS = BigInt(MAX_UINT32 + 1) * 1_000_000_000n;
 
