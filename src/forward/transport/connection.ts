@@ -265,6 +265,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #onSocketError(err: Error): void {
+    if (this.#state === "handshake" && this.#helo) {
+      this.#fail(this.#refusedWithoutPong());
+      return;
+    }
     this.#fail(
       new ForwardConnectionClosedError(`connection to ${this.#options.label} failed: ${err.message}`, err),
     );
@@ -273,13 +277,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #onSocketClose(): void {
     if (this.#state === "closed") return;
     const label = this.#options.label;
-    if (this.#state === "handshake") {
+    if (this.#state === "handshake" && this.#helo) {
+      this.#fail(this.#refusedWithoutPong());
+    } else if (this.#state === "handshake") {
       this.#fail(new ForwardConnectionClosedError(`${label} closed the connection during the handshake`));
     } else if (this.#inFlight.size === 0 && this.#helo && !this.#helo.keepalive) {
       this.#fail(undefined);
     } else {
       this.#fail(new ForwardConnectionClosedError(`${label} closed the connection`));
     }
+  }
+
+  /** The server hung up after our PING without a PONG: Fluent Bit's answer to a wrong shared key. */
+  #refusedWithoutPong(): ForwardAuthError {
+    const reason =
+      "the server closed the connection after our PING without a PONG (Fluent Bit does this on a shared key mismatch)";
+    return new ForwardAuthError(
+      `${this.#options.label} refused authentication: ${reason}; check sharedKey`,
+      reason,
+    );
   }
 
   /** Closes without error; unsettled frames are handed back through `close`. */
