@@ -49,7 +49,7 @@ let errors = 0;
 async function forwardSink(job: ClientJob): Promise<Adapter> {
   const { ForwardSink } = (await import("../dist/esm/index.js")) as unknown as {
     ForwardSink: new (options: Record<string, unknown>) => {
-      emit(tag: string, record: Record<string, unknown>): boolean;
+      send(tag: string, record: Record<string, unknown>): boolean;
       on(event: string, fn: (...args: unknown[]) => void): unknown;
       once(event: string, fn: (...args: unknown[]) => void): unknown;
       flush(): Promise<void>;
@@ -60,7 +60,7 @@ async function forwardSink(job: ClientJob): Promise<Adapter> {
   sink.on("serverError", () => errors++);
   sink.on("error", () => errors++);
   return {
-    send: (tag, record) => sink.emit(tag, record),
+    send: (tag, record) => sink.send(tag, record),
     waitWritable: () => new Promise<void>((resolve) => sink.once("drain", () => resolve())),
     flush: () => sink.flush(),
     close: async () => void (await sink.close({ timeoutMs: 5000 })),

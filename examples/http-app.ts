@@ -24,8 +24,8 @@ stats.pipe(sink, { end: false });
 const server = createServer((req, res) => {
   const started = performance.now();
   res.on("finish", () => {
-    // emit() is synchronous and cheap: it encodes into the current batch.
-    sink.emit("app.access", {
+    // send() is synchronous and cheap: it encodes into the current batch.
+    sink.send("app.access", {
       method: req.method ?? "",
       path: req.url ?? "",
       status: res.statusCode,

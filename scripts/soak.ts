@@ -104,7 +104,7 @@ async function outage(): Promise<string> {
   // Warm up with the server up, honouring backpressure, for 5 s.
   const warmEnd = Date.now() + 5000;
   while (Date.now() < warmEnd) {
-    if (!sink.emit("soak.app", record(id++))) await once(sink, "drain");
+    if (!sink.send("soak.app", record(id++))) await once(sink, "drain");
     if (id % 1000 === 0) await yieldToIo();
   }
   await sink.flush();
@@ -116,7 +116,7 @@ async function outage(): Promise<string> {
   const timeline: string[] = [];
   let nextMark = t0;
   while (Date.now() < outageEnd) {
-    for (let i = 0; i < 1000; i++) sink.emit("soak.app", record(id++));
+    for (let i = 0; i < 1000; i++) sink.send("soak.app", record(id++));
     attemptsDuringOutage += 1000;
     peakBuffered = Math.max(peakBuffered, sink.stats().bufferedBytes);
     if (Date.now() >= nextMark) {
@@ -143,14 +143,14 @@ async function outage(): Promise<string> {
     "",
     `Command: \`SOAK_OUTAGE_S=${OUTAGE_S} SOAK_LIMIT_MB=${LIMIT / MB} SOAK_OVERFLOW=${OVERFLOW} npm run soak -- outage\`; ` +
       `acks on, \`bufferLimitBytes\` ${mb(LIMIT)} MiB, \`overflow: "${OVERFLOW}"\`, ~100-byte records; 5 s warm-up with the ` +
-      "server up, then the server is killed and the app calls `emit()` in a tight loop (yielding every 1000 events, " +
+      "server up, then the server is killed and the app calls `send()` in a tight loop (yielding every 1000 events, " +
       "ignoring the `false` it returns), then the server comes back.",
     "",
     "| figure | value |",
     "| --- | ---: |",
-    `| events emitted (calls to \`emit\`) | ${n(id)} |`,
+    `| events sent (calls to \`send\`) | ${n(id)} |`,
     `| … of them during the outage | ${n(attemptsDuringOutage)} |`,
-    `| accepted into the buffer (\`stats().emitted\`) | ${n(stats.emitted)} |`,
+    `| accepted into the buffer (\`stats().accepted\`) | ${n(stats.accepted)} |`,
     `| dropped, counted (\`stats().dropped\`, reason overflow) | ${n(stats.dropped)} |`,
     `| arrived (unique ids at the receiver) | ${n(got.unique)} |`,
     `| duplicates | ${n(got.duplicates)} |`,
@@ -198,7 +198,7 @@ async function cycles(): Promise<string> {
   })();
   const t0 = Date.now();
   while (running) {
-    if (!sink.emit("soak.app", record(id++))) await once(sink, "drain");
+    if (!sink.send("soak.app", record(id++))) await once(sink, "drain");
     if (id % 1000 === 0) await yieldToIo();
   }
   await killer;

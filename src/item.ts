@@ -8,10 +8,11 @@ export interface EventTimeLike {
 }
 
 /**
- * When an event happened: a `Date`, epoch milliseconds (fractions kept to the microsecond, the most a double holds
- * at today's dates), or an EventTime for full nanoseconds.
+ * When an event happened: a `Date`; epoch milliseconds as `Date.now()` gives (fractions kept to the microsecond, the
+ * most a double holds at today's dates; numbers below 1e11, i.e. before 1973, are refused as likely seconds); a
+ * `bigint` of epoch nanoseconds; or an EventTime for full nanoseconds.
  */
-export type EventTimeInput = Date | number | EventTimeLike;
+export type EventTimeInput = Date | number | bigint | EventTimeLike;
 
 /** A plain record: string keys, msgpack-encodable values. */
 export type EventRecord = Record<string, unknown>;

@@ -55,7 +55,7 @@ export function sinkOutput(
     health(): EventRecord {
       const stats = sink.stats();
       return {
-        emitted: stats.emitted,
+        emitted: stats.accepted,
         sent: stats.sent,
         acked: stats.acked,
         retried: stats.retried,
@@ -91,9 +91,10 @@ export function sinkOutput(
       }
       const report = await sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
       const stats = sink.stats();
-      const text = report.delivered
-        ? `delivered everything (${stats.sent} events sent, ${stats.acked} acknowledged)`
-        : `${report.undeliveredEvents} events (${report.undeliveredBytes} bytes) could not be delivered in time`;
+      const text =
+        report.undeliveredEvents === 0
+          ? `delivered everything (${stats.sent} events sent, ${stats.acked} acknowledged)`
+          : `${report.undeliveredEvents} events (${report.undeliveredBytes} bytes) could not be delivered in time`;
       return { undeliveredEvents: report.undeliveredEvents, text };
     },
   };

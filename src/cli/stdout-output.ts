@@ -13,6 +13,7 @@ export function itemLine(item: ForwardItem, now: () => number = Date.now): strin
 function epochSeconds(time: EventTimeInput): number {
   if (typeof time === "number") return time / 1000;
   if (time instanceof Date) return time.getTime() / 1000;
+  if (typeof time === "bigint") return Number(time) / 1e9;
   return time.seconds + time.nanoseconds / 1e9;
 }
 

@@ -1,10 +1,36 @@
 import { UwsgiForwardError } from "../errors.js";
 
+/** Stable codes of every error a `ForwardSink` raises, one subclass of `ForwardError` each; docs/errors.md describes them. */
+export const ForwardErrorCode = {
+  AUTH_FAILED: "FORWARD_AUTH_FAILED",
+  CONNECT_TIMEOUT: "FORWARD_CONNECT_TIMEOUT",
+  HANDSHAKE_TIMEOUT: "FORWARD_HANDSHAKE_TIMEOUT",
+  CONNECT_FAILED: "FORWARD_CONNECT_FAILED",
+  ACK_TIMEOUT: "FORWARD_ACK_TIMEOUT",
+  ACK_UNSUPPORTED: "FORWARD_ACK_UNSUPPORTED",
+  WRITE_TIMEOUT: "FORWARD_WRITE_TIMEOUT",
+  CONNECTION_CLOSED: "FORWARD_CONNECTION_CLOSED",
+  PROTOCOL_ERROR: "FORWARD_PROTOCOL_ERROR",
+  CLOSE_TIMEOUT: "FORWARD_CLOSE_TIMEOUT",
+  INVALID_RECORD: "FORWARD_INVALID_RECORD",
+  INVALID_TIME: "FORWARD_INVALID_TIME",
+  INVALID_CALL: "FORWARD_INVALID_CALL",
+} as const;
+
+/** One of the `FORWARD_*` codes. */
+export type ForwardErrorCode = (typeof ForwardErrorCode)[keyof typeof ForwardErrorCode];
+
 /**
  * Base class of every error raised by the Forward protocol client (`ForwardSink`).
  * Branch on `code`: every subclass carries a stable `FORWARD_*` code.
  */
-export class ForwardError extends UwsgiForwardError {}
+export class ForwardError extends UwsgiForwardError {
+  declare readonly code: ForwardErrorCode;
+
+  constructor(code: ForwardErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
 
 /** The server refused the handshake (`PONG` with `false`), or its PONG digest proved it does not know the shared key. Code `FORWARD_AUTH_FAILED`. */
 export class ForwardAuthError extends ForwardError {
@@ -75,13 +101,6 @@ export class ForwardProtocolError extends ForwardError {
   }
 }
 
-/** Events were dropped because the buffer reached `bufferLimitBytes` (carried by the `drop` event's info). Code `FORWARD_BUFFER_OVERFLOW`. */
-export class ForwardBufferOverflowError extends ForwardError {
-  constructor(message: string) {
-    super("FORWARD_BUFFER_OVERFLOW", message);
-  }
-}
-
 /** `close({ timeoutMs })` gave up before every event was delivered; see the close report for the counts. Code `FORWARD_CLOSE_TIMEOUT`. */
 export class ForwardCloseTimeoutError extends ForwardError {
   constructor(message: string) {
@@ -89,9 +108,33 @@ export class ForwardCloseTimeoutError extends ForwardError {
   }
 }
 
-/** An event was rejected before encoding: bad tag, record, or time, or a record msgpack cannot encode. Code `FORWARD_INVALID_RECORD`. */
+/**
+ * `send()` refused an event before encoding it: a tag that is not a non-empty string, a record that is not a plain
+ * object (a class instance, a string, an array, null), or a value msgpack cannot encode. Code `FORWARD_INVALID_RECORD`.
+ */
 export class ForwardInvalidRecordError extends ForwardError {
   constructor(message: string, cause?: unknown) {
     super("FORWARD_INVALID_RECORD", message, { cause });
+  }
+}
+
+/**
+ * `send()` refused an event's time: epoch milliseconds before 1973 (most likely seconds), a negative or non-finite
+ * number, an invalid `Date`, an EventTime out of range, or a `bigint` of nanoseconds out of range. Code
+ * `FORWARD_INVALID_TIME`.
+ */
+export class ForwardInvalidTimeError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_INVALID_TIME", message);
+  }
+}
+
+/**
+ * A call the sink cannot honour: `send()` with a callback (fluent-logger style) or with extra arguments, or
+ * `emit()` of a name that is none of the sink's events (data goes through `send()`). Code `FORWARD_INVALID_CALL`.
+ */
+export class ForwardInvalidCallError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_INVALID_CALL", message);
   }
 }

@@ -8,8 +8,8 @@ export type {
   DropReason,
   ForwardSinkEvents,
 } from "./sink-types.js";
-export { EventTime } from "./event-time.js";
+export { EventTime } from "./protocol/event-time.js";
 export type { ForwardSinkOptions, ForwardServerOptions, OverflowPolicy } from "./options.js";
-export type { ForwardMode } from "./encoder.js";
-export type { ServerInfo, ServerStats, ServerHealth } from "./server-pool.js";
+export type { ForwardMode } from "./protocol/frame-encoder.js";
+export type { ServerInfo, ServerStats, ServerHealth } from "./servers/server-pool.js";
 export * from "./errors.js";

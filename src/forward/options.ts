@@ -10,7 +10,7 @@ import {
   rejectUnknownKeys,
   stringOption,
 } from "../options.js";
-import type { ForwardMode } from "./encoder.js";
+import type { ForwardMode } from "./protocol/frame-encoder.js";
 
 /** What to do when an event arrives and the buffer already holds `bufferLimitBytes`. */
 export type OverflowPolicy = "block" | "dropOldest" | "dropNewest";
@@ -89,7 +89,7 @@ export interface ForwardSinkOptions {
   overflow?: OverflowPolicy;
 }
 
-/** A server with every option resolved; internal. */
+/** A server with every option resolved. */
 export interface ResolvedServer {
   host: string;
   port: number;
@@ -102,7 +102,7 @@ export interface ResolvedServer {
   password: string | undefined;
 }
 
-/** Options with defaults applied; internal. */
+/** Options with defaults applied. */
 export interface ResolvedOptions {
   servers: ResolvedServer[];
   mode: ForwardMode;
@@ -251,4 +251,11 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
     bufferLimitBytes,
     overflow: enumOption("overflow", o.overflow, "block", OVERFLOWS),
   };
+}
+
+/** `close()`'s deadline in ms (default 10000); throws INVALID_OPTION for a `timeoutMs` that is not an integer >= 0. */
+export function closeTimeoutMs(options: { timeoutMs?: number }): number {
+  assertObject("options", options);
+  rejectUnknownKeys("", options, ["timeoutMs"]);
+  return integerOption("timeoutMs", options.timeoutMs, 10_000, 0);
 }

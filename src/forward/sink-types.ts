@@ -1,8 +1,14 @@
+import type { Readable } from "node:stream";
 import type { ForwardCloseTimeoutError, ForwardError } from "./errors.js";
-import type { ServerInfo, ServerStats } from "./server-pool.js";
+import type { ServerInfo, ServerStats } from "./servers/server-pool.js";
 
-/** Why events were dropped: `overflow` (buffer limit), `closed` (emitted after close, or undelivered at close). */
-export type DropReason = "overflow" | "closed";
+/**
+ * Why events were dropped. Refused at the door (never accepted): `overflow` (the buffer was full: `dropNewest`, or
+ * `send()` past the limit under `block`), `closed` (sent after `close()`). Dropped after being accepted: `evicted`
+ * (`dropOldest` made room by dropping the oldest frames not yet sent), `undelivered` (still buffered when `close()`
+ * gave up or `destroy()` was called).
+ */
+export type DropReason = "overflow" | "closed" | "evicted" | "undelivered";
 
 /** Payload of the `drop` event. Drops are coalesced: one event per reason per tick. */
 export interface DropInfo {
@@ -21,18 +27,23 @@ export interface AckInfo {
   latencyMs: number;
 }
 
-/** Figures returned by `sink.stats()`. Event counts unless named otherwise. */
+/**
+ * Figures returned by `sink.stats()`. Event counts unless named otherwise. At every moment, under every overflow
+ * policy: `accepted = (requireAck ? acked : sent) + bufferedEvents + droppedBy.evicted + droppedBy.undelivered`.
+ */
 export interface SinkStats {
-  /** Events accepted by `emit()` / `write()`. */
-  emitted: number;
-  /** Events written to a server for the first time. */
+  /** Events taken into the buffer by `send()` / `write()` (refused ones are not: see `droppedBy`). */
+  accepted: number;
+  /** Events whose frame a socket took in full (handed to the kernel), counted once per event. */
   sent: number;
   /** Events acknowledged by a server (`requireAck` only). */
   acked: number;
   /** Events written again after an ack timeout, a disconnect or a failover. */
   retried: number;
-  /** Events dropped (overflow policy, emitted after close, undelivered at close). */
+  /** Events dropped, every reason together (the sum of `droppedBy`). */
   dropped: number;
+  /** Events dropped, by reason. */
+  droppedBy: Record<DropReason, number>;
   /** Bytes held: open batches plus frames not yet acknowledged (or written, without acks). */
   bufferedBytes: number;
   /** Events held, as above. */
@@ -43,9 +54,16 @@ export interface SinkStats {
   servers: ServerStats[];
 }
 
-/** What `close()` could not do. */
+/** What `close()` knows of the fate of the events (counts over the sink's whole life). */
 export interface CloseReport {
-  /** True when every emitted event was delivered (acknowledged, or written without acks). */
+  /** Events handed to a socket in full (the kernel took them: not proof that the server has them). */
+  written: number;
+  /** Events a server acknowledged; `undefined` without `requireAck` (nothing is known beyond `written`). */
+  acknowledged: number | undefined;
+  /**
+   * True only with `requireAck`, when acks confirmed every event ever passed to `send()`/`write()` (none dropped).
+   * Without acks it is always false: a written event may still be lost by a server that never read it.
+   */
   delivered: boolean;
   /** True when `timeoutMs` passed before everything was delivered. */
   timedOut: boolean;
@@ -66,15 +84,18 @@ export interface CloseOptions {
 }
 
 /**
- * The events of a ForwardSink and their listener signatures (`sink.on(name, listener)` is typed by this map).
- * Besides these, Node's Writable events (`finish`, `pipe`, `unpipe`) keep their usual meaning.
+ * The events of a ForwardSink and their listener signatures: `sink.on(name, listener)` accepts these names only, so
+ * a misspelt event name is a compile error. Node's Writable events (`finish`, `pipe`, `unpipe`) keep their meaning.
  */
 export interface ForwardSinkEvents {
   /** A connection to `server` is established (handshake included) and takes frames. */
   connect: (server: ServerInfo) => void;
   /** A connection that was up ended; `reason` is undefined for an expected close (ours, or `keepalive: false`). */
   disconnect: (server: ServerInfo, reason: Error | undefined) => void;
-  /** A recoverable transport or auth problem (stable `code`); reported once per server until it is healthy again. */
+  /**
+   * A recoverable transport or auth problem (stable `code`): reported when a fault starts and when its code changes,
+   * not on every reconnect; repeats are counted in `stats().servers[i].repeatedErrors`.
+   */
   serverError: (error: ForwardError, server: ServerInfo) => void;
   /** A frame was acknowledged (`requireAck` only). */
   ack: (info: AckInfo) => void;
@@ -82,10 +103,16 @@ export interface ForwardSinkEvents {
   drop: (info: DropInfo) => void;
   /** A `flush()` call completed. */
   flush: () => void;
-  /** `emit()` returned false earlier and the buffer is below half its limit again (also Writable's drain). */
+  /** `send()` returned false earlier and the buffer is below half its limit again (also Writable's drain). */
   drain: () => void;
   /** Fatal to the stream only: a malformed item written through the Writable interface. Never a server problem. */
   error: (error: Error) => void;
   /** The sink is closed (after `close()` or `destroy()`). */
   close: () => void;
+  /** Writable: `end()` was called and every item was taken. */
+  finish: () => void;
+  /** Writable: a Readable was piped into the sink. */
+  pipe: (source: Readable) => void;
+  /** Writable: a Readable was unpiped from the sink. */
+  unpipe: (source: Readable) => void;
 }

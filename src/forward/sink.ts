@@ -1,17 +1,14 @@
 import { Writable } from "node:stream";
-import { InvalidOptionError } from "../errors.js";
 import type { EventRecord, EventTimeInput, ForwardItem } from "../item.js";
-import { BufferAdmission } from "./admission.js";
-import { Batcher } from "./batcher.js";
-import { FrameBuffer } from "./buffer.js";
-import { closeReport, closeTimeoutMs, raceTimeout } from "./close-report.js";
-import { FrameDispatcher } from "./dispatcher.js";
-import { DropReporter } from "./drops.js";
-import { ForwardInvalidRecordError } from "./errors.js";
-import { readTime, type TimeParts } from "./event-time.js";
-import { FlushWaiters } from "./flush-waiters.js";
-import { isForwardItem, isPlainRecord } from "./item-shape.js";
-import type { Frame } from "./frame.js";
+import { BufferAdmission } from "./batching/admission.js";
+import { Batcher } from "./batching/batcher.js";
+import { DropReporter } from "./batching/drops.js";
+import { FrameBuffer } from "./batching/frame-buffer.js";
+import type { Frame } from "./batching/frame.js";
+import { ForwardCloseTimeoutError, ForwardInvalidCallError, ForwardInvalidRecordError } from "./errors.js";
+import { closeTimeoutMs, resolveOptions, type ForwardSinkOptions, type ResolvedOptions } from "./options.js";
+import { readTime, type TimeParts } from "./protocol/event-time.js";
+import { ServerPool, type ServerInfo } from "./servers/server-pool.js";
 import type {
   AckInfo,
   CloseOptions,
@@ -20,101 +17,148 @@ import type {
   ForwardSinkEvents,
   SinkStats,
 } from "./sink-types.js";
-import { resolveOptions, type ForwardSinkOptions, type ResolvedOptions } from "./options.js";
-import { poolServers } from "./server-config.js";
-import { ServerPool, type ServerInfo } from "./server-pool.js";
 
-/** Reused by every `emit()`: the time of the event being encoded. */
+/** Reused by every `send()`: the time of the event being encoded. */
 const scratchTime: TimeParts = { seconds: 0, nanos: 0 };
+
+/** Every name `emit()` accepts: the sink's own events and the ones Node's Writable and EventEmitter emit. */
+const EVENT_NAMES: ReadonlySet<string> = new Set<
+  keyof ForwardSinkEvents | "prefinish" | "newListener" | "removeListener"
+>([
+  "connect",
+  "disconnect",
+  "serverError",
+  "ack",
+  "drop",
+  "flush",
+  "drain",
+  "error",
+  "close",
+  "finish",
+  "pipe",
+  "unpipe",
+  "prefinish",
+  "newListener",
+  "removeListener",
+]);
+
+/** Sinks holding events: one `beforeExit` listener for all of them seals and sends what they hold. */
+const holdingSinks = new Set<ForwardSink>();
+function flushHoldingSinks(): void {
+  for (const sink of holdingSinks) void sink.flush();
+}
+
+type Listener<E extends keyof ForwardSinkEvents> = ForwardSinkEvents[E];
 
 /**
  * Sends events to Fluentd, td-agent or Fluent Bit over the Forward protocol v1.
  *
- * `sink.emit(tag, record, time?)` encodes synchronously into a per-tag batch and returns false when the caller
- * should slow down; the sink is also an object-mode Writable of `{ tag, record, time? }` for `pipeline()`.
- * Events: `connect` (server), `disconnect` (server, reason), `ack` (AckInfo), `drop` (DropInfo), `flush`,
- * `serverError` (err, server) for every recoverable problem; `error` only for a malformed item written
- * through the Writable interface.
+ * `sink.send(tag, record, time?)` encodes synchronously into a per-tag batch and returns false when the caller
+ * should slow down; the sink is also an object-mode Writable of `{ tag, record, time? }` for `pipeline()`. `emit`
+ * is EventEmitter's only. Events (typed by ForwardSinkEvents): `connect`, `disconnect`, `ack`, `drop`, `flush`,
+ * `serverError` for every recoverable problem; `error` only for a malformed item written through the Writable side.
  */
 export class ForwardSink extends Writable {
-  private readonly opts: ResolvedOptions;
-  private readonly pool: ServerPool;
-  private readonly buffer = new FrameBuffer();
-  private readonly batcher: Batcher;
-  private readonly admission: BufferAdmission;
-  private readonly dispatcher: FrameDispatcher;
-  private started = false;
+  readonly #opts: ResolvedOptions;
+  readonly #pool: ServerPool;
+  readonly #buffer = new FrameBuffer();
+  readonly #batcher: Batcher;
+  readonly #admission: BufferAdmission;
+  #started = false;
+  #dispatching = false;
+  /** True while events are buffered: connections and timers then hold the process. */
+  #holding = false;
   /** block: the item written while the buffer had no room for it, and its encoded size (0 = not known). */
-  private blocked: { item: ForwardItem; cb: (err?: Error | null) => void; size: number } | undefined;
-  private readonly flushWaiters = new FlushWaiters();
-  private readonly drops = new DropReporter((info) => this.notify("drop", info));
-  private closing = false;
-  private closePromise: Promise<CloseReport> | undefined;
-  private readonly counters = { emitted: 0, sent: 0, acked: 0, retried: 0, dropped: 0 };
+  #blocked: { item: ForwardItem; cb: (err?: Error | null) => void; size: number } | undefined;
+  readonly #drops = new DropReporter((info) => this.#notify("drop", info));
+  #closing = false;
+  #closePromise: Promise<CloseReport> | undefined;
+  #finalReport: CloseReport | undefined;
+  readonly #counters = { accepted: 0, sent: 0, acked: 0, retried: 0, dropped: 0 };
+  readonly #droppedBy: Record<DropReason, number> = { overflow: 0, closed: 0, evicted: 0, undelivered: 0 };
 
   /** Validates the options (throws `INVALID_OPTION` naming the option); connects on the first event. */
   constructor(options: ForwardSinkOptions = {}) {
     super({ objectMode: true });
-    this.opts = resolveOptions(options);
-    const o = this.opts;
-    this.batcher = new Batcher(o, this.buffer, () => this.dispatcher.dispatch());
-    this.admission = new BufferAdmission(o, this.buffer, this.batcher, {
-      overflowed: (count) => this.countDrop(count, "overflow"),
-      oldestDropped: () => this.checkFlushWaiters(),
+    this.#opts = resolveOptions(options);
+    const o = this.#opts;
+    this.#batcher = new Batcher(o, this.#buffer, () => {
+      this.#dispatch();
+      this.#checkRoom();
     });
-    this.pool = new ServerPool(poolServers(o), o.reconnect, o.requireAck);
-    this.dispatcher = new FrameDispatcher(this.buffer, this.pool, this.counters);
-    this.pool.on("connect", (server) => this.notify("connect", server));
-    this.pool.on("disconnect", (server, reason) => this.notify("disconnect", server, reason));
-    this.pool.on("serverError", (err, server) => this.notify("serverError", err, server));
-    this.pool.on("settled", (frame, server, latencyMs) => this.onSettled(frame, server, latencyMs));
-    this.pool.on("requeue", (frames) => {
-      this.buffer.requeue(frames);
-      this.dispatcher.dispatch();
+    this.#admission = new BufferAdmission(o, this.#buffer, this.#batcher, {
+      overflowed: (count) => this.#countDrop(count, "overflow"),
+      evicted: (count) => this.#countDrop(count, "evicted"),
     });
-    this.pool.on("writable", () => this.dispatcher.dispatch());
+    this.#pool = new ServerPool(o);
+    this.#pool.on("connect", (server) => this.#notify("connect", server));
+    this.#pool.on("disconnect", (server, reason) => this.#notify("disconnect", server, reason));
+    this.#pool.on("serverError", (err, server) => this.#notify("serverError", err, server));
+    this.#pool.on("written", (frame) => {
+      this.#counters.sent += frame.events;
+    });
+    this.#pool.on("settled", (frame, server, latencyMs) => this.#onSettled(frame, server, latencyMs));
+    this.#pool.on("requeue", (frames) => {
+      this.#buffer.requeue(frames);
+      this.#dispatch();
+    });
+    this.#pool.on("writable", () => this.#dispatch());
   }
 
-  /**
-   * Sends an event when called as `emit(tag: string, record: plain object, time?)` — synchronously validated
-   * and encoded into the tag's batch; returns false when the caller should slow down (buffer past half its
-   * limit, or the event was dropped). Throws `FORWARD_INVALID_RECORD` for a bad time or an unencodable record.
-   * Records should hold JSON-like values (a `Date` would travel as msgpack timestamp ext -1, which Fluentd does
-   * not decode: send it as a string). Any other call is EventEmitter's `emit`.
-   */
-  override emit(tag: string, record: EventRecord, time?: EventTimeInput): boolean;
-  /** EventEmitter's emit, for stream internals and notifications. */
-  override emit(event: string | symbol, ...args: unknown[]): boolean;
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (typeof event === "string" && args.length <= 2 && isPlainRecord(args[0])) {
-      return this.accept(event, args[0], args[1] as EventTimeInput | undefined, false);
-    }
-    return super.emit(event, ...args);
-  }
-
-  /** Adds a listener; typed for the sink's own events (see ForwardSinkEvents). */
-  override on<E extends keyof ForwardSinkEvents>(event: E, listener: ForwardSinkEvents[E]): this;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override on(event: string | symbol, listener: (...args: any[]) => void): this;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+  /** Adds a listener for one of the sink's events (ForwardSinkEvents); an unknown name is a compile error. */
+  override on<E extends keyof ForwardSinkEvents>(event: E, listener: Listener<E>): this {
     return super.on(event, listener);
   }
 
-  /** Adds a one-time listener; typed for the sink's own events (see ForwardSinkEvents). */
-  override once<E extends keyof ForwardSinkEvents>(event: E, listener: ForwardSinkEvents[E]): this;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override once(event: string | symbol, listener: (...args: any[]) => void): this;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+  /** Adds a one-time listener for one of the sink's events (ForwardSinkEvents). */
+  override once<E extends keyof ForwardSinkEvents>(event: E, listener: Listener<E>): this {
     return super.once(event, listener);
+  }
+
+  /** Same as `on`. */
+  override addListener<E extends keyof ForwardSinkEvents>(event: E, listener: Listener<E>): this {
+    return super.addListener(event, listener);
+  }
+
+  /** Adds a listener called before the others. */
+  override prependListener<E extends keyof ForwardSinkEvents>(event: E, listener: Listener<E>): this {
+    return super.prependListener(event, listener);
+  }
+
+  /** Adds a one-time listener called before the others. */
+  override prependOnceListener<E extends keyof ForwardSinkEvents>(event: E, listener: Listener<E>): this {
+    return super.prependOnceListener(event, listener);
+  }
+
+  /** Removes a listener. */
+  override off<E extends keyof ForwardSinkEvents>(event: E, listener: Listener<E>): this {
+    return super.off(event, listener);
+  }
+
+  /** Removes a listener. */
+  override removeListener<E extends keyof ForwardSinkEvents>(event: E, listener: Listener<E>): this {
+    return super.removeListener(event, listener);
+  }
+
+  /**
+   * EventEmitter's `emit`, for the sink's events only: it never sends data (use `send`). Throws
+   * `FORWARD_INVALID_CALL` for any other name, so a fluent-logger style `emit(tag, record)` fails loudly.
+   */
+  override emit<E extends keyof ForwardSinkEvents>(event: E, ...args: Parameters<Listener<E>>): boolean {
+    if (typeof event === "string" && !EVENT_NAMES.has(event)) {
+      throw new ForwardInvalidCallError(
+        `"${event}" is not an event of ForwardSink: emit() is EventEmitter's and sends nothing; ` +
+          "to send an event, call sink.send(tag, record, time?)",
+      );
+    }
+    return super.emit(event, ...args);
   }
 
   /**
    * Emits one of the sink's own events from inside socket and timer callbacks. A listener that throws must not
    * leave the sink half-updated, so its exception is re-thrown on the next tick, as Node does for listeners.
    */
-  private notify(event: keyof ForwardSinkEvents, ...args: unknown[]): void {
+  #notify<E extends keyof ForwardSinkEvents>(event: E, ...args: Parameters<Listener<E>>): void {
     try {
       super.emit(event, ...args);
     } catch (err) {
@@ -125,45 +169,99 @@ export class ForwardSink extends Writable {
   }
 
   /**
-   * Sends an event: validated and encoded synchronously into the tag's batch. Returns false when the caller
-   * should slow down (buffer past half its limit, or the event was dropped). Throws FORWARD_INVALID_RECORD
-   * for an empty tag, a bad time or an unencodable record.
+   * Sends an event: validated and encoded synchronously into the tag's batch. Returns false only to say "slow
+   * down" (buffer past half its limit, or the event was dropped and counted). Throws, naming what to pass
+   * instead: `FORWARD_INVALID_RECORD` (tag not a non-empty string, record not a plain object or not encodable),
+   * `FORWARD_INVALID_TIME` (see EventTimeInput; numbers are epoch milliseconds), `FORWARD_INVALID_CALL` (a
+   * callback or extra arguments). Records hold JSON-like values (a nested `Date` travels as msgpack timestamp
+   * ext -1, which Fluentd does not decode: send it as a string).
    */
   send(tag: string, record: EventRecord, time?: EventTimeInput): boolean {
-    return this.accept(tag, record, time, false);
+    if (arguments.length > 3) throw extraArguments(arguments.length);
+    if (typeof tag !== "string" || tag.length === 0) throw badTag(tag);
+    if (!isPlainRecord(record)) throw badRecord(record);
+    return this.#accept(tag, record, time, false, undefined);
   }
 
-  private accept(
+  #accept(
     tag: string,
     record: EventRecord,
     time: EventTimeInput | undefined,
     force: boolean,
-    floatFields?: ReadonlySet<string>,
+    floatFields: ReadonlySet<string> | undefined,
   ): boolean {
-    if (this.closing) {
-      this.countDrop(1, "closed");
+    if (this.#closing) {
+      this.#countDrop(1, "closed");
       return false;
     }
-    if (!this.started) {
-      // Connect while the first batch fills.
-      this.started = true;
-      this.pool.demand();
-    }
-    if (tag.length === 0) throw new ForwardInvalidRecordError("tag must be a non-empty string");
     readTime(time, scratchTime);
-    const admission = this.admission.admit(tag, scratchTime, record, force, floatFields);
-    if (admission === "accepted" || admission === "slowDown") this.counters.emitted++;
+    if (!this.#started) {
+      // Connect while the first batch fills.
+      this.#started = true;
+      this.#pool.demand();
+    }
+    const sealedBefore = this.#batcher.seq;
+    const admission = this.#admission.admit(tag, scratchTime, record, force, floatFields);
+    if (admission === "accepted" || admission === "slowDown") {
+      this.#counters.accepted++;
+      if (!this.#holding) this.#hold();
+    }
+    if (this.#batcher.seq !== sealedBefore) this.#dispatch();
     return admission === "accepted";
   }
 
-  private onSettled(frame: Frame, server: ServerInfo, latencyMs: number): void {
-    if (!this.buffer.settle(frame)) return;
+  /**
+   * Hands pending frames to the servers in order, skipping frames already settled; asks the pool for a
+   * connection while some remain. Re-entrant calls (from pool events during a send) are ignored.
+   */
+  #dispatch(): void {
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    const buffer = this.#buffer;
+    try {
+      for (let frame = buffer.peek(); frame !== undefined; frame = buffer.peek()) {
+        if (frame.settled) {
+          buffer.shift();
+          continue;
+        }
+        // Frames go in order: a frame still being gzipped holds the ones behind it (for a millisecond or so).
+        if (frame.compressing) break;
+        const retry = frame.attempts > 0;
+        if (!this.#pool.send(frame)) break;
+        buffer.shift();
+        if (retry) this.#counters.retried += frame.events;
+      }
+      if (buffer.pendingCount > 0) this.#pool.demand();
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  /** Events are buffered: sockets and timers keep the process alive, and `beforeExit` sends open batches. */
+  #hold(): void {
+    this.#holding = true;
+    this.#pool.setRef(true);
+    if (holdingSinks.size === 0) process.on("beforeExit", flushHoldingSinks);
+    holdingSinks.add(this);
+  }
+
+  /** Nothing is buffered any more: an idle sink does not keep the process alive. */
+  #releaseIfIdle(): void {
+    if (!this.#holding || this.#buffer.frameCount + this.#buffer.openEvents > 0) return;
+    this.#holding = false;
+    this.#pool.setRef(false);
+    holdingSinks.delete(this);
+    if (holdingSinks.size === 0) process.off("beforeExit", flushHoldingSinks);
+  }
+
+  #onSettled(frame: Frame, server: ServerInfo, latencyMs: number): void {
+    if (!this.#buffer.settle(frame)) return;
     // The server has every byte of the frame: its buffer may carry the next batch.
-    this.batcher.recycle(frame);
-    if (this.opts.requireAck) {
-      this.counters.acked += frame.events;
+    this.#batcher.recycle(frame);
+    if (this.#opts.requireAck) {
+      this.#counters.acked += frame.events;
       if (this.listenerCount("ack") > 0) {
-        this.notify("ack", {
+        this.#notify("ack", {
           server,
           chunk: frame.chunk!,
           events: frame.events,
@@ -171,56 +269,50 @@ export class ForwardSink extends Writable {
         } satisfies AckInfo);
       }
     }
-    this.checkFlushWaiters();
-    this.checkRoom();
+    this.#checkRoom();
+    this.#releaseIfIdle();
   }
 
-  private checkRoom(): void {
-    const blocked = this.blocked;
-    if (blocked && this.admission.fits(blocked.size)) {
+  #checkRoom(): void {
+    const blocked = this.#blocked;
+    if (blocked && this.#admission.fits(blocked.size)) {
       const { item, cb } = blocked;
-      this.blocked = undefined;
-      this.writeItem(item, cb);
+      this.#blocked = undefined;
+      this.#writeItem(item, cb);
     }
-    if (this.admission.takeDrain(this.buffer.bytes)) this.notify("drain");
+    if (this.#admission.takeDrain(this.#buffer.bytes)) this.#notify("drain");
   }
 
-  private checkFlushWaiters(): void {
-    this.flushWaiters.releaseBefore(this.buffer.oldestSeq);
-  }
-
-  private countDrop(count: number, reason: DropReason): void {
-    this.counters.dropped += count;
-    this.drops.add(count, reason);
+  #countDrop(count: number, reason: DropReason): void {
+    this.#counters.dropped += count;
+    this.#droppedBy[reason] += count;
+    this.#drops.add(count, reason);
   }
 
   /** Writable side: validates the item; with `overflow: "block"` waits while the buffer is full. */
   override _write(item: ForwardItem, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (!isForwardItem(item)) {
-      cb(
-        new ForwardInvalidRecordError(
-          "expected an item { tag: non-empty string, record: plain object, time? }",
-        ),
-      );
+    const invalid = itemError(item);
+    if (invalid) {
+      cb(invalid);
       return;
     }
-    if (this.opts.overflow === "block" && !this.closing && this.admission.atLimit) {
-      this.blocked = { item, cb, size: 0 };
+    if (this.#opts.overflow === "block" && !this.#closing && this.#admission.atLimit) {
+      this.#blocked = { item, cb, size: 0 };
       return;
     }
-    this.writeItem(item, cb);
+    this.#writeItem(item, cb);
   }
 
-  private writeItem(item: ForwardItem, cb: (err?: Error | null) => void): void {
+  #writeItem(item: ForwardItem, cb: (err?: Error | null) => void): void {
     try {
-      this.accept(item.tag, item.record, item.time, this.opts.overflow === "block", item.floatFields);
+      this.#accept(item.tag, item.record, item.time, this.#opts.overflow === "block", item.floatFields);
     } catch (err) {
       cb(err as Error);
       return;
     }
-    const heldSize = this.admission.takeHeldSize();
+    const heldSize = this.#admission.takeHeldSize();
     if (heldSize > 0) {
-      this.blocked = { item, cb, size: heldSize };
+      this.#blocked = { item, cb, size: heldSize };
       return;
     }
     cb();
@@ -233,84 +325,169 @@ export class ForwardSink extends Writable {
 
   /** Writable side: `destroy()` closes every connection at once. */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.shutdown();
+    this.#shutdown();
     cb(err);
   }
 
   /**
-   * Resolves when every event emitted so far has been delivered: written to a server, or acknowledged with
-   * `requireAck`. Never rejects; resolves at `close()` even if undelivered. Emits `flush` when it resolves.
+   * Resolves when every event sent so far is settled: written to a socket, or acknowledged with `requireAck`.
+   * Never rejects; resolves at `close()` even if undelivered. Emits `flush` when it resolves.
    */
   flush(): Promise<void> {
-    this.batcher.sealAll();
-    const target = this.batcher.seq;
-    if (this.closing || this.buffer.oldestSeq > target) {
-      super.emit("flush");
+    this.#batcher.sealAll();
+    const target = this.#batcher.seq;
+    if (this.#closing || this.#buffer.oldestSeq > target) {
+      this.#notify("flush");
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.flushWaiters.add(target, () => {
-        this.notify("flush");
+      this.#buffer.waitPast(target, () => {
+        this.#notify("flush");
         resolve();
       });
     });
   }
 
   /**
-   * Flushes, then closes every connection. Never takes longer than `timeoutMs` (default 10000); reports what
-   * could not be delivered (those events are counted as dropped, reason `closed`). Idempotent.
+   * Flushes, then closes every connection. Never takes longer than `timeoutMs` (default 10000); reports what is
+   * known: `written`, `acknowledged` (acks only), `delivered` (acks confirmed every event). Events still buffered
+   * are dropped (reason `undelivered`). Idempotent.
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
-    if (this.closePromise) return this.closePromise;
-    const timeoutMs = closeTimeoutMs(options);
-    if (timeoutMs instanceof InvalidOptionError) return Promise.reject(timeoutMs);
-    this.closePromise = (async () => {
-      if (!this.closing) {
+    if (this.#closePromise) return this.#closePromise;
+    let timeoutMs: number;
+    try {
+      timeoutMs = closeTimeoutMs(options);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    this.#closePromise = (async () => {
+      if (!this.#closing && timeoutMs > 0) {
         // Servers waiting out a backoff may be back: try them now rather than after the deadline.
-        if (this.buffer.frameCount + this.buffer.openEvents > 0) this.pool.probeDown();
+        if (this.#buffer.frameCount + this.#buffer.openEvents > 0) this.#pool.probeDown();
         await raceTimeout(this.flush(), timeoutMs);
       }
-      return this.shutdown();
+      return this.#shutdown();
     })();
-    return this.closePromise;
+    return this.#closePromise;
   }
 
-  private finalReport: CloseReport | undefined;
-
-  private shutdown(): CloseReport {
-    if (this.finalReport) return this.finalReport;
-    this.closing = true;
-    this.batcher.sealOpen();
-    this.pool.close();
+  #shutdown(): CloseReport {
+    if (this.#finalReport) return this.#finalReport;
+    this.#closing = true;
+    this.#batcher.sealOpen();
+    this.#pool.close();
     const undelivered = {
-      events: this.buffer.frameEvents,
-      frames: this.buffer.frameCount,
-      bytes: this.buffer.frameBytes,
+      events: this.#buffer.frameEvents,
+      frames: this.#buffer.frameCount,
+      bytes: this.#buffer.frameBytes,
     };
-    for (const frame of [...this.buffer.all()]) this.buffer.settle(frame);
-    this.buffer.drainPending();
-    if (undelivered.events > 0) this.countDrop(undelivered.events, "closed");
-    if (this.blocked) {
-      const { cb } = this.blocked;
-      this.blocked = undefined;
-      this.countDrop(1, "closed");
+    this.#buffer.clear();
+    if (undelivered.events > 0) this.#countDrop(undelivered.events, "undelivered");
+    if (this.#blocked) {
+      const { cb } = this.#blocked;
+      this.#blocked = undefined;
+      this.#countDrop(1, "closed");
       cb();
     }
-    this.drops.flush();
-    this.flushWaiters.releaseAll();
-    this.finalReport = closeReport(undelivered);
+    this.#drops.flush();
+    this.#releaseIfIdle();
+    const c = this.#counters;
+    const acknowledged = this.#opts.requireAck ? c.acked : undefined;
+    const { events, frames, bytes } = undelivered;
+    this.#finalReport = {
+      written: c.sent,
+      acknowledged,
+      delivered: acknowledged !== undefined && c.dropped === 0 && acknowledged === c.accepted,
+      timedOut: events > 0,
+      undeliveredEvents: events,
+      undeliveredFrames: frames,
+      undeliveredBytes: bytes,
+      error:
+        events === 0
+          ? undefined
+          : new ForwardCloseTimeoutError(
+              `closed with ${events} events (${frames} frames, ${bytes} bytes) undelivered`,
+            ),
+    };
     if (!this.destroyed) this.destroy();
-    return this.finalReport;
+    return this.#finalReport;
   }
 
-  /** Counters, buffer occupancy and per-server health. */
+  /** Counters (see SinkStats for the invariant they keep), buffer occupancy and per-server health. */
   stats(): SinkStats {
     return {
-      ...this.counters,
-      bufferedBytes: this.buffer.bytes,
-      bufferedEvents: this.buffer.frameEvents + this.buffer.openEvents,
-      bufferedFrames: this.buffer.frameCount,
-      servers: this.pool.stats(),
+      ...this.#counters,
+      droppedBy: { ...this.#droppedBy },
+      bufferedBytes: this.#buffer.bytes,
+      bufferedEvents: this.#buffer.frameEvents + this.#buffer.openEvents,
+      bufferedFrames: this.#buffer.frameCount,
+      servers: this.#pool.stats(),
     };
   }
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first; clears its timer either way. */
+async function raceTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** True for a record the sink sends: an object whose prototype is Object.prototype or null. */
+function isPlainRecord(value: unknown): value is EventRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** What a value is, for error messages: `a string`, `an instance of Access`, `null`. */
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") {
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor
+      ?.name;
+    return name ? `an instance of ${name}` : "an object with a foreign prototype";
+  }
+  return typeof value === "function" ? "a function" : `a ${typeof value}`;
+}
+
+function extraArguments(count: number): ForwardInvalidCallError {
+  return new ForwardInvalidCallError(
+    `send(tag, record, time?) takes at most 3 arguments, got ${count}: it takes no callback ` +
+      "(fluent-logger style); await sink.flush() or listen for 'ack' to know when events are delivered",
+  );
+}
+
+function badTag(tag: unknown): ForwardInvalidRecordError {
+  return new ForwardInvalidRecordError(
+    `tag must be a non-empty string such as "app.access", got ${typeof tag === "string" ? '""' : kindOf(tag)}`,
+  );
+}
+
+function badRecord(record: unknown): ForwardInvalidRecordError {
+  const kind = kindOf(record);
+  const fix = kind.startsWith("an instance of")
+    ? "pass a plain object: { ...record } for its own fields, or record.toJSON()"
+    : 'pass a plain object such as { message: "hello" }';
+  return new ForwardInvalidRecordError(`record must be a plain object, got ${kind}: ${fix}`);
+}
+
+/** Why an item written through the Writable side cannot be sent, or undefined when it can. */
+function itemError(item: unknown): ForwardInvalidRecordError | undefined {
+  if (typeof item !== "object" || item === null) {
+    return new ForwardInvalidRecordError(
+      `expected an item { tag: non-empty string, record: plain object, time? }, got ${kindOf(item)}`,
+    );
+  }
+  const { tag, record } = item as ForwardItem;
+  if (typeof tag !== "string" || tag.length === 0) return badTag(tag);
+  if (!isPlainRecord(record)) return badRecord(record);
+  return undefined;
 }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Unpackr } from "msgpackr";
-import { Batcher, type BatcherOptions } from "../../src/forward/batcher.js";
-import { FrameBuffer } from "../../src/forward/buffer.js";
-import type { Frame } from "../../src/forward/frame.js";
+import { Batcher, type BatcherOptions } from "../../src/forward/batching/batcher.js";
+import { FrameBuffer } from "../../src/forward/batching/frame-buffer.js";
+import type { Frame } from "../../src/forward/batching/frame.js";
 
 const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
 

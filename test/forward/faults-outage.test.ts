@@ -40,7 +40,7 @@ async function bothDown(sink: ForwardSink): Promise<void> {
 function emitDuringOutage(sink: ForwardSink, n: number): { maxBuffered: number } {
   let maxBuffered = 0;
   for (let id = 0; id < n; id++) {
-    sink.emit(FAULT_TAG, numbered(id));
+    sink.send(FAULT_TAG, numbered(id));
     maxBuffered = Math.max(maxBuffered, sink.stats().bufferedBytes);
   }
   return { maxBuffered };

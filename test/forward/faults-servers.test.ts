@@ -1,8 +1,8 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ForwardSink, type ForwardSinkOptions } from "../../src/forward/index.js";
+import { msUntil, until } from "../helpers/fake-time.js";
 import { emitIds, watch } from "../helpers/misbehaving-emit.js";
 import {
   acceptNeverRead,
@@ -94,7 +94,7 @@ test("without acks, close() gives up on a server that never reads and reports ex
   assert.ok(report.undeliveredEvents > 0);
   const stats = sink.stats();
   assert.equal(
-    stats.emitted + stats.dropped - report.undeliveredEvents,
+    stats.accepted + stats.dropped - report.undeliveredEvents,
     300_000,
     "emitted or dropped, never both",
   );
@@ -151,27 +151,36 @@ test("a server that sends HELO and never PONG fails the handshake with FORWARD_H
 test("a server that closes right after HELO is reported once and retried with backoff, not in a loop", async (t) => {
   const bad = await closeAfterHelo();
   t.after(() => bad.close());
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
   const sink = new ForwardSink({
     port: bad.port,
     sharedKey: "k",
     reconnect: { minDelayMs: 100, maxDelayMs: 1000 },
   });
-  t.after(() => sink.close({ timeoutMs: 100 }));
+  t.after(() => sink.close({ timeoutMs: 0 }));
   const seen = watch(sink);
-  sink.emit("faults.app", { id: 0 });
-  await sleep(1500);
-  // Backoff from 100 ms, doubling, with jitter (50-100 % of the step): at most 6 attempts fit in 1.5 s.
-  assert.ok(bad.connections >= 2, `${bad.connections} connection attempts: it does retry`);
-  assert.ok(bad.connections <= 8, `${bad.connections} connection attempts in 1.5 s`);
+  const server0 = () => sink.stats().servers[0]!;
+  sink.send("faults.app", { id: 0 });
+  await until(() => server0().state === "down", "the first failure");
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    const delay = msUntil(server0().nextRetryAt);
+    // Backoff from 100 ms, doubling, with jitter (50-100 % of the step).
+    const step = Math.min(1000, 100 * 2 ** (attempt - 1));
+    assert.ok(delay >= step / 2 - 2 && delay <= step, `attempt ${attempt} after ${delay} ms`);
+    t.mock.timers.tick(Math.max(0, delay - 1));
+    assert.equal(bad.connections, attempt, `attempt ${attempt}: no connection before the backoff is over`);
+    t.mock.timers.tick(2);
+    await until(() => server0().repeatedErrors === attempt, `attempt ${attempt} closed`);
+  }
+  assert.equal(bad.connections, 5);
   // Closing after our PING without a PONG is how Fluent Bit refuses a wrong shared key: reported as an auth failure.
   assert.deepEqual(seen.codes, ["FORWARD_AUTH_FAILED"], "one serverError for a failure that repeats");
-  const [server] = sink.stats().servers;
-  assert.ok(server);
+  const server = server0();
   assert.equal(server.connects, 0);
-  assert.ok(server.failures >= 2);
-  assert.ok(["down", "connecting"].includes(server.state), server.state);
+  assert.equal(server.failures, 5);
   assert.equal(sink.stats().bufferedEvents, 1);
   assert.deepEqual(seen.errors, []);
+  t.mock.timers.reset();
 });
 
 test("with a healthy server beside it, events skip a server that closes right after HELO", async (t) => {
@@ -180,4 +189,43 @@ test("with a healthy server beside it, events skip a server that closes right af
   await allArriveAtTheGoodServer(sink, good);
   assert.ok(seen.codes.includes("FORWARD_AUTH_FAILED"), `serverError codes: ${seen.codes.join(", ")}`);
   assert.deepEqual(seen.errors, []);
+});
+
+test("a server that accepts, then never acks, is one serverError for the whole fault, repeats counted, reconnects silent", async (t) => {
+  const bad = await readNeverAck();
+  t.after(() => bad.close());
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
+  const sink = new ForwardSink({
+    port: bad.port,
+    requireAck: true,
+    ackTimeoutMs: 50,
+    reconnect: { minDelayMs: 10, maxDelayMs: 20 },
+  });
+  t.after(() => sink.close({ timeoutMs: 0 }));
+  const seen = watch(sink);
+  let connects = 0;
+  let disconnects = 0;
+  sink.on("connect", () => connects++);
+  sink.on("disconnect", () => disconnects++);
+  const server0 = () => sink.stats().servers[0]!;
+  sink.send("faults.app", { id: 0 });
+  void sink.flush();
+  for (let cycle = 0; cycle < 4; cycle++) {
+    await until(() => server0().inFlightFrames === 1, `cycle ${cycle}: the frame is on the wire`);
+    t.mock.timers.tick(50);
+    await until(() => server0().state === "down", `cycle ${cycle}: the ack timed out`);
+    t.mock.timers.tick(msUntil(server0().nextRetryAt) + 1);
+  }
+  assert.deepEqual(
+    seen.codes,
+    ["FORWARD_ACK_TIMEOUT"],
+    "one report for a fault that repeats on every reconnect",
+  );
+  assert.equal(server0().repeatedErrors, 3);
+  assert.ok(bad.connections >= 4, `${bad.connections} connections`);
+  assert.equal(connects, 1, "the reconnects during the fault are not announced");
+  assert.equal(disconnects, 1, "only the first disconnect, when the fault began");
+  assert.equal(server0().fault, "FORWARD_ACK_TIMEOUT");
+  assert.ok(server0().connects >= 4);
+  t.mock.timers.reset();
 });

@@ -5,8 +5,8 @@ import net from "node:net";
 import { once } from "node:events";
 import { Packr } from "msgpackr";
 import { ForwardSink, type ForwardError } from "../../src/forward/index.js";
-import { buildPing, checkPong, parseHelo } from "../../src/forward/handshake.js";
-import { ResponseDecoder } from "../../src/forward/response-decoder.js";
+import { buildPing, checkPong, parseHelo } from "../../src/forward/protocol/handshake.js";
+import { ReplyDecoder } from "../../src/forward/protocol/reply-decoder.js";
 import { parseFrame } from "../helpers/forward-receiver.js";
 
 const sha512 = (...parts: (string | Buffer)[]) => {
@@ -39,7 +39,7 @@ function heloWithStrNonce(nonce: Buffer, auth: Buffer): Buffer {
 test("PING digests use the HELO nonce and auth salt as raw bytes even when they arrive as non-UTF-8 str", () => {
   const nonce = Buffer.from("ff fe 80 81 00 c3 28 a0 a1 e2 28 a1 f0 28 8c bc".replace(/ /g, ""), "hex");
   const auth = randomBytes(16);
-  const [helo] = new ResponseDecoder().push(heloWithStrNonce(nonce, auth));
+  const [helo] = new ReplyDecoder().push(heloWithStrNonce(nonce, auth));
   const parsed = parseHelo(helo as never);
   assert.deepEqual(parsed.nonce, nonce);
   assert.deepEqual(parsed.auth, auth);
@@ -47,7 +47,7 @@ test("PING digests use the HELO nonce and auth salt as raw bytes even when they 
 
   const credentials = { selfHostname: "me", sharedKey: "k", username: "u", password: "p" };
   const ping = buildPing(parsed, credentials, "0123456789abcdef0123456789abcdef");
-  const fields = new ResponseDecoder().push(ping.frame)[0] as Buffer[];
+  const fields = new ReplyDecoder().push(ping.frame)[0] as Buffer[];
   // Every PING element is a msgpack str (0xa0-0xbf, 0xd9-0xdb), never bin.
   assert.equal(ping.frame[0], 0x96);
   assert.deepEqual(
@@ -107,7 +107,7 @@ test("a Fluent Bit style server (str nonce of random bytes) authenticates the si
   let pingOk = false;
   const server = net.createServer((socket) => {
     socket.write(heloWithStrNonce(nonce, Buffer.alloc(0)));
-    const decoder = new ResponseDecoder(1 << 20);
+    const decoder = new ReplyDecoder(1 << 20);
     socket.on("data", (chunk) => {
       for (const value of decoder.push(chunk)) {
         const arr = value as Buffer[];
@@ -134,7 +134,7 @@ test("a Fluent Bit style server (str nonce of random bytes) authenticates the si
   t.after(() => sink.close({ timeoutMs: 200 }));
   const errors: ForwardError[] = [];
   sink.on("serverError", (e) => errors.push(e));
-  sink.emit("fb.tag", { a: 1 }, 5000);
+  sink.send("fb.tag", { a: 1 }, 1_700_000_005_000);
   await sink.flush();
   while (received.length === 0) await new Promise((r) => setImmediate(r));
   assert.deepEqual(errors, []);
@@ -157,7 +157,7 @@ test("a server that sends HELO and never PONG fails the handshake with FORWARD_H
     reconnect: { minDelayMs: 5000 },
   });
   t.after(() => sink.close({ timeoutMs: 50 }));
-  sink.emit("x", { a: 1 });
+  sink.send("x", { a: 1 });
   const [err] = (await once(sink, "serverError")) as [ForwardError];
   assert.equal(err.code, "FORWARD_HANDSHAKE_TIMEOUT");
   assert.match(err.message, /no PONG/);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ForwardSink } from "../../src/index.js";
-import { RecordEncoder } from "../../src/forward/record-encoder.js";
+import { RecordEncoder } from "../../src/forward/protocol/record-encoder.js";
 import { closedPort } from "../helpers/misbehaving-servers.js";
 
 test("with a full buffer, dropNewest drops events without encoding them", async (t) => {
@@ -24,10 +24,10 @@ test("with a full buffer, dropNewest drops events without encoding them", async 
   sink.on("serverError", () => {});
   t.after(() => sink.close({ timeoutMs: 0 }));
   const record = { msg: "x".repeat(100), n: 1 };
-  for (let i = 0; i < 10_000; i++) sink.emit("cost.tag", record);
+  for (let i = 0; i < 10_000; i++) sink.send("cost.tag", record);
   const stats = sink.stats();
   assert.ok(stats.dropped > 9000, `${stats.dropped} dropped`);
-  assert.equal(stats.emitted + stats.dropped, 10_000);
+  assert.equal(stats.accepted + stats.dropped, 10_000);
   // Only the events that might fit are encoded: the accepted ones, and the one that found no room.
-  assert.ok(encoded <= stats.emitted + 1, `${encoded} encoded for ${stats.emitted} accepted`);
+  assert.ok(encoded <= stats.accepted + 1, `${encoded} encoded for ${stats.accepted} accepted`);
 });

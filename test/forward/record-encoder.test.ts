@@ -1,15 +1,23 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Packr, Unpackr } from "msgpackr";
-import { RecordEncoder } from "../../src/forward/record-encoder.js";
+import { Batch } from "../../src/forward/batching/batch.js";
+import { BufferPool } from "../../src/forward/batching/buffer-pool.js";
+import { RecordEncoder } from "../../src/forward/protocol/record-encoder.js";
 
 const msgpackr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, variableMapSize: true });
 const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
 
+/** Encodes `value` as the sink does, in place into a batch's buffer; returns a copy of the record's bytes. */
+function encodeWith(encoder: RecordEncoder, value: object, floatFields?: ReadonlySet<string>): Buffer {
+  const batch = new Batch("t", "PackedForward", false, 0, new BufferPool(), 1024 * 1024);
+  const at = batch.begin(1, 0);
+  const end = encoder.encodeInto(value, batch, at, floatFields);
+  return Buffer.from(batch.buf.subarray(at, end));
+}
+
 function encode(value: object): Buffer {
-  const encoder = new RecordEncoder();
-  encoder.encode(value);
-  return Buffer.from(encoder.buf.subarray(0, encoder.end));
+  return encodeWith(new RecordEncoder(), value);
 }
 
 /** A deterministic pseudo-random generator (mulberry32), so failures reproduce. */
@@ -139,12 +147,11 @@ test("a cyclic or absurdly deep record is rejected with FORWARD_INVALID_RECORD, 
   const cyclic: Record<string, unknown> = { a: 1 };
   cyclic.self = cyclic;
   const encoder = new RecordEncoder();
-  assert.throws(() => encoder.encode(cyclic), { code: "FORWARD_INVALID_RECORD" });
-  encoder.encode({ ok: true });
-  assert.deepEqual(unpackr.unpack(encoder.buf.subarray(0, encoder.end)), { ok: true });
+  assert.throws(() => encodeWith(encoder, cyclic), { code: "FORWARD_INVALID_RECORD" });
+  assert.deepEqual(unpackr.unpack(encodeWith(encoder, { ok: true })), { ok: true });
 });
 
-test("the scratch buffer grows for large records", () => {
+test("the batch buffer grows for large records", () => {
   const record = { blob: "b".repeat(200_000), list: Array.from({ length: 10_000 }, (_, i) => ({ i })) };
   assert.deepEqual(unpackr.unpack(encode(record)), record);
 });
@@ -152,8 +159,7 @@ test("the scratch buffer grows for large records", () => {
 test("floatFields: whole numbers of the named top-level keys go as float64, the others as integers", () => {
   const encoder = new RecordEncoder();
   const record = { rate: 21, count: 2, nested: { rate: 3 }, label: "x" };
-  encoder.encode(record, new Set(["rate", "label"]));
-  const bytes = Buffer.from(encoder.buf.subarray(0, encoder.end));
+  const bytes = encodeWith(encoder, record, new Set(["rate", "label"]));
   const expected = Buffer.concat([
     Buffer.from([0x84, 0xa4, ...Buffer.from("rate"), 0xcb]),
     (() => {
@@ -173,8 +179,7 @@ test("floatFields on a record of more than 15 keys still writes a map16 header",
   const record: Record<string, number> = {};
   for (let i = 0; i < 20; i++) record[`k${i}`] = i;
   const encoder = new RecordEncoder();
-  encoder.encode(record, new Set(["k3"]));
-  const bytes = Buffer.from(encoder.buf.subarray(0, encoder.end));
+  const bytes = encodeWith(encoder, record, new Set(["k3"]));
   assert.equal(bytes[0], 0xde);
   assert.deepEqual(unpackr.unpack(bytes), record);
   assert.equal(bytes.length, encode(record).length + 8, "k3 takes 9 bytes instead of 1");

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ForwardSink, EventTime, InvalidOptionError } from "../../src/index.js";
+import { ForwardSink, EventTime, InvalidOptionError, type EventRecord } from "../../src/index.js";
 import { ForwardReceiver, freePort } from "../helpers/forward-receiver.js";
 
 test("options: defaults are applied and reported per server", async () => {
@@ -89,29 +89,124 @@ for (const [what, options, message] of invalid) {
   });
 }
 
-test("emit() rejects a bad time or an empty tag with FORWARD_INVALID_RECORD, synchronously", async () => {
+test("send() rejects a bad time or an empty tag synchronously, with a typed error", async () => {
   const sink = new ForwardSink({ port: await freePort() });
-  assert.throws(() => sink.emit("t", { a: 1 }, -5), { code: "FORWARD_INVALID_RECORD" });
-  assert.throws(() => sink.emit("t", { a: 1 }, new Date(NaN)), { code: "FORWARD_INVALID_RECORD" });
-  assert.throws(() => sink.emit("t", { a: 1 }, { seconds: 1.5, nanoseconds: 0 }), {
-    code: "FORWARD_INVALID_RECORD",
+  assert.throws(() => sink.send("t", { a: 1 }, -5), { code: "FORWARD_INVALID_TIME" });
+  assert.throws(() => sink.send("t", { a: 1 }, new Date(NaN)), { code: "FORWARD_INVALID_TIME" });
+  assert.throws(() => sink.send("t", { a: 1 }, { seconds: 1.5, nanoseconds: 0 }), {
+    code: "FORWARD_INVALID_TIME",
   });
-  assert.throws(() => sink.emit("", { a: 1 }), { code: "FORWARD_INVALID_RECORD" });
-  assert.equal(sink.stats().emitted, 0);
+  assert.throws(() => sink.send("", { a: 1 }), {
+    code: "FORWARD_INVALID_RECORD",
+    message: /non-empty string/,
+  });
+  assert.throws(() => sink.send(42 as unknown as string, { a: 1 }), { code: "FORWARD_INVALID_RECORD" });
+  assert.equal(sink.stats().accepted, 0);
   await sink.close({ timeoutMs: 10 });
 });
 
-test("emit() with anything but (string tag, plain object) is EventEmitter's emit", async () => {
+class Access {
+  path = "/";
+  status = 200;
+}
+
+test("send() refuses a class instance, a string, an array and null as the record, naming what to pass instead", async () => {
   const sink = new ForwardSink({ port: await freePort() });
-  const seen: unknown[] = [];
-  sink.on("custom", (...args) => seen.push(args));
-  assert.equal(sink.emit("custom", 42), true);
-  assert.equal(sink.emit("custom", new Map()), true);
-  assert.equal(sink.emit("nobody-listens"), false);
-  assert.deepEqual(seen, [[42], [new Map()]]);
-  assert.equal(sink.stats().emitted, 0);
-  assert.equal(sink.emit("t", Object.create(null) as Record<string, unknown>), true);
-  assert.equal(sink.stats().emitted, 1);
+  assert.throws(() => sink.send("app.x", new Access() as unknown as EventRecord), {
+    code: "FORWARD_INVALID_RECORD",
+    message: /got an instance of Access: pass a plain object: \{ \.\.\.record \}/,
+  });
+  assert.throws(() => sink.send("app.x", "hello" as unknown as EventRecord), {
+    code: "FORWARD_INVALID_RECORD",
+    message: /record must be a plain object, got a string/,
+  });
+  assert.throws(() => sink.send("app.x", [1, 2] as unknown as EventRecord), {
+    code: "FORWARD_INVALID_RECORD",
+    message: /got an array/,
+  });
+  assert.throws(() => sink.send("app.x", null as unknown as EventRecord), { code: "FORWARD_INVALID_RECORD" });
+  assert.equal(sink.send("app.x", { ...new Access() }), true, "its own fields, spread, are sent");
+  assert.equal(sink.send("t", Object.create(null) as EventRecord), true, "a null-prototype object is plain");
+  assert.equal(sink.stats().accepted, 2);
+  await sink.close({ timeoutMs: 10 });
+});
+
+test("send() with a fluent-logger style callback throws FORWARD_INVALID_CALL instead of dropping the event", async () => {
+  const sink = new ForwardSink({ port: await freePort() });
+  const send = sink.send.bind(sink) as (...args: unknown[]) => boolean;
+  assert.throws(() => send("app.x", { a: 1 }, Date.now(), () => {}), {
+    code: "FORWARD_INVALID_CALL",
+    message: /takes no callback/,
+  });
+  assert.throws(() => send("app.x", { a: 1 }, () => {}), {
+    code: "FORWARD_INVALID_TIME",
+    message: /send\(\) takes no callback/,
+  });
+  assert.equal(sink.stats().accepted, 0);
+  await sink.close({ timeoutMs: 10 });
+});
+
+test("emit() is EventEmitter's only: emit(tag, record) throws FORWARD_INVALID_CALL, emit('close', record) sends nothing", async () => {
+  const sink = new ForwardSink({ port: await freePort() });
+  const emit = sink.emit.bind(sink) as (...args: unknown[]) => boolean;
+  assert.throws(() => emit("app.x", { a: 1 }), {
+    code: "FORWARD_INVALID_CALL",
+    message: /"app\.x" is not an event of ForwardSink: .* call sink\.send\(tag, record, time\?\)/,
+  });
+  let flushes = 0;
+  sink.on("flush", () => flushes++);
+  assert.equal(sink.emit("flush"), true);
+  assert.equal(flushes, 1);
+  emit("drop", { count: 1, reason: "overflow" });
+  assert.equal(sink.stats().accepted, 0, "nothing was sent");
+  await sink.close({ timeoutMs: 10 });
+});
+
+test("a number time is epoch milliseconds: a time in seconds is refused with a hint", async () => {
+  const sink = new ForwardSink({ port: await freePort() });
+  const seconds = Math.floor(Date.now() / 1000);
+  assert.throws(() => sink.send("t", { a: 1 }, seconds), {
+    code: "FORWARD_INVALID_TIME",
+    message: /looks like seconds: multiply by 1000, or pass an EventTime/,
+  });
+  assert.throws(() => sink.send("t", { a: 1 }, 0), { message: /looks like seconds/ });
+  assert.throws(() => sink.send("t", { a: 1 }, 99_999_999_999), { message: /looks like seconds/ });
+  assert.equal(
+    sink.send("t", { a: 1 }, 100_000_000_000),
+    true,
+    "1973-03-03 is the first accepted millisecond",
+  );
+  assert.throws(() => sink.send("t", { a: 1 }, 1_700_000_000n), {
+    code: "FORWARD_INVALID_TIME",
+    message: /looks like milliseconds or seconds, not nanoseconds/,
+  });
+  assert.throws(() => sink.send("t", { a: 1 }, 2n ** 64n), { code: "FORWARD_INVALID_TIME" });
+  await sink.close({ timeoutMs: 10 });
+});
+
+test("a bigint time is epoch nanoseconds and arrives to the nanosecond", async (t) => {
+  const receiver = await ForwardReceiver.start();
+  t.after(() => receiver.close());
+  const sink = new ForwardSink({ port: receiver.port });
+  sink.send("ns.tag", { a: 1 }, 1_700_000_000_123_456_789n);
+  await sink.flush();
+  await receiver.waitForEvents(1);
+  assert.deepEqual(receiver.events[0]!.time, new EventTime(1_700_000_000, 123_456_789));
+  assert.deepEqual(EventTime.from(1_700_000_000_123_456_789n), new EventTime(1_700_000_000, 123_456_789));
+  await sink.close({ timeoutMs: 100 });
+});
+
+test("listeners are typed by ForwardSinkEvents: a misspelt event name does not compile", async () => {
+  const sink = new ForwardSink({ port: await freePort() });
+  sink.on("serverError", (err, server) => {
+    const code: string = err.code;
+    const id: string = server.id;
+    void [code, id];
+  });
+  // @ts-expect-error "serverErorr" is not an event of ForwardSink
+  sink.on("serverErorr", () => {});
+  // @ts-expect-error an ack listener takes AckInfo, not a string
+  sink.on("ack", (info: string) => void info);
   await sink.close({ timeoutMs: 10 });
 });
 
@@ -142,7 +237,7 @@ test("a malformed item written through the Writable interface is a stream error"
 
 test("connection failures go to serverError and never to error: an app without listeners does not crash", async () => {
   const sink = new ForwardSink({ port: await freePort(), reconnect: { minDelayMs: 5000 } });
-  sink.emit("t", { a: 1 });
+  sink.send("t", { a: 1 });
   const [err, server] = await once(sink, "serverError");
   assert.equal(err.code, "FORWARD_CONNECT_FAILED");
   assert.equal(server.state, undefined);
@@ -161,17 +256,17 @@ test("flush() resolves at once when nothing is pending and emits flush", async (
   await sink.close({ timeoutMs: 10 });
 });
 
-test("stats() counts emitted, sent and acked events and reports ack latency per server", async (t) => {
+test("stats() counts accepted, sent and acked events and reports ack latency per server", async (t) => {
   const receiver = await ForwardReceiver.start();
   t.after(() => receiver.close());
   const sink = new ForwardSink({ port: receiver.port, requireAck: true, batch: { maxEvents: 10 } });
   t.after(() => sink.close({ timeoutMs: 100 }));
-  for (let i = 0; i < 100; i++) sink.emit("s", { i });
+  for (let i = 0; i < 100; i++) sink.send("s", { i });
   await sink.flush();
   const stats = sink.stats();
   assert.deepEqual(
     [
-      stats.emitted,
+      stats.accepted,
       stats.sent,
       stats.acked,
       stats.retried,

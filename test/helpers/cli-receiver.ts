@@ -1,3 +1,4 @@
+import type net from "node:net";
 import type { TlsOptions } from "node:tls";
 import { FluentServer } from "@fluent-org/logger";
 
@@ -12,6 +13,10 @@ export interface ReceivedEvent {
 export interface CliReceiver {
   readonly port: number;
   readonly events: ReceivedEvent[];
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** Resolves once `n` connections have been accepted. */
+  waitForConnections(n: number, timeoutMs?: number): Promise<void>;
   /** Resolves once `predicate` holds for the received events (checked on every arrival). */
   waitFor(predicate: (events: ReceivedEvent[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -54,11 +59,36 @@ export async function startCliReceiver(
     events.push({ tag, time, record });
     for (const waiter of [...waiters]) waiter();
   });
+  let connections = 0;
+  const connectionWaiters = new Set<() => void>();
+  (server as unknown as { server: net.Server }).server.on("connection", () => {
+    connections++;
+    for (const waiter of [...connectionWaiters]) waiter();
+  });
   await server.listen();
   let closed = false;
   const receiver: CliReceiver = {
     port: server.port as number,
     events,
+    get connections() {
+      return connections;
+    },
+    waitForConnections(n, timeoutMs = 20_000) {
+      if (connections >= n) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          connectionWaiters.delete(check);
+          reject(new Error(`timed out waiting for ${n} connections; got ${connections}`));
+        }, timeoutMs);
+        const check = (): void => {
+          if (connections < n) return;
+          clearTimeout(timer);
+          connectionWaiters.delete(check);
+          resolve();
+        };
+        connectionWaiters.add(check);
+      });
+    },
     waitFor(predicate, what, timeoutMs = 20_000) {
       if (predicate(events)) return Promise.resolve();
       return new Promise((resolve, reject) => {

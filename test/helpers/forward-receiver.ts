@@ -1,7 +1,7 @@
 import net from "node:net";
 import { gunzipSync } from "node:zlib";
 import { Packr, Unpackr, addExtension } from "msgpackr";
-import { EventTime } from "../../src/forward/event-time.js";
+import { EventTime } from "../../src/forward/protocol/event-time.js";
 
 // Decode EventTime (ext type 0) as our EventTime class; only the receiving side of the tests needs it.
 addExtension({ type: 0, unpack: (data: Buffer) => EventTime.fromBuffer(data) } as never);

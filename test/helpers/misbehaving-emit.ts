@@ -27,7 +27,7 @@ export async function emitIds(
 ): Promise<number> {
   let refused = 0;
   for (let id = from; id < to; id++) {
-    const ok = sink.emit(FAULT_TAG, numbered(id));
+    const ok = sink.send(FAULT_TAG, numbered(id));
     if (!ok) {
       refused++;
       if (!ignoreBackpressure) {

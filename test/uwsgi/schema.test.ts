@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RECORD_SCHEMA, type ForwardItem, type RecordFieldType, type SchemaShape } from "../../src/index.js";
-import { RecordEncoder } from "../../src/forward/record-encoder.js";
+import { RecordEncoder, type EncodeTarget } from "../../src/forward/protocol/record-encoder.js";
 import { parseDocument } from "../../src/uwsgi/parse.js";
 import { emperorItems } from "../../src/uwsgi/shapes/items.js";
 import { TypeRegistry } from "../../src/uwsgi/keys.js";
@@ -106,6 +106,14 @@ test("summary, worker, flat and emperor items carry their shape's one floatField
 test("every float field of the sample records is encoded as msgpack float64, whole numbers included", async (t) => {
   const items = await sampleItems(t);
   const encoder = new RecordEncoder();
+  const target: EncodeTarget = {
+    buf: Buffer.alloc(64),
+    grow(min, used) {
+      const next = Buffer.alloc(min * 2);
+      this.buf.copy(next, 0, 0, used);
+      return ((this as { buf: Buffer }).buf = next);
+    },
+  };
   let whole = 0;
   let checked = 0;
   for (const { record, floatFields } of items) {
@@ -113,8 +121,8 @@ test("every float field of the sample records is encoded as msgpack float64, who
       const value = record[key];
       if (value === undefined) continue;
       if (Number.isInteger(value)) whole++;
-      encoder.encode({ [key]: value }, floatFields);
-      const bytes = encoder.buf.subarray(0, encoder.end);
+      const end = encoder.encodeInto({ [key]: value }, target, 0, floatFields);
+      const bytes = target.buf.subarray(0, end);
       // fixmap(1), fixstr key, then the value's first byte: 0xcb is float64.
       assert.equal(bytes[2 + key.length], 0xcb, `${key} = ${String(value)}`);
       checked++;

@@ -1,21 +1,27 @@
 import { randomFillSync } from "node:crypto";
 
-/** One encoded frame on its way to a server; internal. */
+/** One encoded frame on its way to a server. */
 export interface Frame {
   /** Creation order; lower = emitted earlier. */
   readonly seq: number;
-  /** The complete msgpack frame. */
-  readonly bytes: Buffer;
+  /** The complete msgpack frame; while `compressing`, the raw entries (counted against the limit until gzipped). */
+  bytes: Buffer;
   /** Number of events inside. */
   readonly events: number;
   /** Ack id (base64 of 16 random bytes) when acks are required. */
   readonly chunk: string | undefined;
-  /** The batch buffer `bytes` is a view of, reused once the frame is settled by its server. */
-  readonly backing: Buffer | undefined;
+  /** The batch buffer `bytes` is a view of, reused once the frame is settled by its server (or gzipped). */
+  backing: Buffer | undefined;
+  /** CompressedPackedForward: the entries are being gzipped off the caller's stack; not sendable yet. */
+  compressing: boolean;
   /** How many times it was written to a socket. */
   attempts: number;
-  /** When it was last written (ms, monotonic clock). */
+  /** When it was last written (ms on the pool's Clock): ack and write deadlines count from here. */
   sentAt: number;
+  /** The same moment on `performance.now()`, for the ack latency figures. */
+  sentAtPrecise: number;
+  /** A socket took every byte of it once (counted in `sent`). */
+  written: boolean;
   /** Settled (acked, written, or dropped): no longer tracked. */
   settled: boolean;
 }

@@ -1,9 +1,9 @@
-import type { Frame } from "./frame.js";
+import type { Frame } from "../batching/frame.js";
 
 /** Key of an in-flight frame: its chunk id when acks are on, its sequence number otherwise. */
 export type InFlightKey = string | number;
 
-/** Limits of an in-flight window; internal. */
+/** Limits of an in-flight window. */
 export interface InFlightLimits {
   /** Stop taking frames when this many bytes are in flight (unacked, or not yet written). */
   maxInFlightBytes: number;
@@ -16,67 +16,69 @@ export interface InFlightLimits {
 
 /**
  * Frames written on one connection and not yet settled (acked, or fully written when acks are off), by key,
- * in send order; with the slow-start window that caps how many may be in flight at once; internal.
+ * in send order; with the slow-start window that caps how many may be in flight at once.
  */
 export class InFlightWindow {
-  private readonly frames = new Map<InFlightKey, Frame>();
-  private bytes = 0;
+  readonly #frames = new Map<InFlightKey, Frame>();
+  readonly #limits: InFlightLimits;
+  #bytes = 0;
   /** Frames allowed in flight now: starts at 1 after `slowStart()`, doubles with every ack. */
-  private window: number;
+  #window: number;
 
-  constructor(private readonly limits: InFlightLimits) {
-    this.window = limits.maxInFlightFrames;
+  constructor(limits: InFlightLimits) {
+    this.#limits = limits;
+    this.#window = limits.maxInFlightFrames;
   }
 
   /** Allows a single frame in flight until acks grow the window again. */
   slowStart(): void {
-    this.window = 1;
+    this.#window = 1;
   }
 
   /** Doubles the window after an ack, up to `maxInFlightFrames`. */
   grow(): void {
-    if (this.window < this.limits.maxInFlightFrames) {
-      this.window = Math.min(this.limits.maxInFlightFrames, this.window * 2);
+    if (this.#window < this.#limits.maxInFlightFrames) {
+      this.#window = Math.min(this.#limits.maxInFlightFrames, this.#window * 2);
     }
   }
 
   /** True while both the byte and the frame limits leave room for one more frame. */
   get hasRoom(): boolean {
-    return this.bytes < this.limits.maxInFlightBytes && this.frames.size < this.window;
+    return this.#bytes < this.#limits.maxInFlightBytes && this.#frames.size < this.#window;
   }
 
   /** Frames in flight. */
   get size(): number {
-    return this.frames.size;
+    return this.#frames.size;
   }
 
   /** The frame in flight under `key`, if any. */
   get(key: InFlightKey): Frame | undefined {
-    return this.frames.get(key);
+    return this.#frames.get(key);
   }
 
   /** The frame sent first among those still in flight. */
   oldest(): Frame | undefined {
-    return this.frames.values().next().value;
+    return this.#frames.values().next().value;
   }
 
   /** Records a frame just written. */
   add(key: InFlightKey, frame: Frame): void {
-    this.frames.set(key, frame);
-    this.bytes += frame.bytes.length;
+    this.#frames.set(key, frame);
+    this.#bytes += frame.bytes.length;
   }
 
   /** Forgets a settled frame. */
   remove(key: InFlightKey, frame: Frame): void {
-    this.frames.delete(key);
-    this.bytes -= frame.bytes.length;
+    this.#frames.delete(key);
+    this.#bytes -= frame.bytes.length;
   }
 
   /** Empties the window, returning its frames in send order (to be re-sent elsewhere). */
   takeAll(): Frame[] {
-    const frames = [...this.frames.values()];
-    this.frames.clear();
-    this.bytes = 0;
+    const frames = [...this.#frames.values()];
+    this.#frames.clear();
+    this.#bytes = 0;
     return frames;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { writeHeader, writeStr } from "./encoder.js";
-import { ForwardAuthError, ForwardProtocolError } from "./errors.js";
-import type { ServerValue } from "./response-decoder.js";
+import { ForwardAuthError, ForwardProtocolError } from "../errors.js";
+import { writeHeader, writeStr } from "./msgpack.js";
+import type { ServerValue } from "./reply-decoder.js";
 
 /** What the server announced in HELO. Nonce and auth salt are raw bytes, whatever msgpack type carried them. */
 export interface Helo {

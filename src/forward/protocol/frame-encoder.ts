@@ -1,4 +1,4 @@
-import { gzipSync } from "node:zlib";
+import { headerSize, writeHeader, writeStr, writeUint } from "./msgpack.js";
 
 /**
  * Pure Forward protocol v1 frame encoding: bytes in, bytes out, no sockets.
@@ -15,8 +15,6 @@ export interface FrameOptions {
   compressed?: "gzip";
 }
 
-/** Bytes an EventTime takes (`d7 00` + 8 bytes). */
-export const EVENT_TIME_SIZE = 10;
 /** Upper bound of an encoded time (EventTime or uint64 seconds). */
 export const MAX_TIME_SIZE = 10;
 
@@ -56,70 +54,6 @@ export function writeTime(
   return writeUint(buf, pos, seconds);
 }
 
-/** Writes a non-negative integer in its smallest msgpack form. */
-export function writeUint(buf: Buffer, pos: number, n: number): number {
-  if (n < 0x80) {
-    buf[pos] = n;
-    return pos + 1;
-  }
-  if (n <= 0xff) {
-    buf[pos] = 0xcc;
-    buf[pos + 1] = n;
-    return pos + 2;
-  }
-  if (n <= 0xffff) {
-    buf[pos] = 0xcd;
-    buf.writeUInt16BE(n, pos + 1);
-    return pos + 3;
-  }
-  if (n <= 0xffffffff) {
-    buf[pos] = 0xce;
-    buf.writeUInt32BE(n, pos + 1);
-    return pos + 5;
-  }
-  buf[pos] = 0xcf;
-  buf.writeBigUInt64BE(BigInt(n), pos + 1);
-  return pos + 9;
-}
-
-/** Size of a msgpack str/bin/array header for `len` (kind decides the marker family). */
-export function headerSize(kind: "str" | "bin" | "array", len: number): number {
-  if (kind === "str") return len < 32 ? 1 : len <= 0xff ? 2 : len <= 0xffff ? 3 : 5;
-  if (kind === "bin") return len <= 0xff ? 2 : len <= 0xffff ? 3 : 5;
-  return len < 16 ? 1 : len <= 0xffff ? 3 : 5;
-}
-
-/** Writes a msgpack str/bin/array header; returns the new position. */
-export function writeHeader(buf: Buffer, pos: number, kind: "str" | "bin" | "array", len: number): number {
-  const size = headerSize(kind, len);
-  if (size === 1) {
-    buf[pos] = (kind === "str" ? 0xa0 : 0x90) | len;
-    return pos + 1;
-  }
-  const markers = kind === "str" ? [0xd9, 0xda, 0xdb] : kind === "bin" ? [0xc4, 0xc5, 0xc6] : [0, 0xdc, 0xdd];
-  if (len <= 0xff && kind !== "array") {
-    buf[pos] = markers[0]!;
-    buf[pos + 1] = len;
-    return pos + 2;
-  }
-  if (len <= 0xffff) {
-    buf[pos] = markers[1]!;
-    buf.writeUInt16BE(len, pos + 1);
-    return pos + 3;
-  }
-  buf[pos] = markers[2]!;
-  buf.writeUInt32BE(len, pos + 1);
-  return pos + 5;
-}
-
-/** Writes a msgpack str; returns the new position. */
-export function writeStr(buf: Buffer, pos: number, s: string | Buffer): number {
-  const bytes = typeof s === "string" ? Buffer.from(s, "utf8") : s;
-  pos = writeHeader(buf, pos, "str", bytes.length);
-  bytes.copy(buf, pos);
-  return pos + bytes.length;
-}
-
 /** Upper bound of the encoded option map. */
 export const MAX_OPTIONS_SIZE = 1 + 5 + 9 + 6 + 2 + 64 + 11 + 5;
 
@@ -140,12 +74,6 @@ export function writeOptions(buf: Buffer, pos: number, options: FrameOptions): n
     pos = writeStr(buf, pos, options.compressed);
   }
   return pos;
-}
-
-/** The encoded option map alone. */
-export function encodeOptions(options: FrameOptions): Buffer {
-  const buf = Buffer.allocUnsafe(MAX_OPTIONS_SIZE);
-  return buf.subarray(0, writeOptions(buf, 0, options));
 }
 
 /** Worst-case size of a frame header (`[tag, ` + entries header) for a tag of `tagBytes` bytes. */
@@ -174,34 +102,6 @@ export function writeFrameHeaderBefore(
   return start;
 }
 
-/**
- * Encodes one complete frame from concatenated entries (each entry the msgpack of `[time, record]`).
- * `Message` takes exactly one entry. `chunk` asks the server for an ack.
- */
-export function encodeFrame(
-  mode: ForwardMode,
-  tag: string,
-  entries: Buffer,
-  count: number,
-  chunk?: string,
-): Buffer {
-  const tagBytes = Buffer.from(tag, "utf8");
-  if (mode === "Message") return encodeMessageFrame(tagBytes, entries, chunk);
-  let body = entries;
-  const options: FrameOptions = { size: count };
-  if (chunk) options.chunk = chunk;
-  if (mode === "CompressedPackedForward") {
-    body = gzipSync(entries);
-    options.compressed = "gzip";
-  }
-  const head = maxFrameHeaderSize(tagBytes.length);
-  const buf = Buffer.allocUnsafe(head + body.length + MAX_OPTIONS_SIZE);
-  const start = writeFrameHeaderBefore(buf, head, tagBytes, mode, count, body.length);
-  body.copy(buf, head);
-  const end = writeOptions(buf, head + body.length, options);
-  return buf.subarray(start, end);
-}
-
 /** A Message-mode frame `[tag, time, record]` (+ `{chunk}` with acks) from one entry `[time, record]`. */
 export function encodeMessageFrame(tag: Buffer, entry: Buffer, chunk?: string): Buffer {
   if (entry[0] !== 0x92) throw new TypeError("a Message entry must be a msgpack fixarray of 2 elements");
@@ -213,7 +113,15 @@ export function encodeMessageFrame(tag: Buffer, entry: Buffer, chunk?: string): 
   return buf.subarray(0, pos);
 }
 
-/** Gzips PackedForward entries for CompressedPackedForward. */
-export function gzipEntries(entries: Buffer): Buffer {
-  return gzipSync(entries);
+/**
+ * A complete PackedForward-shaped frame `[tag, bin body, options]` built around `body`: the gzip of the entries for
+ * CompressedPackedForward (with `compressed: "gzip"` in `options`), or the entries themselves.
+ */
+export function encodePackedFrame(tag: Buffer, body: Buffer, options: FrameOptions): Buffer {
+  const head = maxFrameHeaderSize(tag.length);
+  const frame = Buffer.allocUnsafe(head + body.length + MAX_OPTIONS_SIZE);
+  const start = writeFrameHeaderBefore(frame, head, tag, "PackedForward", options.size ?? 0, body.length);
+  body.copy(frame, head);
+  const end = writeOptions(frame, head + body.length, options);
+  return frame.subarray(start, end);
 }

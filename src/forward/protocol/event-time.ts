@@ -1,5 +1,5 @@
-import type { EventTimeInput, EventTimeLike } from "../item.js";
-import { ForwardInvalidRecordError } from "./errors.js";
+import type { EventTimeInput, EventTimeLike } from "../../item.js";
+import { ForwardInvalidTimeError } from "../errors.js";
 
 const MAX_UINT32 = 0xffffffff;
 
@@ -13,15 +13,15 @@ export class EventTime implements EventTimeLike {
   /** Nanoseconds within the second (0 to 999 999 999). */
   readonly nanoseconds: number;
 
-  /** Throws `FORWARD_INVALID_RECORD` when either part is not an integer in range. */
+  /** Throws `FORWARD_INVALID_TIME` when either part is not an integer in range. */
   constructor(seconds: number, nanoseconds = 0) {
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_UINT32) {
-      throw new ForwardInvalidRecordError(
+      throw new ForwardInvalidTimeError(
         `EventTime seconds must be an integer from 0 to ${MAX_UINT32}, got ${seconds}`,
       );
     }
     if (!Number.isInteger(nanoseconds) || nanoseconds < 0 || nanoseconds > 999_999_999) {
-      throw new ForwardInvalidRecordError(
+      throw new ForwardInvalidTimeError(
         `EventTime nanoseconds must be an integer from 0 to 999999999, got ${nanoseconds}`,
       );
     }
@@ -45,12 +45,12 @@ export class EventTime implements EventTimeLike {
     return new EventTime(seconds, fractionNanos(ms, seconds));
   }
 
-  /** Any accepted time input (`Date`, epoch milliseconds, or an EventTime-like object). */
+  /** Any time `send()` accepts (`Date`, epoch milliseconds, bigint nanoseconds, EventTime-like), checked the same way. */
   static from(input: EventTimeInput): EventTime {
     if (input instanceof EventTime) return input;
-    if (typeof input === "number") return EventTime.fromMilliseconds(input);
-    if (input instanceof Date) return EventTime.fromDate(input);
-    return new EventTime(input.seconds, input.nanoseconds);
+    const parts: TimeParts = { seconds: 0, nanos: 0 };
+    readTime(input, parts);
+    return new EventTime(parts.seconds, parts.nanos);
   }
 
   /** Epoch milliseconds (nanoseconds beyond the millisecond are kept as a fraction). */
@@ -69,7 +69,7 @@ export class EventTime implements EventTimeLike {
   /** Reads the 8 data bytes of a msgpack ext type 0. */
   static fromBuffer(data: Uint8Array): EventTime {
     if (data.length !== 8)
-      throw new ForwardInvalidRecordError(`EventTime data must be 8 bytes, got ${data.length}`);
+      throw new ForwardInvalidTimeError(`EventTime data must be 8 bytes, got ${data.length}`);
     const view = new DataView(data.buffer, data.byteOffset, 8);
     return new EventTime(view.getUint32(0), view.getUint32(4));
   }
@@ -97,10 +97,14 @@ export interface TimeParts {
 }
 
 const MAX_MS = (MAX_UINT32 + 1) * 1000;
+/** Epoch milliseconds below this (1973-03-03) are refused: such a number is almost always seconds. */
+const MIN_MS = 1e11;
+const MIN_NS = 100_000_000_000_000_000n;
+const MAX_NS = BigInt(MAX_UINT32 + 1) * 1_000_000_000n;
 
 /**
- * Reads any accepted time input (undefined = now) into `out` without allocating; throws
- * `FORWARD_INVALID_RECORD` when it is out of the EventTime range (1970 to 2106) or of the wrong type.
+ * Reads any accepted time input (undefined = now) into `out` without allocating (bigint aside); throws
+ * `FORWARD_INVALID_TIME` naming what was wrong and what to pass instead.
  */
 export function readTime(time: EventTimeInput | undefined, out: TimeParts): void {
   let ms: number;
@@ -112,35 +116,65 @@ export function readTime(time: EventTimeInput | undefined, out: TimeParts): void
     return;
   } else if (typeof time === "number") {
     ms = time;
-    if (!(ms >= 0 && ms < MAX_MS)) {
-      throw new ForwardInvalidRecordError(`time must be epoch milliseconds from 0 to 2^32 s, got ${ms}`);
-    }
+    if (!(ms >= MIN_MS && ms < MAX_MS)) throw badMilliseconds(ms);
   } else if (time instanceof Date) {
     ms = time.getTime();
     if (!(ms >= 0 && ms < MAX_MS)) {
-      throw new ForwardInvalidRecordError(`time must be a valid Date from 1970 to 2106, got ${String(time)}`);
+      throw new ForwardInvalidTimeError(`time must be a valid Date from 1970 to 2106, got ${String(time)}`);
     }
+  } else if (typeof time === "bigint") {
+    if (time < MIN_NS || time >= MAX_NS) throw badNanoseconds(time);
+    const seconds = time / 1_000_000_000n;
+    out.seconds = Number(seconds);
+    out.nanos = Number(time - seconds * 1_000_000_000n);
+    return;
   } else if (typeof time === "object" && time !== null) {
     const { seconds, nanoseconds } = time;
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_UINT32) {
-      throw new ForwardInvalidRecordError(
-        `time.seconds must be an integer from 0 to ${MAX_UINT32}, got ${seconds}`,
+      throw new ForwardInvalidTimeError(
+        `time.seconds must be an integer from 0 to ${MAX_UINT32}, got ${String(seconds)}`,
       );
     }
     if (!Number.isInteger(nanoseconds) || nanoseconds < 0 || nanoseconds > 999_999_999) {
-      throw new ForwardInvalidRecordError(
-        `time.nanoseconds must be an integer from 0 to 999999999, got ${nanoseconds}`,
+      throw new ForwardInvalidTimeError(
+        `time.nanoseconds must be an integer from 0 to 999999999, got ${String(nanoseconds)}`,
       );
     }
     out.seconds = seconds;
     out.nanos = nanoseconds;
     return;
   } else {
-    throw new ForwardInvalidRecordError(
-      `time must be a Date, epoch milliseconds or an EventTime, got ${typeof time}`,
+    throw new ForwardInvalidTimeError(
+      `time must be a Date, epoch milliseconds (a number), bigint nanoseconds or an EventTime, got ${
+        typeof time === "function"
+          ? "a function (send() takes no callback: await sink.flush() instead)"
+          : typeof time
+      }`,
     );
   }
   const seconds = Math.floor(ms / 1000);
   out.seconds = seconds;
   out.nanos = fractionNanos(ms, seconds);
+}
+
+function badMilliseconds(ms: number): ForwardInvalidTimeError {
+  if (ms >= 0 && ms < MIN_MS) {
+    return new ForwardInvalidTimeError(
+      `time ${ms} looks like seconds: multiply by 1000, or pass an EventTime (a number time is epoch milliseconds, ` +
+        "as Date.now() gives, and must be from 1973 on)",
+    );
+  }
+  return new ForwardInvalidTimeError(
+    `time must be epoch milliseconds from 1973 to 2106 (as Date.now() gives), got ${ms}`,
+  );
+}
+
+function badNanoseconds(ns: bigint): ForwardInvalidTimeError {
+  if (ns >= 0n && ns < MIN_NS) {
+    return new ForwardInvalidTimeError(
+      `time ${ns}n looks like milliseconds or seconds, not nanoseconds: a bigint time is epoch nanoseconds ` +
+        "(BigInt(Date.now()) * 1_000_000n), or pass a number of milliseconds",
+    );
+  }
+  return new ForwardInvalidTimeError(`time must be epoch nanoseconds from 1973 to 2106, got ${ns}n`);
 }

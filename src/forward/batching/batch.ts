@@ -1,0 +1,200 @@
+import {
+  MAX_OPTIONS_SIZE,
+  MAX_TIME_SIZE,
+  encodeMessageFrame,
+  maxFrameHeaderSize,
+  writeEntryStart,
+  writeFrameHeaderBefore,
+  writeOptions,
+  type ForwardMode,
+} from "../protocol/frame-encoder.js";
+import type { EncodeTarget } from "../protocol/record-encoder.js";
+import { BufferPool } from "./buffer-pool.js";
+
+/** A sealed batch: the frame bytes (the raw entries, when `compress`) and how many events they carry. */
+export interface SealedFrame {
+  bytes: Buffer;
+  /** CompressedPackedForward: `bytes` are the entries, to be gzipped and framed (off the caller's stack). */
+  compress: boolean;
+  /** The tag, encoded. */
+  tag: Buffer;
+  events: number;
+  chunk: string | undefined;
+  /** The whole buffer `bytes` is a view of, to give back to the pool once the frame is settled. */
+  backing: Buffer | undefined;
+}
+
+const MIN_CAPACITY = 4096;
+/** Free space `begin` keeps ahead of an entry, so records are rarely encoded past the end of the buffer. */
+const ENTRY_ROOM = 16 * 1024;
+
+/**
+ * The open batch of one tag, sole owner of its bytes: entries (`[time, record]`) are encoded straight into a growing
+ * buffer that keeps room in front for the frame header, so sealing a PackedForward/Forward frame copies nothing.
+ * An entry is begun (`begin` writes `[time,`), its record encoded in place by a RecordEncoder (the batch is its
+ * EncodeTarget), held (`hold`), then committed or discarded. Sealing under a held entry carries the entry over.
+ */
+export class Batch implements EncodeTarget {
+  readonly tag: string;
+  readonly #tagBytes: Buffer;
+  readonly #mode: ForwardMode;
+  readonly #eventTime: boolean;
+  readonly #pool: BufferPool;
+  readonly #headRoom: number;
+  /** Room for a batch of `maxBytes` and one more entry: the buffer grows no further unless an entry needs it. */
+  readonly #fullSize: number;
+  #buf: Buffer;
+  /** End of the committed entries. */
+  #pos: number;
+  /** End of the entry held (encoded, not yet committed), or -1. */
+  #heldEnd = -1;
+  #offsets: number[] | undefined;
+  #count = 0;
+
+  constructor(
+    tag: string,
+    mode: ForwardMode,
+    eventTime: boolean,
+    capacity: number,
+    pool: BufferPool,
+    maxBytes: number,
+  ) {
+    this.tag = tag;
+    this.#tagBytes = Buffer.from(tag, "utf8");
+    this.#mode = mode;
+    this.#eventTime = eventTime;
+    this.#pool = pool;
+    this.#headRoom = maxFrameHeaderSize(this.#tagBytes.length);
+    this.#fullSize = this.#headRoom + maxBytes + ENTRY_ROOM + MAX_OPTIONS_SIZE;
+    this.#buf = pool.take(Math.max(MIN_CAPACITY, capacity));
+    this.#pos = this.#headRoom;
+    this.#offsets = mode === "Message" ? [] : undefined;
+  }
+
+  /** The buffer entries are encoded into. */
+  get buf(): Buffer {
+    return this.#buf;
+  }
+
+  /** Events in the open batch. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Bytes of committed entries in the open batch. */
+  get bytes(): number {
+    return this.#pos - this.#headRoom;
+  }
+
+  /** Bytes of the held entry (0 when none). */
+  get heldSize(): number {
+    return this.#heldEnd < 0 ? 0 : this.#heldEnd - this.#pos;
+  }
+
+  /**
+   * Begins an entry at the end of the batch by writing `[time,`; returns where its record goes. Forgets any
+   * entry held before.
+   */
+  begin(seconds: number, nanos: number): number {
+    this.#heldEnd = -1;
+    if (this.#pos + ENTRY_ROOM > this.#buf.length && this.#buf.length < this.#fullSize) {
+      this.grow(Math.min(this.#pos + ENTRY_ROOM, this.#fullSize), this.#pos);
+    }
+    if (this.#pos + 1 + MAX_TIME_SIZE > this.#buf.length) this.grow(this.#pos + 1 + MAX_TIME_SIZE, this.#pos);
+    return writeEntryStart(this.#buf, this.#pos, seconds, nanos, this.#eventTime);
+  }
+
+  /** EncodeTarget: a larger buffer holding the first `used` bytes (twice the size, capped near `maxBytes`). */
+  grow(min: number, used: number): Buffer {
+    let size = this.#buf.length * 2;
+    while (size < min) size *= 2;
+    if (size > this.#fullSize) size = Math.max(min, this.#fullSize);
+    const next = Buffer.allocUnsafe(size);
+    this.#buf.copy(next, 0, 0, used);
+    this.#buf = next;
+    return next;
+  }
+
+  /** The entry begun last ends at `end`: hold it until `commit` or `discard`; returns its size. */
+  hold(end: number): number {
+    // Sealing writes the frame's option map after the entries.
+    if (end + MAX_OPTIONS_SIZE > this.#buf.length) this.grow(end + MAX_OPTIONS_SIZE, end);
+    this.#heldEnd = end;
+    return end - this.#pos;
+  }
+
+  /** Adds the held entry to the batch. */
+  commit(): void {
+    if (this.#heldEnd < 0) return;
+    this.#offsets?.push(this.#pos);
+    this.#pos = this.#heldEnd;
+    this.#heldEnd = -1;
+    this.#count++;
+  }
+
+  /** Forgets the held entry. */
+  discard(): void {
+    this.#heldEnd = -1;
+  }
+
+  /**
+   * Closes the committed entries into frames (one frame, or one per event in Message mode); a held entry stays,
+   * at the front of the fresh batch. `chunkId` is called once per frame and returns the ack id, or undefined.
+   */
+  seal(chunkId: () => string | undefined): SealedFrame[] {
+    const count = this.#count;
+    if (count === 0) return [];
+    const out: SealedFrame[] = [];
+    const buf = this.#buf;
+    const head = this.#headRoom;
+    const entriesEnd = this.#pos;
+    if (this.#mode === "Message") {
+      const offsets = this.#offsets!;
+      for (let i = 0; i < offsets.length; i++) {
+        const chunk = chunkId();
+        const entry = buf.subarray(offsets[i]!, offsets[i + 1] ?? entriesEnd);
+        const bytes = encodeMessageFrame(this.#tagBytes, entry, chunk);
+        out.push({ bytes, compress: false, tag: this.#tagBytes, events: 1, chunk, backing: undefined });
+      }
+      this.#offsets = [];
+    } else {
+      const chunk = chunkId();
+      const compress = this.#mode === "CompressedPackedForward";
+      const held = this.heldSize;
+      // The option map goes where a held entry begins: keep the entry first.
+      const heldCopy = held > 0 ? Buffer.from(buf.subarray(entriesEnd, entriesEnd + held)) : undefined;
+      let start = head;
+      let end = entriesEnd;
+      if (!compress) {
+        const mode = this.#mode as "Forward" | "PackedForward";
+        start = writeFrameHeaderBefore(buf, head, this.#tagBytes, mode, count, entriesEnd - head);
+        end = writeOptions(buf, entriesEnd, { size: count, chunk });
+      }
+      const bytes = buf.subarray(start, end);
+      const tag = this.#tagBytes;
+      // Do not pin a mostly empty buffer for as long as the frame waits for its ack (or its gzip).
+      if (bytes.length < buf.length / 2) {
+        out.push({ bytes: Buffer.from(bytes), compress, tag, events: count, chunk, backing: undefined });
+      } else {
+        out.push({ bytes, compress, tag, events: count, chunk, backing: buf });
+        this.#buf = this.#pool.take(buf.length);
+      }
+      this.#pos = head;
+      this.#count = 0;
+      if (heldCopy) {
+        heldCopy.copy(this.#buf, head);
+        this.#heldEnd = head + held;
+      }
+      return out;
+    }
+    // Message mode copied the entries out: the buffer stays, the held entry moves first.
+    const held = this.heldSize;
+    if (held > 0) {
+      buf.copyWithin(head, entriesEnd, entriesEnd + held);
+      this.#heldEnd = head + held;
+    }
+    this.#pos = head;
+    this.#count = 0;
+    return out;
+  }
+}

@@ -1,0 +1,187 @@
+import type { EventRecord } from "../../item.js";
+import { gzip } from "node:zlib";
+import { encodePackedFrame, type ForwardMode } from "../protocol/frame-encoder.js";
+import { RecordEncoder } from "../protocol/record-encoder.js";
+import { Batch } from "./batch.js";
+import { BufferPool } from "./buffer-pool.js";
+import type { FrameBuffer } from "./frame-buffer.js";
+import { newChunkId, type Frame } from "./frame.js";
+
+const NO_CHUNK = (): undefined => undefined;
+
+/** What the batcher needs from the sink options. */
+export interface BatcherOptions {
+  mode: ForwardMode;
+  eventTime: boolean;
+  requireAck: boolean;
+  batch: { maxEvents: number; maxBytes: number; maxDelayMs: number };
+}
+
+/**
+ * Per-tag batching: encodes each record once into the open batch of its tag and seals batches into frames
+ * (added to the FrameBuffer) at `maxEvents`, `maxBytes`, or `maxDelayMs` after a batch's first event.
+ */
+export class Batcher {
+  readonly #opts: BatcherOptions;
+  readonly #buffer: FrameBuffer;
+  readonly #onReady: () => void;
+  readonly #encoder = new RecordEncoder();
+  readonly #pool = new BufferPool();
+  readonly #batches = new Map<string, Batch>();
+  readonly #chunkId: () => string | undefined;
+  #lastTag = "";
+  #lastBatch: Batch | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** The batch holding the event encoded and not yet committed or discarded. */
+  #pending: Batch | undefined;
+  #seq = 0;
+
+  /**
+   * `onReady` runs when frames became sendable outside a `commit`: the `maxDelayMs` timer sealed the open batches, or
+   * a CompressedPackedForward frame was gzipped (the sink then dispatches them).
+   */
+  constructor(opts: BatcherOptions, buffer: FrameBuffer, onReady: () => void) {
+    this.#opts = opts;
+    this.#buffer = buffer;
+    this.#onReady = onReady;
+    this.#chunkId = opts.requireAck ? newChunkId : NO_CHUNK;
+  }
+
+  /** Seq of the newest frame created (frames are numbered from 1): it changes whenever a batch is sealed. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  #batchOf(tag: string): Batch {
+    let batch = this.#lastBatch;
+    if (tag !== this.#lastTag || batch === undefined) {
+      batch = this.#batches.get(tag);
+      if (batch === undefined) {
+        const { mode, eventTime, batch: limits } = this.#opts;
+        const capacity = Math.min(limits.maxBytes + 1024, 64 * 1024);
+        batch = new Batch(tag, mode, eventTime, capacity, this.#pool, limits.maxBytes);
+        this.#batches.set(tag, batch);
+      }
+      this.#lastTag = tag;
+      this.#lastBatch = batch;
+    }
+    return batch;
+  }
+
+  /**
+   * Encodes `record` as an event of `tag` straight into the tag's open batch, without adding it yet; returns
+   * the bytes its entry takes. Follow with `commit` or `discard`. Throws FORWARD_INVALID_RECORD.
+   */
+  encode(
+    tag: string,
+    seconds: number,
+    nanos: number,
+    record: EventRecord,
+    floatFields?: ReadonlySet<string>,
+  ): number {
+    this.#pending = undefined;
+    const batch = this.#batchOf(tag);
+    const at = batch.begin(seconds, nanos);
+    const end = this.#encoder.encodeInto(record, batch, at, floatFields);
+    this.#pending = batch;
+    return batch.hold(end);
+  }
+
+  /** Forgets the event last encoded (it was dropped). */
+  discard(): void {
+    this.#pending?.discard();
+    this.#pending = undefined;
+  }
+
+  /** Adds the event last encoded to its batch, sealing the batch at `maxEvents`/`maxBytes`. */
+  commit(): void {
+    const batch = this.#pending;
+    if (batch === undefined) return;
+    this.#pending = undefined;
+    const { maxEvents, maxBytes, maxDelayMs } = this.#opts.batch;
+    const size = batch.heldSize;
+    if (batch.count > 0 && batch.bytes + size > maxBytes) this.#seal(batch);
+    if (this.#timer === undefined) {
+      // Never holds the process: the sink does while it has events, and seals open batches at `beforeExit`.
+      this.#timer = setTimeout(() => this.sealAll(), maxDelayMs);
+      this.#timer.unref();
+    }
+    batch.commit();
+    this.#buffer.openAdded(size);
+    if (batch.count >= maxEvents || batch.bytes >= maxBytes) this.#seal(batch);
+  }
+
+  /** A frame was settled by its server (or evicted): its batch buffer may be reused, once gzip no longer reads it. */
+  recycle(frame: Frame): void {
+    if (frame.backing !== undefined && !frame.compressing) this.#pool.give(frame.backing);
+  }
+
+  /**
+   * Gzips a CompressedPackedForward frame's entries on libuv's thread pool, then frames them; until then the raw
+   * entries count against the limit. Should gzip ever fail, the entries go uncompressed (PackedForward).
+   */
+  #compress(frame: Frame, tag: Buffer): void {
+    frame.compressing = true;
+    const entries = frame.bytes;
+    gzip(entries, (err, gz) => {
+      const options = { size: frame.events, chunk: frame.chunk };
+      const bytes = err
+        ? encodePackedFrame(tag, entries, options)
+        : encodePackedFrame(tag, gz, { ...options, compressed: "gzip" });
+      const backing = frame.backing;
+      frame.backing = undefined;
+      if (backing !== undefined) this.#pool.give(backing);
+      if (this.#buffer.compressed(frame, bytes)) this.#onReady();
+    });
+  }
+
+  #seal(batch: Batch): void {
+    if (batch.count === 0) return;
+    const bytes = batch.bytes;
+    const events = batch.count;
+    const sealed = batch.seal(this.#chunkId);
+    this.#buffer.openSealed(bytes, events);
+    for (const s of sealed) {
+      const frame: Frame = {
+        seq: ++this.#seq,
+        bytes: s.bytes,
+        events: s.events,
+        chunk: s.chunk,
+        backing: s.backing,
+        compressing: false,
+        attempts: 0,
+        sentAt: 0,
+        sentAtPrecise: 0,
+        written: false,
+        settled: false,
+      };
+      this.#buffer.add(frame);
+      if (s.compress) this.#compress(frame, s.tag);
+    }
+  }
+
+  /** Seals every open batch into frames. */
+  sealOpen(): void {
+    this.stopTimer();
+    for (const batch of this.#batches.values()) this.#seal(batch);
+    if (this.#batches.size > 256) {
+      // Forget tags that went quiet, so a stream of one-off tags does not grow the map for ever.
+      for (const [tag, batch] of this.#batches) {
+        if (batch.count === 0 && batch !== this.#lastBatch && batch !== this.#pending)
+          this.#batches.delete(tag);
+      }
+    }
+  }
+
+  /** Seals every open batch and runs `onReady`. */
+  sealAll(): void {
+    this.sealOpen();
+    this.#onReady();
+  }
+
+  /** Stops the batch timer (at close). */
+  stopTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The msgpack writers every encoder of this package uses (records, frames, options, PING): each writes one value in
+ * its smallest standard form at `pos` of a buffer the caller has made large enough, and returns the new position.
+ */
+
+/** A msgpack container or string family: the header's marker depends on it. */
+export type HeaderKind = "str" | "bin" | "array" | "map";
+
+const TWO_32 = 2 ** 32;
+
+/** Bytes a header of `kind` takes for a length of `len`. */
+export function headerSize(kind: HeaderKind, len: number): number {
+  if (kind === "str") return len < 32 ? 1 : len <= 0xff ? 2 : len <= 0xffff ? 3 : 5;
+  if (kind === "bin") return len <= 0xff ? 2 : len <= 0xffff ? 3 : 5;
+  return len < 16 ? 1 : len <= 0xffff ? 3 : 5;
+}
+
+/** Writes a str/bin/array/map header for `len` bytes or elements. */
+export function writeHeader(buf: Buffer, pos: number, kind: HeaderKind, len: number): number {
+  if (kind === "str" && len < 32) {
+    buf[pos] = 0xa0 | len;
+    return pos + 1;
+  }
+  if ((kind === "array" || kind === "map") && len < 16) {
+    buf[pos] = (kind === "array" ? 0x90 : 0x80) | len;
+    return pos + 1;
+  }
+  if (len <= 0xff && (kind === "str" || kind === "bin")) {
+    buf[pos] = kind === "str" ? 0xd9 : 0xc4;
+    buf[pos + 1] = len;
+    return pos + 2;
+  }
+  if (len <= 0xffff) {
+    buf[pos] = kind === "str" ? 0xda : kind === "bin" ? 0xc5 : kind === "array" ? 0xdc : 0xde;
+    buf[pos + 1] = len >>> 8;
+    buf[pos + 2] = len;
+    return pos + 3;
+  }
+  buf[pos] = kind === "str" ? 0xdb : kind === "bin" ? 0xc6 : kind === "array" ? 0xdd : 0xdf;
+  buf.writeUInt32BE(len, pos + 1);
+  return pos + 5;
+}
+
+/** Writes a str from a JS string (UTF-8) or from bytes already encoded. Room: `5 + byteLength`. */
+export function writeStr(buf: Buffer, pos: number, s: string | Buffer): number {
+  if (typeof s !== "string") {
+    pos = writeHeader(buf, pos, "str", s.length);
+    return pos + s.copy(buf, pos);
+  }
+  if (s.length < 32) {
+    const end = writeAsciiFixStr(buf, pos, s);
+    if (end >= 0) return end;
+  }
+  const bytes = Buffer.byteLength(s, "utf8");
+  pos = writeHeader(buf, pos, "str", bytes);
+  return pos + buf.write(s, pos, bytes, "utf8");
+}
+
+/**
+ * Writes `s` (fewer than 32 UTF-16 units) as a fixstr when it is pure ASCII, the common case of record keys;
+ * returns -1, having written garbage, when it is not. Room: `1 + s.length`.
+ */
+export function writeAsciiFixStr(buf: Buffer, pos: number, s: string): number {
+  const len = s.length;
+  let p = pos + 1;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    buf[p++] = c;
+  }
+  buf[pos] = 0xa0 | len;
+  return p;
+}
+
+/** Writes a non-negative integer (up to 2^53) in its smallest form. Room: 9. */
+export function writeUint(buf: Buffer, pos: number, n: number): number {
+  if (n < 0x80) {
+    buf[pos] = n;
+    return pos + 1;
+  }
+  if (n <= 0xff) {
+    buf[pos] = 0xcc;
+    buf[pos + 1] = n;
+    return pos + 2;
+  }
+  if (n <= 0xffff) {
+    buf[pos] = 0xcd;
+    buf[pos + 1] = n >>> 8;
+    buf[pos + 2] = n;
+    return pos + 3;
+  }
+  if (n <= 0xffffffff) {
+    buf[pos] = 0xce;
+    buf.writeUInt32BE(n, pos + 1);
+    return pos + 5;
+  }
+  buf[pos] = 0xcf;
+  buf.writeUInt32BE(Math.floor(n / TWO_32), pos + 1);
+  buf.writeUInt32BE(n >>> 0, pos + 5);
+  return pos + 9;
+}
+
+/**
+ * Writes a number: a safe integer in its smallest integer form, anything else as float64. Room: 9. Self-contained
+ * (no call to `writeUint`/`writeFloat64`): on the hot path a double handed to a function that is not inlined is
+ * boxed, one allocation per number.
+ */
+export function writeNumber(buf: Buffer, pos: number, v: number): number {
+  if (Number.isInteger(v) && v <= Number.MAX_SAFE_INTEGER && v >= Number.MIN_SAFE_INTEGER) {
+    if (v >= 0) {
+      if (v < 0x80) {
+        buf[pos] = v;
+        return pos + 1;
+      }
+      if (v <= 0xff) {
+        buf[pos] = 0xcc;
+        buf[pos + 1] = v;
+        return pos + 2;
+      }
+      if (v <= 0xffff) {
+        buf[pos] = 0xcd;
+        buf[pos + 1] = v >>> 8;
+        buf[pos + 2] = v;
+        return pos + 3;
+      }
+      if (v <= 0xffffffff) {
+        buf[pos] = 0xce;
+        buf.writeUInt32BE(v, pos + 1);
+        return pos + 5;
+      }
+      buf[pos] = 0xcf;
+      buf.writeUInt32BE(Math.floor(v / TWO_32), pos + 1);
+      buf.writeUInt32BE(v >>> 0, pos + 5);
+      return pos + 9;
+    }
+    if (v >= -32) {
+      buf[pos] = v & 0xff;
+      return pos + 1;
+    }
+    if (v >= -0x80) {
+      buf[pos] = 0xd0;
+      buf[pos + 1] = v & 0xff;
+      return pos + 2;
+    }
+    if (v >= -0x8000) {
+      buf[pos] = 0xd1;
+      buf.writeInt16BE(v, pos + 1);
+      return pos + 3;
+    }
+    if (v >= -0x80000000) {
+      buf[pos] = 0xd2;
+      buf.writeInt32BE(v, pos + 1);
+      return pos + 5;
+    }
+    buf[pos] = 0xd3;
+    buf.writeBigInt64BE(BigInt(v), pos + 1);
+    return pos + 9;
+  }
+  buf[pos] = 0xcb;
+  buf.writeDoubleBE(v, pos + 1);
+  return pos + 9;
+}
+
+/** Writes a float64, whole numbers included. Room: 9. */
+export function writeFloat64(buf: Buffer, pos: number, v: number): number {
+  buf[pos] = 0xcb;
+  buf.writeDoubleBE(v, pos + 1);
+  return pos + 9;
+}

@@ -1,0 +1,184 @@
+import { Packr } from "msgpackr";
+import { ForwardInvalidRecordError } from "../errors.js";
+import { writeAsciiFixStr, writeFloat64, writeHeader, writeNumber } from "./msgpack.js";
+
+const MAX_DEPTH = 512;
+/** msgpackr's REUSE_BUFFER_MODE | RESET_BUFFER_MODE: pack into msgpackr's own reused buffer. */
+const REUSE_AND_RESET = 512 | 1024;
+type PackTarget = Buffer & { start: number; end: number };
+
+/**
+ * A buffer owned by someone else (a batch) that a record is encoded into. Its owner alone allocates: when the
+ * record needs more room, the encoder asks it to grow.
+ */
+export interface EncodeTarget {
+  /** The buffer to write into. */
+  readonly buf: Buffer;
+  /** Replaces `buf` by a buffer of at least `min` bytes that starts with the same `used` bytes; returns it. */
+  grow(min: number, used: number): Buffer;
+}
+
+/**
+ * A msgpack encoder specialised for JSON-like records (plain objects, arrays, strings, numbers, booleans,
+ * null): the shape of every log line and uWSGI stats document. Output is standard msgpack in the smallest
+ * forms (fixmap/fixstr/fixint..., integers up to 2^53 as integers, other numbers as float64); anything else
+ * (Buffer, Date, Map, BigInt...) is delegated to msgpackr. Encodes in place into its target, with no copy.
+ */
+export class RecordEncoder {
+  #target: EncodeTarget | undefined;
+  #buf: Buffer = Buffer.alloc(0);
+  #pos = 0;
+  readonly #fallback = new Packr({
+    useRecords: false,
+    encodeUndefinedAsNil: true,
+    variableMapSize: true,
+  });
+
+  /**
+   * Encodes `record` into `target` from `pos`; returns where it ends. Top-level keys in `floatFields` holding
+   * numbers are written as float64, whole numbers included. Throws FORWARD_INVALID_RECORD (`target` from `pos`
+   * may then hold garbage).
+   */
+  encodeInto(record: object, target: EncodeTarget, pos: number, floatFields?: ReadonlySet<string>): number {
+    this.#target = target;
+    this.#buf = target.buf;
+    this.#pos = pos;
+    try {
+      if (floatFields !== undefined && floatFields.size > 0 && isPlainObject(record)) {
+        this.#mapWithFloats(record as Record<string, unknown>, floatFields);
+      } else {
+        this.#value(record, 0);
+      }
+    } catch (err) {
+      if (err instanceof ForwardInvalidRecordError) throw err;
+      throw new ForwardInvalidRecordError(`record cannot be encoded as msgpack: ${String(err)}`, err);
+    } finally {
+      this.#target = undefined;
+    }
+    return this.#pos;
+  }
+
+  #ensure(n: number): void {
+    if (this.#pos + n > this.#buf.length) this.#buf = this.#target!.grow(this.#pos + n, this.#pos);
+  }
+
+  #value(v: unknown, depth: number): void {
+    switch (typeof v) {
+      case "string":
+        this.#str(v);
+        return;
+      case "number":
+        this.#ensure(9);
+        this.#pos = writeNumber(this.#buf, this.#pos, v);
+        return;
+      case "boolean":
+        this.#ensure(1);
+        this.#buf[this.#pos++] = v ? 0xc3 : 0xc2;
+        return;
+      case "undefined":
+        this.#ensure(1);
+        this.#buf[this.#pos++] = 0xc0;
+        return;
+      case "object": {
+        if (v === null) {
+          this.#ensure(1);
+          this.#buf[this.#pos++] = 0xc0;
+          return;
+        }
+        if (depth > MAX_DEPTH)
+          throw new ForwardInvalidRecordError(`record is nested more than ${MAX_DEPTH} deep`);
+        if (Array.isArray(v)) {
+          this.#array(v, depth);
+          return;
+        }
+        const proto = Object.getPrototypeOf(v);
+        if (proto === Object.prototype || proto === null) {
+          this.#map(v as Record<string, unknown>, depth);
+          return;
+        }
+        break;
+      }
+    }
+    this.#delegate(v);
+  }
+
+  #delegate(v: unknown): void {
+    const t = this.#fallback.pack(v, REUSE_AND_RESET) as PackTarget;
+    const len = t.end - t.start;
+    this.#ensure(len);
+    t.copy(this.#buf, this.#pos, t.start, t.end);
+    this.#pos += len;
+  }
+
+  #array(a: unknown[], depth: number): void {
+    const n = a.length;
+    this.#ensure(5);
+    this.#pos = writeHeader(this.#buf, this.#pos, "array", n);
+    for (let i = 0; i < n; i++) this.#value(a[i], depth + 1);
+  }
+
+  #map(o: Record<string, unknown>, depth: number): void {
+    this.#ensure(1);
+    const headerAt = this.#pos++;
+    let n = 0;
+    for (const key in o) {
+      this.#str(key);
+      this.#value(o[key], depth + 1);
+      n++;
+    }
+    this.#mapHeader(headerAt, n);
+  }
+
+  /** Writes the header of the map of `n` entries that starts at `headerAt`, moving its entries when needed. */
+  #mapHeader(headerAt: number, n: number): void {
+    if (n < 16) {
+      this.#buf[headerAt] = 0x80 | n;
+      return;
+    }
+    // More than 15 keys: make room for a map16/map32 header after the fact.
+    const extra = n <= 0xffff ? 2 : 4;
+    this.#ensure(extra);
+    const buf = this.#buf;
+    buf.copyWithin(headerAt + 1 + extra, headerAt + 1, this.#pos);
+    this.#pos += extra;
+    writeHeader(buf, headerAt, "map", n);
+  }
+
+  /** A top-level map like `#map`, with the numbers of `floatFields` keys written as float64. */
+  #mapWithFloats(o: Record<string, unknown>, floatFields: ReadonlySet<string>): void {
+    this.#ensure(1);
+    const headerAt = this.#pos++;
+    let n = 0;
+    for (const key in o) {
+      this.#str(key);
+      const v = o[key];
+      if (typeof v === "number" && floatFields.has(key)) {
+        this.#ensure(9);
+        this.#pos = writeFloat64(this.#buf, this.#pos, v);
+      } else this.#value(v, 1);
+      n++;
+    }
+    this.#mapHeader(headerAt, n);
+  }
+
+  #str(s: string): void {
+    const len = s.length;
+    if (len < 32) {
+      this.#ensure(1 + len);
+      const end = writeAsciiFixStr(this.#buf, this.#pos, s);
+      if (end >= 0) {
+        this.#pos = end;
+        return;
+      }
+    }
+    const bytes = Buffer.byteLength(s, "utf8");
+    this.#ensure(5 + bytes);
+    const pos = writeHeader(this.#buf, this.#pos, "str", bytes);
+    this.#pos = pos + this.#buf.write(s, pos, bytes, "utf8");
+  }
+}
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}

@@ -1,0 +1,322 @@
+import type net from "node:net";
+import { EventEmitter } from "eventemitter3";
+import {
+  ForwardAckTimeoutError,
+  ForwardAuthError,
+  ForwardConnectionClosedError,
+  ForwardHandshakeTimeoutError,
+  ForwardProtocolError,
+  ForwardWriteTimeoutError,
+} from "../errors.js";
+import type { Frame } from "../batching/frame.js";
+import {
+  buildPing,
+  checkPong,
+  isHelo,
+  isPong,
+  parseHelo,
+  type Credentials,
+  type Helo,
+} from "../protocol/handshake.js";
+import { ReplyDecoder, type ServerValue } from "../protocol/reply-decoder.js";
+import type { Clock, Timer } from "../servers/clock.js";
+import { connect, type ConnectOptions } from "./connect.js";
+import { InFlightWindow, type InFlightKey, type InFlightLimits } from "./in-flight.js";
+
+/** Where and how one connection connects, authenticates and waits for acks. */
+export interface ConnectionOptions extends ConnectOptions, InFlightLimits {
+  /** With a shared key the connection waits for HELO before sending; without, HELO is an error. */
+  credentials: Credentials | undefined;
+  ackTimeoutMs: number;
+  requireAck: boolean;
+}
+
+/** Events of a Connection. */
+export interface ConnectionEvents {
+  /** Handshake done (or not needed): frames may be written. */
+  ready: [];
+  /** A socket took every byte of a frame for the first time. */
+  written: [frame: Frame];
+  /** A frame was acked (acks on) or fully written (acks off). */
+  settled: [frame: Frame, latencyMs: number];
+  /** The connection is over. `error` is undefined for an expected close; `frames` were in flight and must be re-sent. */
+  close: [error: Error | undefined, frames: Frame[]];
+}
+
+type State = "idle" | "connecting" | "handshake" | "ready" | "closed";
+
+/** One socket to one Forward server: connect, handshake, write frames, match acks, time out. */
+export class Connection extends EventEmitter<ConnectionEvents> {
+  readonly #options: ConnectionOptions;
+  readonly #clock: Clock;
+  #state: State = "idle";
+  #socket: net.Socket | undefined;
+  #handshakeTimer: Timer | undefined;
+  #ackTimer: Timer | undefined;
+  readonly #decoder = new ReplyDecoder();
+  readonly #inFlight: InFlightWindow;
+  #helo: Helo | undefined;
+  #pingSalt = "";
+  /** False once the server said `keepalive: false` and a frame was written: one frame per connection. */
+  #accepting = true;
+  /** False while the sink holds nothing: the socket and timers then do not keep the process alive. */
+  #ref = true;
+  /** Frames written in one turn of the event loop leave in one writev (Message mode writes a frame per event). */
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket?.uncork();
+  };
+
+  constructor(options: ConnectionOptions, clock: Clock) {
+    super();
+    this.#options = options;
+    this.#clock = clock;
+    this.#inFlight = new InFlightWindow(options);
+  }
+
+  /**
+   * After a failure (acks on): put one frame on the wire and wait for its ack before sending more, the window
+   * doubling with each ack, so a server that keeps dropping connections does not get every in-flight frame
+   * again each time.
+   */
+  slowStart(): void {
+    if (this.#options.requireAck) this.#inFlight.slowStart();
+  }
+
+  /** True when a frame may be written now. */
+  get writable(): boolean {
+    return this.#state === "ready" && this.#accepting && this.#inFlight.hasRoom;
+  }
+
+  /** Frames written and not settled. */
+  get inFlightCount(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Lets the socket and timers keep the process alive (`true`) or not. */
+  setRef(ref: boolean): void {
+    this.#ref = ref;
+    const method = ref ? "ref" : "unref";
+    this.#socket?.[method]();
+    this.#handshakeTimer?.[method]();
+    this.#ackTimer?.[method]();
+  }
+
+  #timer(fn: () => void, ms: number): Timer {
+    const timer = this.#clock.setTimeout(fn, ms);
+    if (!this.#ref) timer.unref();
+    return timer;
+  }
+
+  /** Opens the socket. Failures arrive as a `close` event, never as a throw. */
+  connect(): void {
+    if (this.#state !== "idle") return;
+    this.#state = "connecting";
+    this.#socket = connect(this.#options, this.#clock, (error) => {
+      if (this.#state !== "connecting") return;
+      if (error) this.#fail(error);
+      else this.#onConnect();
+    });
+    if (this.#socket && !this.#ref) this.#socket.unref();
+  }
+
+  #onConnect(): void {
+    const socket = this.#socket!;
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("error", (err) => this.#onSocketError(err));
+    socket.on("close", () => this.#onSocketClose());
+    if (this.#options.credentials) {
+      this.#state = "handshake";
+      this.#handshakeTimer = this.#timer(() => {
+        const what = this.#helo ? "no PONG" : "no HELO (is <security> enabled on the server?)";
+        this.#fail(
+          new ForwardHandshakeTimeoutError(
+            `handshake with ${this.#options.label} timed out after ${this.#options.connectTimeoutMs} ms: ${what}`,
+          ),
+        );
+      }, this.#options.connectTimeoutMs);
+    } else {
+      this.#becomeReady();
+    }
+  }
+
+  #becomeReady(): void {
+    this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    this.#state = "ready";
+    this.emit("ready");
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#state === "closed") return;
+    let values: ServerValue[];
+    try {
+      values = this.#decoder.push(chunk);
+    } catch (err) {
+      this.#fail(err instanceof Error ? err : new ForwardProtocolError(String(err)));
+      return;
+    }
+    for (const value of values) {
+      if ((this.#state as State) === "closed") return;
+      try {
+        this.#onValue(value);
+      } catch (err) {
+        this.#fail(err instanceof Error ? err : new ForwardProtocolError(String(err)));
+        return;
+      }
+    }
+  }
+
+  #onValue(value: ServerValue): void {
+    const label = this.#options.label;
+    if (value instanceof Map && value.has("ack")) {
+      const ack = value.get("ack");
+      const chunk = Buffer.isBuffer(ack) ? ack.toString("latin1") : undefined;
+      const frame = chunk === undefined ? undefined : this.#inFlight.get(chunk);
+      if (!frame || !this.#options.requireAck) {
+        throw new ForwardProtocolError(`${label} acknowledged an unknown chunk ${JSON.stringify(chunk)}`);
+      }
+      this.#inFlight.grow();
+      this.#settle(chunk!, frame);
+      return;
+    }
+    if (isHelo(value)) {
+      if (this.#state !== "handshake" || this.#helo) {
+        if (!this.#options.credentials) {
+          const reason = "the server requires a handshake (sent HELO) but no sharedKey is configured";
+          throw new ForwardAuthError(`cannot authenticate to ${label}: ${reason}`, reason);
+        }
+        throw new ForwardProtocolError(`${label} sent an unexpected HELO`);
+      }
+      this.#helo = parseHelo(value);
+      const ping = buildPing(this.#helo, this.#options.credentials!);
+      this.#pingSalt = ping.salt;
+      this.#socket!.write(ping.frame);
+      return;
+    }
+    if (isPong(value)) {
+      if (this.#state !== "handshake" || !this.#helo)
+        throw new ForwardProtocolError(`${label} sent an unexpected PONG`);
+      checkPong(value, this.#helo, this.#options.credentials!, this.#pingSalt);
+      this.#becomeReady();
+      return;
+    }
+    if (value === null) return; // heartbeat
+    throw new ForwardProtocolError(`${label} sent an unexpected reply (not HELO, PONG or ack)`);
+  }
+
+  /** Writes a frame; call only when `writable`. */
+  write(frame: Frame): void {
+    const socket = this.#socket!;
+    const requireAck = this.#options.requireAck;
+    const key = requireAck ? frame.chunk! : frame.seq;
+    frame.attempts++;
+    frame.sentAt = this.#clock.now();
+    frame.sentAtPrecise = performance.now();
+    this.#inFlight.add(key, frame);
+    if (this.#helo && !this.#helo.keepalive) this.#accepting = false;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    socket.write(frame.bytes, (err) => {
+      // Without acks, a frame taken back from a failed connection is not written: it is sent again.
+      if (err || (!requireAck && this.#inFlight.get(key) !== frame)) return;
+      if (!frame.written) {
+        frame.written = true;
+        this.emit("written", frame);
+      }
+      if (!requireAck) this.#settle(key, frame);
+    });
+    if (this.#ackTimer === undefined) this.#armAckTimer(this.#options.ackTimeoutMs);
+  }
+
+  #settle(key: InFlightKey, frame: Frame): void {
+    this.#inFlight.remove(key, frame);
+    this.emit("settled", frame, performance.now() - frame.sentAtPrecise);
+    if (!this.#accepting && this.#inFlight.size === 0) this.close();
+  }
+
+  #armAckTimer(ms: number): void {
+    this.#ackTimer = this.#timer(() => this.#checkAckDeadline(), Math.max(1, ms));
+  }
+
+  #checkAckDeadline(): void {
+    this.#ackTimer = undefined;
+    if (this.#state === "closed") return;
+    const oldest = this.#inFlight.oldest();
+    if (oldest === undefined) return;
+    const waited = this.#clock.now() - oldest.sentAt;
+    const timeout = this.#options.ackTimeoutMs;
+    if (waited < timeout) {
+      this.#armAckTimer(timeout - waited);
+      return;
+    }
+    const label = this.#options.label;
+    this.#fail(
+      this.#options.requireAck
+        ? new ForwardAckTimeoutError(`no ack from ${label} within ${timeout} ms`)
+        : new ForwardWriteTimeoutError(
+            `${label} did not take a written frame within ${timeout} ms (not reading?)`,
+          ),
+    );
+  }
+
+  #onSocketError(err: Error): void {
+    if (this.#state === "handshake" && this.#helo) {
+      this.#fail(this.#refusedWithoutPong());
+      return;
+    }
+    this.#fail(
+      new ForwardConnectionClosedError(`connection to ${this.#options.label} failed: ${err.message}`, err),
+    );
+  }
+
+  #onSocketClose(): void {
+    if (this.#state === "closed") return;
+    const label = this.#options.label;
+    if (this.#state === "handshake" && this.#helo) {
+      this.#fail(this.#refusedWithoutPong());
+    } else if (this.#state === "handshake") {
+      this.#fail(new ForwardConnectionClosedError(`${label} closed the connection during the handshake`));
+    } else if (this.#inFlight.size === 0 && this.#helo && !this.#helo.keepalive) {
+      this.#fail(undefined);
+    } else {
+      this.#fail(new ForwardConnectionClosedError(`${label} closed the connection`));
+    }
+  }
+
+  /** The server hung up after our PING without a PONG: Fluent Bit's answer to a wrong shared key. */
+  #refusedWithoutPong(): ForwardAuthError {
+    const reason =
+      "the server closed the connection after our PING without a PONG (Fluent Bit does this on a shared key mismatch)";
+    return new ForwardAuthError(
+      `${this.#options.label} refused authentication: ${reason}; check sharedKey`,
+      reason,
+    );
+  }
+
+  /** Closes without error; unsettled frames are handed back through `close`. */
+  close(): void {
+    this.#fail(undefined);
+  }
+
+  #fail(error: Error | undefined): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#clock.clearTimeout(this.#ackTimer);
+    this.#handshakeTimer = this.#ackTimer = undefined;
+    const frames = this.#inFlight.takeAll();
+    const socket = this.#socket;
+    if (socket) {
+      if (error || frames.length > 0) socket.destroy();
+      else socket.end(() => socket.destroy());
+      // Late socket errors after we gave up must not become uncaught exceptions.
+      socket.on("error", () => {});
+    }
+    this.emit("close", error, frames);
+  }
+}
