@@ -5,7 +5,7 @@
  */
 import { fork, execFileSync } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import * as prettier from "prettier";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -193,6 +193,7 @@ async function main(): Promise<void> {
   }
   const minutes = ((performance.now() - t0) / 60000).toFixed(1);
   const cpu = os.cpus()[0]?.model ?? "unknown";
+  const file = here("../docs/benchmarks.md");
   const doc = [
     "# Benchmarks",
     "",
@@ -242,11 +243,28 @@ async function main(): Promise<void> {
     "",
     eventLoop,
     source,
+    sectionsOfOtherScripts(file),
   ].join("\n");
-  const file = here("../docs/benchmarks.md");
   const config = (await prettier.resolveConfig(file)) ?? {};
   writeFileSync(file, await prettier.format(doc.trimEnd() + "\n", { ...config, parser: "markdown" }));
   console.log(`\n${summary.join("\n")}\nwrote docs/benchmarks.md in ${minutes} min`);
+}
+
+/** Sections of docs/benchmarks.md that other scripts write (bench/loggers.ts, bench/peers.ts by hand): kept as they are. */
+const SECTIONS_OF_OTHER_SCRIPTS = ["## Logger transports", "## Against real servers"];
+
+/** The current text of those sections in `file`, each from its heading to the next `## ` heading. */
+function sectionsOfOtherScripts(file: string): string {
+  if (!existsSync(file)) return "";
+  const doc = readFileSync(file, "utf8");
+  const kept: string[] = [];
+  for (const heading of SECTIONS_OF_OTHER_SCRIPTS) {
+    const start = doc.indexOf(`\n${heading}\n`);
+    if (start < 0) continue;
+    const next = doc.indexOf("\n## ", start + heading.length + 2);
+    kept.push(doc.slice(start + 1, next < 0 ? undefined : next + 1).trimEnd(), "");
+  }
+  return kept.join("\n");
 }
 
 /** The commit measured: BENCH_COMMIT, or git's HEAD (marked when the working tree differs from it). */
