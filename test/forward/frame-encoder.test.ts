@@ -90,10 +90,15 @@ test("a Forward frame is [tag, [[time, record], ...], {size}]", () => {
   ]);
 });
 
-test("a Message-mode batch seals into one [tag, time, record] frame per event, each with its own {chunk}", () => {
-  assert.deepEqual(seal("Message", "app.x", [{ a: 1 }]), [
-    Buffer.concat([hex("93"), str("app.x"), ENTRY.subarray(1)]),
+test("a Message-mode batch seals into back-to-back [tag, time, record] frames in one buffer without acks", () => {
+  const message = Buffer.concat([hex("93"), str("app.x"), ENTRY.subarray(1)]);
+  assert.deepEqual(seal("Message", "app.x", [{ a: 1 }]), [message]);
+  assert.deepEqual(seal("Message", "app.x", [{ a: 1 }, { a: 1 }, { a: 1 }]), [
+    Buffer.concat([message, message, message]),
   ]);
+});
+
+test("a Message-mode batch with acks seals into one [tag, time, record, {chunk}] frame per event", () => {
   const chunks = ["q83vEjRWeJC6zN7vEjRWeA==", "AAAAAAAAAAAAAAAAAAAAAA=="];
   let i = 0;
   assert.deepEqual(
