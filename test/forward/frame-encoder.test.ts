@@ -197,6 +197,34 @@ test("an entry held while its batch is sealed moves, intact, to the front of the
   }
 });
 
+test("with acks, a Message-mode entry held while its batch is sealed moves, intact, to the next batch", () => {
+  const batch = new Batch("t", "Message", true, 0, new BufferPool(), 1024 * 1024);
+  const encoder = new RecordEncoder();
+  for (const record of [{ a: 1 }, { b: 2 }]) {
+    batch.hold(encoder.encodeInto(record, batch, batch.begin(SECONDS, NANOS)));
+    batch.commit();
+  }
+  const size = batch.hold(encoder.encodeInto({ held: "z".repeat(100) }, batch, batch.begin(SECONDS, NANOS)));
+  const chunks = ["AAAAAAAAAAAAAAAAAAAAAA==", "BBBBBBBBBBBBBBBBBBBBBB==", "CCCCCCCCCCCCCCCCCCCCCC=="];
+  let i = 0;
+  const next = () => chunks[i++];
+  const first = batch.seal(next);
+  assert.deepEqual(
+    first.map((f) => [Buffer.from(f.bytes), f.events, f.chunk]),
+    [
+      [seal("Message", "t", [{ a: 1 }], () => chunks[0])[0], 1, chunks[0]],
+      [seal("Message", "t", [{ b: 2 }], () => chunks[1])[0], 1, chunks[1]],
+    ],
+  );
+  assert.equal(batch.heldSize, size);
+  batch.commit();
+  const [second] = batch.seal(next);
+  assert.deepEqual(
+    Buffer.from(second!.bytes),
+    seal("Message", "t", [{ held: "z".repeat(100) }], () => chunks[2])[0],
+  );
+});
+
 test("chunk ids are base64 of 16 random bytes and do not repeat", () => {
   const ids = new Set<string>();
   for (let i = 0; i < 1000; i++) {
