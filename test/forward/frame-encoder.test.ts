@@ -90,10 +90,15 @@ test("a Forward frame is [tag, [[time, record], ...], {size}]", () => {
   ]);
 });
 
-test("a Message-mode batch seals into one [tag, time, record] frame per event, each with its own {chunk}", () => {
-  assert.deepEqual(seal("Message", "app.x", [{ a: 1 }]), [
-    Buffer.concat([hex("93"), str("app.x"), ENTRY.subarray(1)]),
+test("a Message-mode batch seals into back-to-back [tag, time, record] frames in one buffer without acks", () => {
+  const message = Buffer.concat([hex("93"), str("app.x"), ENTRY.subarray(1)]);
+  assert.deepEqual(seal("Message", "app.x", [{ a: 1 }]), [message]);
+  assert.deepEqual(seal("Message", "app.x", [{ a: 1 }, { a: 1 }, { a: 1 }]), [
+    Buffer.concat([message, message, message]),
   ]);
+});
+
+test("a Message-mode batch with acks seals into one [tag, time, record, {chunk}] frame per event", () => {
   const chunks = ["q83vEjRWeJC6zN7vEjRWeA==", "AAAAAAAAAAAAAAAAAAAAAA=="];
   let i = 0;
   assert.deepEqual(
@@ -190,6 +195,34 @@ test("an entry held while its batch is sealed moves, intact, to the front of the
     const [second] = seal(mode, "t", [{ held: "z".repeat(100) }]);
     assert.deepEqual(Buffer.from(batch.seal(() => undefined)[0]!.bytes), second, mode);
   }
+});
+
+test("with acks, a Message-mode entry held while its batch is sealed moves, intact, to the next batch", () => {
+  const batch = new Batch("t", "Message", true, 0, new BufferPool(), 1024 * 1024);
+  const encoder = new RecordEncoder();
+  for (const record of [{ a: 1 }, { b: 2 }]) {
+    batch.hold(encoder.encodeInto(record, batch, batch.begin(SECONDS, NANOS)));
+    batch.commit();
+  }
+  const size = batch.hold(encoder.encodeInto({ held: "z".repeat(100) }, batch, batch.begin(SECONDS, NANOS)));
+  const chunks = ["AAAAAAAAAAAAAAAAAAAAAA==", "BBBBBBBBBBBBBBBBBBBBBB==", "CCCCCCCCCCCCCCCCCCCCCC=="];
+  let i = 0;
+  const next = () => chunks[i++];
+  const first = batch.seal(next);
+  assert.deepEqual(
+    first.map((f) => [Buffer.from(f.bytes), f.events, f.chunk]),
+    [
+      [seal("Message", "t", [{ a: 1 }], () => chunks[0])[0], 1, chunks[0]],
+      [seal("Message", "t", [{ b: 2 }], () => chunks[1])[0], 1, chunks[1]],
+    ],
+  );
+  assert.equal(batch.heldSize, size);
+  batch.commit();
+  const [second] = batch.seal(next);
+  assert.deepEqual(
+    Buffer.from(second!.bytes),
+    seal("Message", "t", [{ held: "z".repeat(100) }], () => chunks[2])[0],
+  );
 });
 
 test("chunk ids are base64 of 16 random bytes and do not repeat", () => {

@@ -1,10 +1,12 @@
 import {
   MAX_OPTIONS_SIZE,
   MAX_TIME_SIZE,
-  encodeMessageFrame,
+  copyMessageWithChunk,
   maxFrameHeaderSize,
+  messageStartSize,
   writeEntryStart,
   writeFrameHeaderBefore,
+  writeMessageStart,
   writeOptions,
   type ForwardMode,
 } from "../protocol/frame-encoder.js";
@@ -48,7 +50,10 @@ export class Batch implements EncodeTarget {
   #pos: number;
   /** End of the entry held (encoded, not yet committed), or -1. */
   #heldEnd = -1;
-  #offsets: number[] | undefined;
+  /** Message mode: where each committed entry begins. */
+  readonly #offsets: number[] | undefined;
+  /** Bytes an entry takes before its time: `[` (Forward modes), `[tag,` (Message mode). */
+  readonly #entryStartSize: number;
   #count = 0;
 
   constructor(
@@ -69,6 +74,7 @@ export class Batch implements EncodeTarget {
     this.#buf = pool.take(Math.max(MIN_CAPACITY, capacity));
     this.#pos = this.#headRoom;
     this.#offsets = mode === "Message" ? [] : undefined;
+    this.#entryStartSize = mode === "Message" ? messageStartSize(this.#tagBytes) : 1;
   }
 
   /** The buffer entries are encoded into. */
@@ -92,15 +98,20 @@ export class Batch implements EncodeTarget {
   }
 
   /**
-   * Begins an entry at the end of the batch by writing `[time,`; returns where its record goes. Forgets any
-   * entry held before.
+   * Begins an entry at the end of the batch by writing `[time,` (Message mode: the frame start `[tag, time,`, so
+   * that committed entries are back-to-back Message frames); returns where its record goes. Forgets any entry
+   * held before.
    */
   begin(seconds: number, nanos: number): number {
     this.#heldEnd = -1;
     if (this.#pos + ENTRY_ROOM > this.#buf.length && this.#buf.length < this.#fullSize) {
       this.grow(Math.min(this.#pos + ENTRY_ROOM, this.#fullSize), this.#pos);
     }
-    if (this.#pos + 1 + MAX_TIME_SIZE > this.#buf.length) this.grow(this.#pos + 1 + MAX_TIME_SIZE, this.#pos);
+    const start = this.#entryStartSize + MAX_TIME_SIZE;
+    if (this.#pos + start > this.#buf.length) this.grow(this.#pos + start, this.#pos);
+    if (this.#offsets !== undefined) {
+      return writeMessageStart(this.#buf, this.#pos, this.#tagBytes, seconds, nanos, this.#eventTime);
+    }
     return writeEntryStart(this.#buf, this.#pos, seconds, nanos, this.#eventTime);
   }
 
@@ -138,63 +149,85 @@ export class Batch implements EncodeTarget {
   }
 
   /**
-   * Closes the committed entries into frames (one frame, or one per event in Message mode); a held entry stays,
-   * at the front of the fresh batch. `chunkId` is called once per frame and returns the ack id, or undefined.
+   * Closes the committed entries into frames, with a held entry staying at the front of the fresh batch.
+   * `chunkId` is called once per frame and returns the ack id, or undefined. One frame per batch, except in
+   * Message mode with acks: one frame per event, each with its own chunk (all views of one buffer). Without
+   * acks the Message frames, back to back, make one frame: one buffer and one write for the batch.
    */
   seal(chunkId: () => string | undefined): SealedFrame[] {
     const count = this.#count;
     if (count === 0) return [];
-    const out: SealedFrame[] = [];
+    const chunk = chunkId();
+    if (this.#offsets !== undefined && chunk !== undefined) return this.#sealMessages(chunk, chunkId);
     const buf = this.#buf;
     const head = this.#headRoom;
     const entriesEnd = this.#pos;
-    if (this.#mode === "Message") {
-      const offsets = this.#offsets!;
-      for (let i = 0; i < offsets.length; i++) {
-        const chunk = chunkId();
-        const entry = buf.subarray(offsets[i]!, offsets[i + 1] ?? entriesEnd);
-        const bytes = encodeMessageFrame(this.#tagBytes, entry, chunk);
-        out.push({ bytes, compress: false, tag: this.#tagBytes, events: 1, chunk, backing: undefined });
-      }
-      this.#offsets = [];
-    } else {
-      const chunk = chunkId();
-      const compress = this.#mode === "CompressedPackedForward";
-      const held = this.heldSize;
-      // The option map goes where a held entry begins: keep the entry first.
-      const heldCopy = held > 0 ? Buffer.from(buf.subarray(entriesEnd, entriesEnd + held)) : undefined;
-      let start = head;
-      let end = entriesEnd;
-      if (!compress) {
-        const mode = this.#mode as "Forward" | "PackedForward";
-        start = writeFrameHeaderBefore(buf, head, this.#tagBytes, mode, count, entriesEnd - head);
-        end = writeOptions(buf, entriesEnd, { size: count, chunk });
-      }
-      const bytes = buf.subarray(start, end);
-      const tag = this.#tagBytes;
-      // Do not pin a mostly empty buffer for as long as the frame waits for its ack (or its gzip).
-      if (bytes.length < buf.length / 2) {
-        out.push({ bytes: Buffer.from(bytes), compress, tag, events: count, chunk, backing: undefined });
-      } else {
-        out.push({ bytes, compress, tag, events: count, chunk, backing: buf });
-        this.#buf = this.#pool.take(buf.length);
-      }
-      this.#pos = head;
-      this.#count = 0;
-      if (heldCopy) {
-        heldCopy.copy(this.#buf, head);
-        this.#heldEnd = head + held;
-      }
-      return out;
-    }
-    // Message mode copied the entries out: the buffer stays, the held entry moves first.
+    const compress = this.#mode === "CompressedPackedForward";
     const held = this.heldSize;
+    // The option map goes where a held entry begins: keep the entry first.
+    const heldCopy = held > 0 ? Buffer.from(buf.subarray(entriesEnd, entriesEnd + held)) : undefined;
+    let start = head;
+    let end = entriesEnd;
+    if (this.#mode === "Forward" || this.#mode === "PackedForward") {
+      start = writeFrameHeaderBefore(buf, head, this.#tagBytes, this.#mode, count, entriesEnd - head);
+      end = writeOptions(buf, entriesEnd, { size: count, chunk });
+    }
+    const bytes = buf.subarray(start, end);
+    const tag = this.#tagBytes;
+    let frame: SealedFrame;
+    // Do not pin a mostly empty buffer for as long as the frame waits for its ack (or its gzip).
+    if (bytes.length < buf.length / 2) {
+      frame = { bytes: Buffer.from(bytes), compress, tag, events: count, chunk, backing: undefined };
+    } else {
+      frame = { bytes, compress, tag, events: count, chunk, backing: buf };
+      this.#buf = this.#pool.take(buf.length);
+    }
+    this.#reset();
+    if (heldCopy) {
+      heldCopy.copy(this.#buf, head);
+      this.#heldEnd = head + held;
+    }
+    return [frame];
+  }
+
+  /** Message mode with acks: `[tag, time, record, {chunk}]` per event, copied into one buffer. */
+  #sealMessages(first: string, chunkId: () => string | undefined): SealedFrame[] {
+    const offsets = this.#offsets!;
+    const buf = this.#buf;
+    const head = this.#headRoom;
+    const entriesEnd = this.#pos;
+    const tag = this.#tagBytes;
+    const n = offsets.length;
+    const out = Buffer.allocUnsafe(entriesEnd - head + n * MAX_OPTIONS_SIZE);
+    const frames: SealedFrame[] = new Array<SealedFrame>(n);
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      const chunk = i === 0 ? first : chunkId()!;
+      const message = buf.subarray(offsets[i]!, i + 1 < n ? offsets[i + 1]! : entriesEnd);
+      const start = pos;
+      pos = copyMessageWithChunk(out, pos, message, chunk);
+      frames[i] = {
+        bytes: out.subarray(start, pos),
+        compress: false,
+        tag,
+        events: 1,
+        chunk,
+        backing: undefined,
+      };
+    }
+    // The entries were copied out: the buffer stays, the held entry moves first.
+    const held = this.heldSize;
+    this.#reset();
     if (held > 0) {
       buf.copyWithin(head, entriesEnd, entriesEnd + held);
       this.#heldEnd = head + held;
     }
-    this.#pos = head;
+    return frames;
+  }
+
+  #reset(): void {
+    this.#pos = this.#headRoom;
     this.#count = 0;
-    return out;
+    if (this.#offsets !== undefined) this.#offsets.length = 0;
   }
 }

@@ -35,6 +35,11 @@ export class Batcher {
   /** The batch holding the event encoded and not yet committed or discarded. */
   #pending: Batch | undefined;
   #seq = 0;
+  /**
+   * The batch timer's callback, made once: a closure written inside `commit` would make V8 allocate a context
+   * for `this` on every call (every event), not only when the timer is set.
+   */
+  readonly #sealAllLater = (): void => this.sealAll();
 
   /**
    * `onReady` runs when frames became sendable outside a `commit`: the `maxDelayMs` timer sealed the open batches, or
@@ -103,7 +108,7 @@ export class Batcher {
     if (batch.count > 0 && batch.bytes + size > maxBytes) this.#seal(batch);
     if (this.#timer === undefined) {
       // Never holds the process: the sink does while it has events, and seals open batches at `beforeExit`.
-      this.#timer = setTimeout(() => this.sealAll(), maxDelayMs);
+      this.#timer = setTimeout(this.#sealAllLater, maxDelayMs);
       this.#timer.unref();
     }
     batch.commit();

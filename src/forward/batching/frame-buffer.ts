@@ -6,8 +6,13 @@ import type { Frame } from "./frame.js";
  * (FIFO) and the frames in flight on a connection; and the `flush()` calls waiting for it to move on.
  */
 export class FrameBuffer {
-  #queue: Frame[] = [];
+  /**
+   * Frames waiting for a connection, FIFO, in a ring (a power-of-two array that only grows): a steady stream of
+   * frames moves through it without reallocating, so an outage at full speed makes no garbage here.
+   */
+  #ring: (Frame | undefined)[] = new Array<Frame | undefined>(16).fill(undefined);
   #head = 0;
+  #pending = 0;
   /** Unsettled frames by seq, in creation order (so the first key is the oldest). */
   readonly #unsettled = new Map<number, Frame>();
   #frameBytes = 0;
@@ -38,7 +43,7 @@ export class FrameBuffer {
 
   /** Frames waiting for a connection. */
   get pendingCount(): number {
-    return this.#queue.length - this.#head;
+    return this.#pending;
   }
 
   /** Unsettled frames (pending + in flight). */
@@ -69,23 +74,23 @@ export class FrameBuffer {
     this.#unsettled.set(frame.seq, frame);
     this.#frameBytes += frame.bytes.length;
     this.#frameEvents += frame.events;
-    this.#queue.push(frame);
+    if (this.#pending === this.#ring.length) this.#setQueue(this.#queued(), this.#ring.length * 2);
+    this.#ring[(this.#head + this.#pending) & (this.#ring.length - 1)] = frame;
+    this.#pending++;
   }
 
   /** The next frame to send, left in place. */
   peek(): Frame | undefined {
-    return this.#head < this.#queue.length ? this.#queue[this.#head] : undefined;
+    return this.#pending > 0 ? this.#ring[this.#head] : undefined;
   }
 
   /** Takes the next frame to send. */
   shift(): Frame | undefined {
-    if (this.#head >= this.#queue.length) return undefined;
-    const frame = this.#queue[this.#head]!;
-    this.#queue[this.#head++] = undefined as unknown as Frame;
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    if (this.#pending === 0) return undefined;
+    const frame = this.#ring[this.#head];
+    this.#ring[this.#head] = undefined;
+    this.#head = (this.#head + 1) & (this.#ring.length - 1);
+    this.#pending--;
     return frame;
   }
 
@@ -93,8 +98,27 @@ export class FrameBuffer {
   requeue(frames: Frame[]): void {
     const live = frames.filter((f) => !f.settled).sort((a, b) => a.seq - b.seq);
     if (live.length === 0) return;
-    this.#queue = live.concat(this.#queue.slice(this.#head));
+    const queue = live.concat(this.#queued());
+    let capacity = this.#ring.length;
+    while (capacity < queue.length) capacity *= 2;
+    this.#setQueue(queue, capacity);
+  }
+
+  /** The waiting frames, in order. */
+  #queued(): Frame[] {
+    const out: Frame[] = [];
+    const mask = this.#ring.length - 1;
+    for (let i = 0; i < this.#pending; i++) out.push(this.#ring[(this.#head + i) & mask]!);
+    return out;
+  }
+
+  /** Replaces the waiting frames by `frames`, in a ring of `capacity` (a power of two, at least `frames.length`). */
+  #setQueue(frames: Frame[], capacity: number): void {
+    const ring = new Array<Frame | undefined>(capacity).fill(undefined);
+    for (let i = 0; i < frames.length; i++) ring[i] = frames[i];
+    this.#ring = ring;
     this.#head = 0;
+    this.#pending = frames.length;
   }
 
   /** A frame finished compressing: `bytes` is now the whole frame; false when it was dropped meanwhile. */
@@ -140,8 +164,7 @@ export class FrameBuffer {
   /** Gives up every frame (at close): settles them all, empties the queue and resolves every `flush()`. */
   clear(): void {
     for (const frame of [...this.#unsettled.values()]) this.settle(frame);
-    this.#queue = [];
-    this.#head = 0;
+    this.#setQueue([], 16);
     for (const w of this.#waiters.splice(0)) w.resolve();
   }
 

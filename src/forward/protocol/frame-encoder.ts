@@ -102,15 +102,38 @@ export function writeFrameHeaderBefore(
   return start;
 }
 
-/** A Message-mode frame `[tag, time, record]` (+ `{chunk}` with acks) from one entry `[time, record]`. */
-export function encodeMessageFrame(tag: Buffer, entry: Buffer, chunk?: string): Buffer {
-  if (entry[0] !== 0x92) throw new TypeError("a Message entry must be a msgpack fixarray of 2 elements");
-  const buf = Buffer.allocUnsafe(1 + 5 + tag.length + entry.length - 1 + MAX_OPTIONS_SIZE);
-  buf[0] = chunk ? 0x94 : 0x93;
-  let pos = writeStr(buf, 1, tag);
-  pos += entry.copy(buf, pos, 1);
-  if (chunk) pos = writeOptions(buf, pos, { chunk });
-  return buf.subarray(0, pos);
+/** Bytes `writeMessageStart` writes before the time: the array header and the tag. */
+export function messageStartSize(tag: Buffer): number {
+  return 1 + headerSize("str", tag.length) + tag.length;
+}
+
+/**
+ * Writes the start of a Message-mode frame, `[tag, time,` i.e. fixarray(3) + the tag + the time, at `pos`;
+ * returns the new position (the record follows). With acks the frame becomes `[tag, time, record, {chunk}]`:
+ * `copyMessageWithChunk` rewrites the header to fixarray(4) and appends the option map.
+ */
+export function writeMessageStart(
+  buf: Buffer,
+  pos: number,
+  tag: Buffer,
+  seconds: number,
+  nanos: number,
+  eventTime: boolean,
+): number {
+  buf[pos] = 0x93;
+  pos = writeStr(buf, pos + 1, tag);
+  return writeTime(buf, pos, seconds, nanos, eventTime);
+}
+
+/**
+ * Copies the Message-mode frame `message` (`[tag, time, record]`) into `out` at `pos` as `[tag, time, record,
+ * {chunk}]`; returns the new position. Room: `message.length + MAX_OPTIONS_SIZE`.
+ */
+export function copyMessageWithChunk(out: Buffer, pos: number, message: Buffer, chunk: string): number {
+  if (message[0] !== 0x93) throw new TypeError("a Message frame must be a msgpack fixarray of 3 elements");
+  out[pos] = 0x94;
+  pos += 1 + message.copy(out, pos + 1, 1);
+  return writeOptions(out, pos, { chunk });
 }
 
 /**

@@ -123,14 +123,26 @@ export function writeNumber(buf: Buffer, pos: number, v: number): number {
         buf[pos + 2] = v;
         return pos + 3;
       }
+      // Bytes written by hand: Buffer#writeUInt32BE is a call with range checks, per number.
       if (v <= 0xffffffff) {
         buf[pos] = 0xce;
-        buf.writeUInt32BE(v, pos + 1);
+        buf[pos + 1] = v >>> 24;
+        buf[pos + 2] = v >>> 16;
+        buf[pos + 3] = v >>> 8;
+        buf[pos + 4] = v;
         return pos + 5;
       }
+      const hi = Math.floor(v / TWO_32);
+      const lo = v >>> 0;
       buf[pos] = 0xcf;
-      buf.writeUInt32BE(Math.floor(v / TWO_32), pos + 1);
-      buf.writeUInt32BE(v >>> 0, pos + 5);
+      buf[pos + 1] = hi >>> 24;
+      buf[pos + 2] = hi >>> 16;
+      buf[pos + 3] = hi >>> 8;
+      buf[pos + 4] = hi;
+      buf[pos + 5] = lo >>> 24;
+      buf[pos + 6] = lo >>> 16;
+      buf[pos + 7] = lo >>> 8;
+      buf[pos + 8] = lo;
       return pos + 9;
     }
     if (v >= -32) {
@@ -144,12 +156,16 @@ export function writeNumber(buf: Buffer, pos: number, v: number): number {
     }
     if (v >= -0x8000) {
       buf[pos] = 0xd1;
-      buf.writeInt16BE(v, pos + 1);
+      buf[pos + 1] = v >> 8;
+      buf[pos + 2] = v;
       return pos + 3;
     }
     if (v >= -0x80000000) {
       buf[pos] = 0xd2;
-      buf.writeInt32BE(v, pos + 1);
+      buf[pos + 1] = v >> 24;
+      buf[pos + 2] = v >> 16;
+      buf[pos + 3] = v >> 8;
+      buf[pos + 4] = v;
       return pos + 5;
     }
     buf[pos] = 0xd3;

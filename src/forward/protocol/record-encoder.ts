@@ -63,43 +63,35 @@ export class RecordEncoder {
   }
 
   #value(v: unknown, depth: number): void {
-    switch (typeof v) {
-      case "string":
-        this.#str(v);
-        return;
-      case "number":
-        this.#ensure(9);
-        this.#pos = writeNumber(this.#buf, this.#pos, v);
-        return;
-      case "boolean":
-        this.#ensure(1);
-        this.#buf[this.#pos++] = v ? 0xc3 : 0xc2;
-        return;
-      case "undefined":
+    // `typeof v === "..."` compiles to one type test each (a `switch (typeof v)` builds the typeof string);
+    // numbers first: they are most of a stats document's values.
+    if (typeof v === "number") {
+      this.#ensure(9);
+      this.#pos = writeNumber(this.#buf, this.#pos, v);
+    } else if (typeof v === "string") {
+      this.#str(v);
+    } else if (typeof v === "object") {
+      if (v === null) {
         this.#ensure(1);
         this.#buf[this.#pos++] = 0xc0;
-        return;
-      case "object": {
-        if (v === null) {
-          this.#ensure(1);
-          this.#buf[this.#pos++] = 0xc0;
-          return;
-        }
-        if (depth > MAX_DEPTH)
-          throw new ForwardInvalidRecordError(`record is nested more than ${MAX_DEPTH} deep`);
-        if (Array.isArray(v)) {
-          this.#array(v, depth);
-          return;
-        }
+      } else if (depth > MAX_DEPTH) {
+        throw new ForwardInvalidRecordError(`record is nested more than ${MAX_DEPTH} deep`);
+      } else if (Array.isArray(v)) {
+        this.#array(v, depth);
+      } else {
         const proto = Object.getPrototypeOf(v);
-        if (proto === Object.prototype || proto === null) {
-          this.#map(v as Record<string, unknown>, depth);
-          return;
-        }
-        break;
+        if (proto === Object.prototype || proto === null) this.#map(v as Record<string, unknown>, depth);
+        else this.#delegate(v);
       }
+    } else if (typeof v === "boolean") {
+      this.#ensure(1);
+      this.#buf[this.#pos++] = v ? 0xc3 : 0xc2;
+    } else if (v === undefined) {
+      this.#ensure(1);
+      this.#buf[this.#pos++] = 0xc0;
+    } else {
+      this.#delegate(v);
     }
-    this.#delegate(v);
   }
 
   #delegate(v: unknown): void {
@@ -123,7 +115,12 @@ export class RecordEncoder {
     let n = 0;
     for (const key in o) {
       this.#str(key);
-      this.#value(o[key], depth + 1);
+      const v = o[key];
+      // Numbers inline: #value is recursive, so V8 does not inline it here.
+      if (typeof v === "number") {
+        this.#ensure(9);
+        this.#pos = writeNumber(this.#buf, this.#pos, v);
+      } else this.#value(v, depth + 1);
       n++;
     }
     this.#mapHeader(headerAt, n);

@@ -61,7 +61,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #accepting = true;
   /** False while the sink holds nothing: the socket and timers then do not keep the process alive. */
   #ref = true;
-  /** Frames written in one turn of the event loop leave in one writev (Message mode writes a frame per event). */
+  /** Frames written in one turn of the event loop leave in one writev (Message mode with acks writes a frame per event). */
   #corked = false;
   readonly #uncork = (): void => {
     this.#corked = false;

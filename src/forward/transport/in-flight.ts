@@ -9,7 +9,7 @@ export interface InFlightLimits {
   maxInFlightBytes: number;
   /**
    * Stop taking frames when this many are in flight, so a reset re-sends a bounded number of frames (one
-   * event each in Message mode).
+   * event each in Message mode with acks).
    */
   maxInFlightFrames: number;
 }
