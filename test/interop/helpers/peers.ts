@@ -49,8 +49,8 @@ export interface Peer {
   readLog(): string;
 }
 
-/** Options of `startFluentd`: each maps to a `fluentd.sh` flag (see shared/peers/README.md). */
-export interface FluentdOptions {
+/** Options both Forward peers take: each maps to the start script's flag of the same name (see the peers' README). */
+export interface ForwardPeerOptions {
   port: number;
   workdir?: string;
   out?: string;
@@ -59,28 +59,24 @@ export interface FluentdOptions {
   users?: { username: string; password: string }[];
   tlsCert?: string;
   tlsKey?: string;
-  /** Mutual TLS: PEM file of the CA a client certificate must chain to (`client_cert_auth true`); needs tlsCert/tlsKey. */
-  clientCa?: string;
-  /** Buffer the events file's output on disk (`WORKDIR/buffer`) instead of in memory, so what was acked survives a kill -9. */
-  fileBuffer?: boolean;
   unix?: string;
-  norikra?: string;
-  norikraPrefix?: string;
   config?: string;
   logLevel?: string;
   timeoutS?: number;
 }
 
+/** Options of `startFluentd`: each maps to a `fluentd.sh` flag. */
+export interface FluentdOptions extends ForwardPeerOptions {
+  /** Mutual TLS: PEM file of the CA a client certificate must chain to (`client_cert_auth true`); needs tlsCert/tlsKey. */
+  clientCa?: string;
+  /** Buffer the events file's output on disk (`WORKDIR/buffer`) instead of in memory, so what was acked survives a kill -9. */
+  fileBuffer?: boolean;
+  norikra?: string;
+  norikraPrefix?: string;
+}
+
 /** Options of `startFluentBit`: each maps to a `fluent-bit.sh` flag. */
-export interface FluentBitOptions {
-  port: number;
-  workdir?: string;
-  out?: string;
-  sharedKey?: string;
-  selfHostname?: string;
-  users?: { username: string; password: string }[];
-  tlsCert?: string;
-  tlsKey?: string;
+export interface FluentBitOptions extends ForwardPeerOptions {
   /** Mutual TLS: PEM file of the CA a client certificate must chain to (`tls.verify on`); needs tlsCert/tlsKey. */
   clientCa?: string;
   /**
@@ -89,11 +85,7 @@ export interface FluentBitOptions {
    * down are never printed (SIGTERM would seem to lose events in_forward took and flushed).
    */
   plainOutput?: boolean;
-  unix?: string;
-  config?: string;
   ready?: string;
-  logLevel?: string;
-  timeoutS?: number;
 }
 
 /** Options of `startNorikra`. */
@@ -104,7 +96,7 @@ export interface NorikraOptions {
   timeoutS?: number;
 }
 
-function authFlags(o: FluentdOptions | FluentBitOptions): string[] {
+function authFlags(o: ForwardPeerOptions): string[] {
   const flags: string[] = [];
   if (o.sharedKey !== undefined) flags.push("--shared-key", o.sharedKey);
   if (o.selfHostname !== undefined) flags.push("--self-hostname", o.selfHostname);
