@@ -143,7 +143,7 @@ export class RecordEncoder {
 
   /** Writes `key`, after `prev` in its map, from the cache when it can; returns what the next key comes after. */
   #key(prev: CachedKey | undefined, key: string): CachedKey | undefined {
-    const cached = prev === undefined ? undefined : this.#keys.next(prev, key);
+    const cached = prev?.next(key);
     if (cached === undefined) this.#str(key);
     else this.#cachedKey(cached);
     return cached;
