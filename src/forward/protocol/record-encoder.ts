@@ -41,8 +41,8 @@ export class RecordEncoder {
 
   /**
    * Encodes `record` into `target` from `pos`; returns where it ends. Top-level keys in `floatFields` holding
-   * numbers are written as float64, whole numbers included. Throws FORWARD_INVALID_RECORD (`target` from `pos`
-   * may then hold garbage).
+   * numbers are written as float64, whole numbers included. A few bytes past the returned end may be written too.
+   * Throws FORWARD_INVALID_RECORD (`target` from `pos` may then hold garbage).
    */
   encodeInto(record: object, target: EncodeTarget, pos: number, floatFields?: ReadonlySet<string>): number {
     this.#target = target;
