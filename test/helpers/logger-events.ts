@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { once, type EventEmitter } from "node:events";
+import type { FluentPeer } from "./forward-fluent.js";
 
 /** Counts and codes a transport reported. */
 export interface TransportWatch {
@@ -66,10 +67,16 @@ export function keepAlive(): () => void {
   return () => clearInterval(timer);
 }
 
-/** What the outage must end with: every line arrived once or was counted as dropped, and the outage was reported. */
-export function assertOutageAccounted(ids: number[], seen: TransportWatch): void {
+/**
+ * What the outage must end with: every line arrived once or was counted as dropped, and the outage was reported.
+ * Waits for the lines not dropped to reach `peer` (the server reads them on this thread, after the transport said it
+ * wrote them).
+ */
+export async function assertOutageAccounted(peer: FluentPeer, seen: TransportWatch): Promise<void> {
   const overflowed = seen.dropped.overflow ?? 0;
   assert.ok(overflowed > 0, "the buffer overflowed");
+  await peer.waitFor(OUTAGE_LINES - overflowed);
+  const ids = peer.entries.map((e) => e.record.id as number);
   assert.ok(ids.length > 100, `${ids.length} events arrived from the buffer`);
   assert.equal(ids.length + overflowed, OUTAGE_LINES, "every line either arrived or was counted as dropped");
   assert.equal(duplicates(ids), 0);
