@@ -156,6 +156,43 @@ test("a CompressedPackedForward frame carries the gzip of the entries, then size
   assert.match(frame.chunk!, /^[A-Za-z0-9+/]{22}==$/);
 });
 
+/** The gzip member of the CompressedPackedForward frame a Batcher makes of `events` entries, at `level`. */
+async function gzipMember(level: number | undefined, events: number): Promise<Buffer> {
+  const frames = new FrameBuffer();
+  let ready = () => {};
+  const gzipped = new Promise<void>((resolve) => (ready = resolve));
+  const batcher = new Batcher(
+    {
+      mode: "CompressedPackedForward",
+      compressionLevel: level,
+      eventTime: true,
+      requireAck: false,
+      batch: { maxEvents: events, maxBytes: 1 << 20, maxDelayMs: 60_000 },
+    },
+    frames,
+    () => ready(),
+  );
+  for (let i = 0; i < events; i++) {
+    batcher.encode("t", SECONDS, NANOS, { a: 1, msg: `event ${i % 7}` });
+    batcher.commit();
+  }
+  await gzipped;
+  const bytes = frames.peek()!.bytes;
+  // [tag, bin member, options]: 93, "t" (2 bytes), then bin8 (c4 + length) or bin16 (c5 + 16-bit length).
+  if (bytes[3] === 0xc4) return bytes.subarray(5, 5 + bytes[4]!);
+  assert.equal(bytes[3], 0xc5);
+  return bytes.subarray(6, 6 + bytes.readUInt16BE(4));
+}
+
+test("CompressedPackedForward gzips at level 1 by default and at compressionLevel when given; every level decodes the same", async () => {
+  const fastest = await gzipMember(undefined, 500);
+  const smallest = await gzipMember(9, 500);
+  // The gzip header's XFL byte says which level made the member: 4 = fastest (level 1), 2 = best (level 9).
+  assert.equal(fastest[8], 4);
+  assert.equal(smallest[8], 2);
+  assert.deepEqual(gunzipSync(fastest), gunzipSync(smallest));
+});
+
 test("a PackedForward frame asks for an ack with {size, chunk}", () => {
   const [frame] = seal("PackedForward", "app.x", [{ a: 1 }], () => "CHUNK");
   assert.deepEqual(

@@ -1,5 +1,5 @@
 import type { EventRecord } from "../../item.js";
-import { gzip } from "node:zlib";
+import { gzip, type ZlibOptions } from "node:zlib";
 import { encodePackedFrame, type ForwardMode } from "../protocol/frame-encoder.js";
 import { RecordEncoder } from "../protocol/record-encoder.js";
 import { Batch } from "./batch.js";
@@ -12,6 +12,8 @@ const NO_CHUNK = (): undefined => undefined;
 /** What the batcher needs from the sink options. */
 export interface BatcherOptions {
   mode: ForwardMode;
+  /** gzip level of CompressedPackedForward frames (1 to 9); default 1. */
+  compressionLevel?: number;
   eventTime: boolean;
   requireAck: boolean;
   batch: { maxEvents: number; maxBytes: number; maxDelayMs: number };
@@ -40,6 +42,7 @@ export class Batcher {
    * for `this` on every call (every event), not only when the timer is set.
    */
   readonly #sealAllLater = (): void => this.sealAll();
+  readonly #gzipOptions: ZlibOptions;
 
   /**
    * `onReady` runs when frames became sendable outside a `commit`: the `maxDelayMs` timer sealed the open batches, or
@@ -50,6 +53,7 @@ export class Batcher {
     this.#buffer = buffer;
     this.#onReady = onReady;
     this.#chunkId = opts.requireAck ? newChunkId : NO_CHUNK;
+    this.#gzipOptions = { level: opts.compressionLevel ?? 1 };
   }
 
   /** Seq of the newest frame created (frames are numbered from 1): it changes whenever a batch is sealed. */
@@ -128,7 +132,7 @@ export class Batcher {
   #compress(frame: Frame, tag: Buffer): void {
     frame.compressing = true;
     const entries = frame.bytes;
-    gzip(entries, (err, gz) => {
+    gzip(entries, this.#gzipOptions, (err, gz) => {
       const options = { size: frame.events, chunk: frame.chunk };
       const bytes = err
         ? encodePackedFrame(tag, entries, options)
