@@ -109,6 +109,36 @@ test("a Message-mode batch with acks seals into one [tag, time, record, {chunk}]
   );
 });
 
+test("a Message-mode batch with acks seals only its own events after a larger batch of the same tag", () => {
+  const batch = new Batch("app.x", "Message", true, 0, new BufferPool(), 1024 * 1024);
+  const encoder = new RecordEncoder();
+  let chunk = 0;
+  const chunkId = (): string => `chunk-${chunk++}`;
+  const sealEvents = (records: object[]): Buffer[] => {
+    for (const record of records) {
+      const at = batch.begin(SECONDS, NANOS);
+      batch.hold(encoder.encodeInto(record, batch, at));
+      batch.commit();
+    }
+    return batch.seal(chunkId).map((f) => Buffer.from(f.bytes));
+  };
+  const frame = (record: Buffer, id: string): Buffer =>
+    Buffer.concat([
+      hex("94"),
+      str("app.x"),
+      timeBytes(SECONDS, NANOS, true),
+      record,
+      hex("81"),
+      str("chunk"),
+      str(id),
+    ]);
+  assert.equal(sealEvents([{ a: 1 }, { a: 2 }, { a: 3 }]).length, 3);
+  assert.deepEqual(sealEvents([{ b: 1 }, { b: 2 }]), [
+    frame(hex("81 a1 62 01"), "chunk-3"),
+    frame(hex("81 a1 62 02"), "chunk-4"),
+  ]);
+});
+
 test("a CompressedPackedForward frame carries the gzip of the entries, then size, chunk and compressed: gzip", async () => {
   const frames = new FrameBuffer();
   let ready = () => {};
