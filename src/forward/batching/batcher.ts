@@ -1,9 +1,9 @@
 import type { EventRecord } from "../../item.js";
-import { gzip, type ZlibOptions } from "node:zlib";
 import { encodePackedFrame, type ForwardMode } from "../protocol/frame-encoder.js";
 import { RecordEncoder } from "../protocol/record-encoder.js";
 import { Batch } from "./batch.js";
 import { BufferPool } from "./buffer-pool.js";
+import { GzipMembers } from "./gzip-members.js";
 import type { FrameBuffer } from "./frame-buffer.js";
 import { newChunkId, type Frame } from "./frame.js";
 
@@ -42,7 +42,8 @@ export class Batcher {
    * for `this` on every call (every event), not only when the timer is set.
    */
   readonly #sealAllLater = (): void => this.sealAll();
-  readonly #gzipOptions: ZlibOptions;
+  /** CompressedPackedForward: made at the first frame. */
+  #gzip: GzipMembers | undefined;
 
   /**
    * `onReady` runs when frames became sendable outside a `commit`: the `maxDelayMs` timer sealed the open batches, or
@@ -53,7 +54,6 @@ export class Batcher {
     this.#buffer = buffer;
     this.#onReady = onReady;
     this.#chunkId = opts.requireAck ? newChunkId : NO_CHUNK;
-    this.#gzipOptions = { level: opts.compressionLevel ?? 1 };
   }
 
   /** Seq of the newest frame created (frames are numbered from 1): it changes whenever a batch is sealed. */
@@ -132,11 +132,12 @@ export class Batcher {
   #compress(frame: Frame, tag: Buffer): void {
     frame.compressing = true;
     const entries = frame.bytes;
-    gzip(entries, this.#gzipOptions, (err, gz) => {
+    this.#gzip ??= new GzipMembers(this.#opts.compressionLevel ?? 1);
+    this.#gzip.compress(entries, (err, gz) => {
       const options = { size: frame.events, chunk: frame.chunk };
       const bytes = err
         ? encodePackedFrame(tag, entries, options)
-        : encodePackedFrame(tag, gz, { ...options, compressed: "gzip" });
+        : encodePackedFrame(tag, gz!, { ...options, compressed: "gzip" });
       const backing = frame.backing;
       frame.backing = undefined;
       if (backing !== undefined) this.#pool.give(backing);
