@@ -1,10 +1,13 @@
 /**
  * Throughput against real servers, acks on: how many events per second one real Fluentd, one real Fluent Bit and
  * two Fluentd behind one sink acknowledge, ForwardSink against @fluent-org/logger's FluentClient, in the same run.
+ * Every run starts only once the servers are idle (they keep writing what they acknowledged for a while). Two
+ * Fluentd on a 2-core machine use up its cores, so the pair is also measured with each server held to the same CPU
+ * budget (a cgroup quota, as if each had a host of its own): there the servers are the limit and the machine is not.
  * Needs the peers (`UWSGI_FORWARD_PEERS=/path/to/shared/peers npm run bench:peers`); the figures go to
- * docs/benchmarks.md ("Against real servers"). The server's CPU time is measured too: it says who is the limit.
+ * docs/benchmarks.md ("Against real servers"). The servers' CPU time is measured too: it says who is the limit.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setImmediate as yieldToIo } from "node:timers/promises";
@@ -18,10 +21,14 @@ import {
   startFluentd,
   type Peer,
 } from "../test/interop/helpers/peers.js";
+import { cpuBudget, type CpuBudget } from "./cpu-budget.js";
+import { cpuSeconds, waitUntilIdle } from "./process-cpu.js";
 import { smallRecord } from "./records.js";
 
-const EVENTS = Number(process.env.BENCH_PEER_EVENTS ?? 200_000);
+const EVENTS = Number(process.env.BENCH_PEER_EVENTS ?? 500_000);
 const ROUNDS = Number(process.env.BENCH_PEER_ROUNDS ?? 3);
+/** Each budgeted Fluentd's share of the machine, in cores. */
+const BUDGET = Number(process.env.BENCH_PEER_BUDGET ?? 0.5);
 const PER_TICK = 1000;
 const TAG = "bench.peers";
 
@@ -34,17 +41,12 @@ interface Run {
   /** Server CPU time over the run's wall time (1.0 = one core busy the whole time), summed over the servers. */
   serverCpu: number;
   clientCpu: number;
-}
-
-/** utime + stime of a process, in seconds (from /proc/PID/stat; clock ticks are 100 Hz on Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  /** With several servers: the share of the events each acknowledged. */
+  shares: number[];
 }
 
 /** Sends EVENTS small records with acks through ForwardSink and resolves when every one was acknowledged. */
-async function viaForwardSink(ports: number[]): Promise<void> {
+async function viaForwardSink(ports: number[]): Promise<number[]> {
   const sink = new ForwardSink({
     servers: ports.map((port) => ({ host: "127.0.0.1", port })),
     requireAck: true,
@@ -57,16 +59,24 @@ async function viaForwardSink(ports: number[]): Promise<void> {
     if (!writable) await new Promise<void>((resolve) => sink.once("drain", () => resolve()));
     else await yieldToIo();
   }
+  const servers = sink.stats().servers;
   const { undelivered } = await closeSink(sink, 120_000);
   if (undelivered > 0) throw new Error(`ForwardSink left ${undelivered} unacknowledged`);
+  const settled = servers.map((s) => s.settledFrames);
+  const total = settled.reduce((a, b) => a + b, 0);
+  return settled.map((n) => n / total);
 }
 
-/** The same with FluentClient (acks on, ack timeout raised so a busy server does not trip it). */
-async function viaFluentClient(ports: number[]): Promise<void> {
+/**
+ * The same with FluentClient: acks on (ack timeout raised so a busy server does not trip it), EventTime like the
+ * sink (`milliseconds: true`; without it FluentClient sends whole seconds, which Fluentd decodes more cheaply).
+ */
+async function viaFluentClient(ports: number[]): Promise<number[]> {
   const { FluentClient } = await import("@fluent-org/logger");
   const client = new FluentClient(null, {
     eventMode: "PackedForward",
     socket: { host: "127.0.0.1", port: ports[0]! },
+    milliseconds: true,
     ack: { ackTimeout: 60_000 },
   });
   const record = smallRecord();
@@ -79,14 +89,16 @@ async function viaFluentClient(ports: number[]): Promise<void> {
   await client.waitForPending();
   await client.disconnect();
   if (failed > 0) throw new Error(`FluentClient: ${failed} events failed`);
+  return [1];
 }
 
-async function measure(client: Client, target: string, peers: Peer[]): Promise<Run> {
+async function measure(client: Client, target: string, peers: Peer[], all: Peer[]): Promise<Run> {
+  await waitUntilIdle(all.map((p) => p.pid));
   const cpu0 = peers.map((p) => cpuSeconds(p.pid));
   const own0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   const ports = peers.map((p) => p.port);
-  await (client === "ForwardSink" ? viaForwardSink(ports) : viaFluentClient(ports));
+  const shares = await (client === "ForwardSink" ? viaForwardSink(ports) : viaFluentClient(ports));
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
   const own = process.cpuUsage(own0);
   const serverCpu = peers.reduce((sum, p, i) => sum + cpuSeconds(p.pid) - cpu0[i]!, 0);
@@ -96,6 +108,7 @@ async function measure(client: Client, target: string, peers: Peer[]): Promise<R
     eventsPerSec: EVENTS / wall,
     serverCpu: serverCpu / wall,
     clientCpu: (own.user + own.system) / 1e6 / wall,
+    shares,
   };
 }
 
@@ -104,6 +117,12 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+const ONE_FLUENTD = "one Fluentd 1.15.3";
+const ONE_FLUENT_BIT = "one Fluent Bit 5.1.1";
+const TWO_FLUENTD = "two Fluentd, one sink (equal weights)";
+const ONE_BUDGETED = `one Fluentd held to ${BUDGET} core`;
+const TWO_BUDGETED = `two Fluentd, each held to ${BUDGET} core, one sink`;
+
 async function main(): Promise<void> {
   const dir = peersDir();
   if (dir === undefined) {
@@ -111,24 +130,46 @@ async function main(): Promise<void> {
     return;
   }
   const load0 = os.loadavg();
-  const workdir = () => mkdtempSync(path.join(os.tmpdir(), "uwsgi-forward-bench-peers-"));
-  const fluentd = await startFluentd({ port: await freePort(), workdir: workdir() });
-  const fluentd2 = await startFluentd({ port: await freePort(), workdir: workdir() });
-  const fluentBit = await startFluentBit({ port: await freePort(), workdir: workdir() });
-  const all = [fluentd, fluentd2, fluentBit];
+  const start = async (): Promise<Peer> =>
+    startFluentd({
+      port: await freePort(),
+      workdir: mkdtempSync(path.join(os.tmpdir(), "uwsgi-forward-bench-peers-")),
+    });
+  const fluentd = await start();
+  const fluentd2 = await start();
+  const fluentBit = await startFluentBit({
+    port: await freePort(),
+    workdir: mkdtempSync(path.join(os.tmpdir(), "uwsgi-forward-bench-peers-")),
+  });
+  const budgeted = [await start(), await start()];
+  const all = [fluentd, fluentd2, fluentBit, ...budgeted];
+  const budgets: CpuBudget[] = [];
+  let noBudget: string | undefined;
+  for (const [i, peer] of budgeted.entries()) {
+    const budget = cpuBudget(peer.pid, BUDGET, `fluentd${i}`);
+    if (typeof budget === "string") noBudget = budget;
+    else budgets.push(budget);
+  }
   const runs: Run[] = [];
   try {
     const targets: [string, Peer[], Client[]][] = [
-      ["one Fluentd 1.15.3", [fluentd], ["ForwardSink", "FluentClient"]],
-      ["one Fluent Bit 5.1.1", [fluentBit], ["ForwardSink", "FluentClient"]],
-      ["two Fluentd, one sink (equal weights)", [fluentd, fluentd2], ["ForwardSink"]],
+      [ONE_FLUENTD, [fluentd], ["ForwardSink", "FluentClient"]],
+      [ONE_FLUENT_BIT, [fluentBit], ["ForwardSink", "FluentClient"]],
+      [TWO_FLUENTD, [fluentd, fluentd2], ["ForwardSink"]],
     ];
-    // Warm-up: JIT and both servers' first connections.
-    for (const [target, peers, clients] of targets) for (const c of clients) await measure(c, target, peers);
+    if (noBudget === undefined) {
+      targets.push([ONE_BUDGETED, [budgeted[0]!], ["ForwardSink", "FluentClient"]]);
+      targets.push([TWO_BUDGETED, budgeted, ["ForwardSink"]]);
+    } else {
+      console.error(`The CPU-budgeted runs are skipped: ${noBudget}.`);
+    }
+    // Warm-up: JIT and every server's first connections.
+    for (const [target, peers, clients] of targets)
+      for (const c of clients) await measure(c, target, peers, all);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [target, peers, clients] of targets) {
         for (const c of clients) {
-          const run = await measure(c, target, peers);
+          const run = await measure(c, target, peers, all);
           runs.push(run);
           console.error(
             `round ${round + 1} ${target} ${c}: ${Math.round(run.eventsPerSec)} events/s, server CPU ${run.serverCpu.toFixed(2)}, client CPU ${run.clientCpu.toFixed(2)}`,
@@ -137,45 +178,61 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    for (const b of budgets) b.release();
     for (const p of all) {
       await p.stop();
       rmSync(p.workdir, { recursive: true, force: true });
     }
   }
+  report(runs, load0, noBudget);
+}
+
+function report(runs: Run[], load0: number[], noBudget: string | undefined): void {
   const load1 = os.loadavg();
-  const one = (target: string, client: Client) =>
+  const of = (target: string, client: Client) =>
     runs.filter((r) => r.target === target && r.client === client);
+  const rate = (target: string, client: Client) => median(of(target, client).map((x) => x.eventsPerSec));
   const rows: string[] = [];
   const seen = new Set<string>();
   for (const r of runs) {
     const key = `${r.target}|${r.client}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const mine = one(r.target, r.client);
+    const mine = of(r.target, r.client);
+    const shares =
+      r.shares.length > 1
+        ? mine[0]!.shares
+            .map((_, i) => `${(100 * median(mine.map((x) => x.shares[i]!))).toFixed(1)} %`)
+            .join(" / ")
+        : "";
     rows.push(
-      `| ${r.target} | ${r.client} | ${Math.round(median(mine.map((x) => x.eventsPerSec))).toLocaleString("en-US")} | ${median(mine.map((x) => x.serverCpu)).toFixed(2)} | ${median(mine.map((x) => x.clientCpu)).toFixed(2)} |`,
+      `| ${r.target} | ${r.client} | ${Math.round(median(mine.map((x) => x.eventsPerSec))).toLocaleString("en-US")} | ${median(mine.map((x) => x.serverCpu)).toFixed(2)} | ${median(mine.map((x) => x.clientCpu)).toFixed(2)} | ${shares} |`,
     );
   }
-  const fd = median(one("one Fluentd 1.15.3", "ForwardSink").map((x) => x.eventsPerSec));
-  const fdClient = median(one("one Fluentd 1.15.3", "FluentClient").map((x) => x.eventsPerSec));
-  const fb = median(one("one Fluent Bit 5.1.1", "ForwardSink").map((x) => x.eventsPerSec));
-  const fbClient = median(one("one Fluent Bit 5.1.1", "FluentClient").map((x) => x.eventsPerSec));
-  const two = median(one("two Fluentd, one sink (equal weights)", "ForwardSink").map((x) => x.eventsPerSec));
   console.log(
-    `${EVENTS.toLocaleString("en-US")} small records per run, acks on, median of ${ROUNDS} rounds after a warm-up round.`,
+    `${EVENTS.toLocaleString("en-US")} small records per run, acks on, median of ${ROUNDS} rounds after a warm-up round; every run starts once the servers are idle.`,
   );
   console.log(
     `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, load average ${load0.map((l) => l.toFixed(2)).join(" ")} before, ${load1.map((l) => l.toFixed(2)).join(" ")} after.`,
   );
   console.log("");
-  console.log("| Server | Client | events/s acknowledged | server CPU (cores) | client CPU (cores) |");
-  console.log("|---|---|---:|---:|---:|");
+  console.log(
+    "| Server | Client | events/s acknowledged | server CPU (cores) | client CPU (cores) | share per server |",
+  );
+  console.log("|---|---|---:|---:|---:|---|");
   for (const row of rows) console.log(row);
   console.log("");
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   console.log(
-    `ForwardSink / FluentClient: Fluentd ${(fd / fdClient).toFixed(2)}×, Fluent Bit ${(fb / fbClient).toFixed(2)}×.`,
+    `ForwardSink / FluentClient: Fluentd ${ratio(rate(ONE_FLUENTD, "ForwardSink"), rate(ONE_FLUENTD, "FluentClient"))}, ` +
+      `Fluent Bit ${ratio(rate(ONE_FLUENT_BIT, "ForwardSink"), rate(ONE_FLUENT_BIT, "FluentClient"))}.`,
   );
-  console.log(`Two Fluentd / one Fluentd (ForwardSink): ${(two / fd).toFixed(2)}×.`);
+  console.log(
+    `Two Fluentd / one Fluentd (ForwardSink): ${ratio(rate(TWO_FLUENTD, "ForwardSink"), rate(ONE_FLUENTD, "ForwardSink"))} unbudgeted` +
+      (noBudget === undefined
+        ? `, ${ratio(rate(TWO_BUDGETED, "ForwardSink"), rate(ONE_BUDGETED, "ForwardSink"))} with each held to ${BUDGET} core.`
+        : ` (budgeted runs skipped: ${noBudget}).`),
+  );
 }
 
 void main();

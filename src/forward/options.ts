@@ -86,6 +86,15 @@ export interface ForwardSinkOptions {
   /** Bytes of events not yet acknowledged (or written, without acks) the sink may hold. Default `67108864` (64 MiB). */
   bufferLimitBytes?: number;
   /**
+   * Per connection, stop handing frames to the server while this many bytes are on the wire waiting for their ack
+   * (or, without acks, for the kernel to take them); with acks also at 128 frames. A frame always goes when nothing is
+   * in flight. A small window keeps the server's queue short: acks come back soon, a reset re-sends little, and the
+   * frames still in the sink's buffer go to whichever server frees room first. Raise it for a high-latency link
+   * (throughput per connection is at most this window per round trip). Default: twice `batch.maxBytes`, at least
+   * `2097152` (2 MiB).
+   */
+  maxInFlightBytes?: number;
+  /**
    * At the limit: `"block"` (default) — the Writable side waits for room and `emit()` returns false from half the
    * limit on (events emitted past the limit anyway are dropped and counted: memory stays bounded);
    * `"dropOldest"` — the oldest frames not yet sent are dropped; `"dropNewest"` — the new event is dropped.
@@ -120,6 +129,7 @@ export interface ResolvedOptions {
   reconnect: { minDelayMs: number; maxDelayMs: number };
   batch: { maxEvents: number; maxBytes: number; maxDelayMs: number };
   bufferLimitBytes: number;
+  maxInFlightBytes: number;
   overflow: OverflowPolicy;
 }
 
@@ -143,6 +153,7 @@ const SINK_KEYS = [
   "batch",
   "bufferLimitBytes",
   "overflow",
+  "maxInFlightBytes",
 ] as const;
 const SERVER_KEYS = ["host", "port", "path", "tls", "weight", "standby", "sharedKey", "username", "password"];
 const MODES: ForwardMode[] = ["PackedForward", "Message", "Forward", "CompressedPackedForward"];
@@ -265,6 +276,12 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
       maxDelayMs: integerOption("batch.maxDelayMs", batch.maxDelayMs, 100, 0, DAY_MS),
     },
     bufferLimitBytes,
+    maxInFlightBytes: integerOption(
+      "maxInFlightBytes",
+      o.maxInFlightBytes,
+      Math.max(2 * 1024 * 1024, 2 * maxBytes),
+      1,
+    ),
     overflow: enumOption("overflow", o.overflow, "block", OVERFLOWS),
   };
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Packr, Unpackr } from "msgpackr";
 import { Batch } from "../../src/forward/batching/batch.js";
 import { BufferPool } from "../../src/forward/batching/buffer-pool.js";
+import { MAX_CACHED_KEYS, MISSES_BEFORE_RESET } from "../../src/forward/protocol/key-cache.js";
 import { RecordEncoder } from "../../src/forward/protocol/record-encoder.js";
 
 const msgpackr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, variableMapSize: true });
@@ -183,4 +184,85 @@ test("floatFields on a record of more than 15 keys still writes a map16 header",
   assert.equal(bytes[0], 0xde);
   assert.deepEqual(unpackr.unpack(bytes), record);
   assert.equal(bytes.length, encode(record).length + 8, "k3 takes 9 bytes instead of 1");
+});
+
+test("records encoded by one encoder, keys cached from the ones before, give exactly msgpackr's bytes", () => {
+  const next = rng(7);
+  const encoder = new RecordEncoder();
+  const records = Array.from({ length: 100 }, () => ({ r: randomValue(next, 0), s: STRINGS, i: INTS }));
+  for (let round = 0; round < 2; round++) {
+    records.forEach((record, i) => {
+      assert.deepEqual(encodeWith(encoder, record), msgpackr.pack(record), `round ${round}, record #${i}`);
+    });
+  }
+});
+
+test("keys of every length and script encode the same the first time and from the cache", () => {
+  const keys = [...STRINGS, "ab", "abc", "abcd", "y".repeat(62), "y".repeat(63), "キー", "☃".repeat(20)];
+  const record = Object.fromEntries(keys.map((key, i) => [key, i]));
+  const nested = { outer: record, list: [record, { [keys[7]!]: record }] };
+  const encoder = new RecordEncoder();
+  for (let round = 0; round < 3; round++) {
+    assert.deepEqual(encodeWith(encoder, record), msgpackr.pack(record), `round ${round}`);
+    assert.deepEqual(encodeWith(encoder, nested), msgpackr.pack(nested), `nested, round ${round}`);
+  }
+});
+
+test("maps whose keys change order, number or spelling between records encode exactly", () => {
+  const records = [
+    { a: 1, b: 2, c: 3 },
+    { a: 1, c: 3, b: 2 },
+    { a: 1, b: 2 },
+    { b: 2, a: 1, c: 3, d: 4 },
+    { a: { a: 1, b: 2 }, b: { b: 2, a: 1 } },
+    { a: 1, bb: 2, c: 3 },
+    {},
+    { a: 1, b: 2, c: 3 },
+  ];
+  const encoder = new RecordEncoder();
+  for (let round = 0; round < 2; round++) {
+    records.forEach((record, i) => {
+      assert.deepEqual(encodeWith(encoder, record), msgpackr.pack(record), `round ${round}, record #${i}`);
+    });
+  }
+});
+
+test("records with more distinct keys than the cache holds (ids as keys) still encode exactly", () => {
+  const encoder = new RecordEncoder();
+  const total = MISSES_BEFORE_RESET + 2 * MAX_CACHED_KEYS;
+  for (let i = 0; i < total; i++) {
+    const record = { level: "info", users: { [`user-${i}`]: i, [`session-${i}`]: { ok: true } } };
+    assert.deepEqual(encodeWith(encoder, record), msgpackr.pack(record), `record #${i}`);
+  }
+});
+
+test("a cached key written at the very end of the buffer grows it first", () => {
+  let grown = 0;
+  const target = {
+    buf: Buffer.alloc(1),
+    grow(min: number, used: number): Buffer {
+      grown++;
+      const next = Buffer.alloc(min);
+      this.buf.copy(next, 0, 0, used);
+      this.buf = next;
+      return next;
+    },
+  };
+  const record = { abcdefghi: 1, "key-of-seventeen!": { x: "y".repeat(40) }, z: [1, 2] };
+  const encoder = new RecordEncoder();
+  for (let round = 0; round < 3; round++) {
+    target.buf = Buffer.alloc(1);
+    const end = encoder.encodeInto(record, target, 0);
+    assert.deepEqual(target.buf.subarray(0, end), msgpackr.pack(record), `round ${round}`);
+  }
+  assert.ok(grown > 3);
+});
+
+test("floatFields records, keys cached from before, keep their bytes", () => {
+  const encoder = new RecordEncoder();
+  const record = { rate: 21, count: 2, nested: { rate: 3 }, label: "x" };
+  const floats = new Set(["rate"]);
+  const first = encodeWith(encoder, record, floats);
+  assert.deepEqual(encodeWith(encoder, record), msgpackr.pack(record));
+  assert.deepEqual(encodeWith(encoder, record, floats), first);
 });

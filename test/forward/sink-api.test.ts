@@ -63,6 +63,11 @@ const invalid: [string, unknown, string | RegExp][] = [
     /"batch\.maxBytes": expected an integer from 1 to 2048/,
   ],
   [
+    "maxInFlightBytes",
+    { maxInFlightBytes: 0 },
+    'Invalid option "maxInFlightBytes": expected an integer >= 1, got 0',
+  ],
+  [
     "reconnect order",
     { reconnect: { minDelayMs: 100, maxDelayMs: 50 } },
     /"reconnect\.maxDelayMs": expected an integer from 100/,

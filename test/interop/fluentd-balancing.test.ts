@@ -25,24 +25,47 @@ const sinkOptions = {
   reconnect: { minDelayMs: 200, maxDelayMs: 1000 },
 };
 
-/** A Fluentd with a file buffer (what it acked survives a kill -9), stopped when the test ends. */
-async function fluentd(
+/** A Fluentd with a file buffer (what it acked survives a kill -9), on a port it keeps when restarted. */
+interface FileBufferedFluentd {
+  readonly port: number;
+  /** The process now: `restart()` replaces it. */
+  peer: Peer;
+  restart(): Promise<Peer>;
+}
+
+/** Two file-buffered Fluentd, stopped (whichever process each is then) when the test ends. */
+async function twoFluentd(
   t: Parameters<typeof peerTempDir>[0],
-): Promise<{ port: number; workdir: string; peer: Peer }> {
-  const port = await freePort();
-  const workdir = peerTempDir(t);
-  const peer = await startFluentd({ port, workdir, fileBuffer: true });
-  return { port, workdir, peer };
+): Promise<[FileBufferedFluentd, FileBufferedFluentd]> {
+  const one = async (): Promise<FileBufferedFluentd> => {
+    const port = await freePort();
+    const workdir = peerTempDir(t);
+    const server: FileBufferedFluentd = {
+      port,
+      peer: await startFluentd({ port, workdir, fileBuffer: true }),
+      restart: async () => (server.peer = await startFluentd({ port, workdir, fileBuffer: true })),
+    };
+    return server;
+  };
+  const pair: [FileBufferedFluentd, FileBufferedFluentd] = [await one(), await one()];
+  t.after(() => Promise.all(pair.map((s) => s.peer.stop())));
+  return pair;
+}
+
+/** Streams seqs 0..total-1 of `tag` and SIGKILLs `victim` once CUT_AT were sent; resolves with the cut. */
+async function killMidStream(sink: ForwardSink, tag: string, total: number, victim: FileBufferedFluentd) {
+  const stream = pump(sink, tag, total, RATE);
+  await until(() => stream.sent() >= CUT_AT);
+  const cut = nextCut(sink, `127.0.0.1:${victim.port}`);
+  await victim.peer.stop("SIGKILL");
+  return { stream, cut: await cut };
 }
 
 test(
   "primary and standby Fluentd: the primary is killed and restarted, the standby carries the outage and only it, 0 lost",
   { skip: skipWithoutPeers() },
   async (t) => {
-    const primary = await fluentd(t);
-    const standby = await fluentd(t);
-    let primaryPeer = primary.peer;
-    t.after(() => Promise.all([primaryPeer.stop(), standby.peer.stop()]));
+    const [primary, standby] = await twoFluentd(t);
     const sink = new ForwardSink({
       ...sinkOptions,
       servers: [
@@ -51,20 +74,17 @@ test(
       ],
     });
     const tag = "interop.balance.standby";
-    const stream = pump(sink, tag, CUT_AT * 2, RATE);
-    await until(() => stream.sent() >= CUT_AT);
-    const cut = nextCut(sink, `127.0.0.1:${primary.port}`);
-    await primary.peer.stop("SIGKILL");
-    const { ackedEvents, inFlightFrames } = await cut;
-    primaryPeer = await startFluentd({ port: primary.port, workdir: primary.workdir, fileBuffer: true });
+    const { stream, cut } = await killMidStream(sink, tag, CUT_AT * 2, primary);
+    const { ackedEvents, inFlightFrames } = cut;
+    await primary.restart();
     await stream.done;
     // Once the primary is up again, the rest of the stream is its alone.
     await until(() => sink.stats().servers[0]!.state === "up");
     const backAt = CUT_AT * 2;
     await pump(sink, tag, TOTAL, RATE, backAt).done;
     const { undelivered } = await closeSink(sink, 60_000);
-    await settledOutput([primaryPeer.out, standby.peer.out], TOTAL, 1500);
-    const onPrimary = readEvents(primaryPeer.out);
+    await settledOutput([primary.peer.out, standby.peer.out], TOTAL, 1500);
+    const onPrimary = readEvents(primary.peer.out);
     const onStandby = readEvents(standby.peer.out);
     const counted = tally([...onPrimary, ...onStandby], tag, TOTAL);
     const standbySeqs = [...seqsIn(onStandby, tag)];
@@ -95,10 +115,7 @@ test(
   "two weighted Fluentd primaries (1:3): traffic split by weight within 10 %, one killed, 0 lost",
   { skip: skipWithoutPeers() },
   async (t) => {
-    const light = await fluentd(t);
-    const heavy = await fluentd(t);
-    let lightPeer = light.peer;
-    t.after(() => Promise.all([lightPeer.stop(), heavy.peer.stop()]));
+    const [light, heavy] = await twoFluentd(t);
     const sink = new ForwardSink({
       ...sinkOptions,
       servers: [
@@ -107,17 +124,14 @@ test(
       ],
     });
     const tag = "interop.balance.weighted";
-    const stream = pump(sink, tag, TOTAL, RATE);
-    await until(() => stream.sent() >= CUT_AT);
-    const cut = nextCut(sink, `127.0.0.1:${light.port}`);
-    await light.peer.stop("SIGKILL");
-    const { inFlightFrames } = await cut;
+    const { stream, cut } = await killMidStream(sink, tag, TOTAL, light);
+    const { inFlightFrames } = cut;
     await stream.done;
     const { undelivered } = await closeSink(sink, 60_000);
     // Restarted only now, on its file buffer, to write out what it had acknowledged before the kill.
-    lightPeer = await startFluentd({ port: light.port, workdir: light.workdir, fileBuffer: true });
-    await settledOutput([lightPeer.out, heavy.peer.out], TOTAL, 1500);
-    const onLight = readEvents(lightPeer.out);
+    await light.restart();
+    await settledOutput([light.peer.out, heavy.peer.out], TOTAL, 1500);
+    const onLight = readEvents(light.peer.out);
     const onHeavy = readEvents(heavy.peer.out);
     const counted = tally([...onLight, ...onHeavy], tag, TOTAL);
     const before = (seqs: Set<number>) => [...seqs].filter((s) => s < CUT_AT).length;

@@ -1,5 +1,6 @@
 import { Packr } from "msgpackr";
 import { ForwardInvalidRecordError } from "../errors.js";
+import { KeyCache, type CachedKey } from "./key-cache.js";
 import { writeAsciiFixStr, writeFloat64, writeHeader, writeNumber } from "./msgpack.js";
 
 const MAX_DEPTH = 512;
@@ -22,12 +23,16 @@ export interface EncodeTarget {
  * A msgpack encoder specialised for JSON-like records (plain objects, arrays, strings, numbers, booleans,
  * null): the shape of every log line and uWSGI stats document. Output is standard msgpack in the smallest
  * forms (fixmap/fixstr/fixint..., integers up to 2^53 as integers, other numbers as float64); anything else
- * (Buffer, Date, Map, BigInt...) is delegated to msgpackr. Encodes in place into its target, with no copy.
+ * (Buffer, Date, Map, BigInt...) is delegated to msgpackr. Encodes in place into its target, with no copy. Map
+ * keys it has written before are copied from its KeyCache.
  */
 export class RecordEncoder {
   #target: EncodeTarget | undefined;
   #buf: Buffer = Buffer.alloc(0);
+  /** A view of `#buf`, to write cached keys a word at a time. */
+  #view = new DataView(this.#buf.buffer, this.#buf.byteOffset, 0);
   #pos = 0;
+  readonly #keys = new KeyCache();
   readonly #fallback = new Packr({
     useRecords: false,
     encodeUndefinedAsNil: true,
@@ -36,12 +41,12 @@ export class RecordEncoder {
 
   /**
    * Encodes `record` into `target` from `pos`; returns where it ends. Top-level keys in `floatFields` holding
-   * numbers are written as float64, whole numbers included. Throws FORWARD_INVALID_RECORD (`target` from `pos`
-   * may then hold garbage).
+   * numbers are written as float64, whole numbers included. A few bytes past the returned end may be written too.
+   * Throws FORWARD_INVALID_RECORD (`target` from `pos` may then hold garbage).
    */
   encodeInto(record: object, target: EncodeTarget, pos: number, floatFields?: ReadonlySet<string>): number {
     this.#target = target;
-    this.#buf = target.buf;
+    if (target.buf !== this.#buf) this.#use(target.buf);
     this.#pos = pos;
     try {
       if (floatFields !== undefined && floatFields.size > 0 && isPlainObject(record)) {
@@ -59,15 +64,19 @@ export class RecordEncoder {
   }
 
   #ensure(n: number): void {
-    if (this.#pos + n > this.#buf.length) this.#buf = this.#target!.grow(this.#pos + n, this.#pos);
+    if (this.#pos + n > this.#buf.length) this.#use(this.#target!.grow(this.#pos + n, this.#pos));
+  }
+
+  #use(buf: Buffer): void {
+    this.#buf = buf;
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   }
 
   #value(v: unknown, depth: number): void {
     // `typeof v === "..."` compiles to one type test each (a `switch (typeof v)` builds the typeof string);
     // numbers first: they are most of a stats document's values.
     if (typeof v === "number") {
-      this.#ensure(9);
-      this.#pos = writeNumber(this.#buf, this.#pos, v);
+      this.#number(v);
     } else if (typeof v === "string") {
       this.#str(v);
     } else if (typeof v === "object") {
@@ -113,17 +122,42 @@ export class RecordEncoder {
     this.#ensure(1);
     const headerAt = this.#pos++;
     let n = 0;
+    let place: CachedKey | undefined = this.#keys.root;
     for (const key in o) {
-      this.#str(key);
+      place = this.#key(place, key);
       const v = o[key];
       // Numbers inline: #value is recursive, so V8 does not inline it here.
-      if (typeof v === "number") {
-        this.#ensure(9);
-        this.#pos = writeNumber(this.#buf, this.#pos, v);
-      } else this.#value(v, depth + 1);
+      if (typeof v === "number") this.#number(v);
+      else this.#value(v, depth + 1);
       n++;
     }
     this.#mapHeader(headerAt, n);
+  }
+
+  /** Small counters, most numbers of a stats document, skip the call to writeNumber (too large to inline). */
+  #number(v: number): void {
+    this.#ensure(9);
+    if (v >= 0 && v < 0x80 && (v | 0) === v) this.#buf[this.#pos++] = v;
+    else this.#pos = writeNumber(this.#buf, this.#pos, v);
+  }
+
+  /** Writes `key`, after `prev` in its map, from the cache when it can; returns what the next key comes after. */
+  #key(prev: CachedKey | undefined, key: string): CachedKey | undefined {
+    const cached = prev?.next(key);
+    if (cached === undefined) this.#str(key);
+    else this.#cachedKey(cached);
+    return cached;
+  }
+
+  /** Copies a cached key a 32-bit word at a time, so up to 3 bytes past its end (room made, not yet output). */
+  #cachedKey(key: CachedKey): void {
+    const words = key.words;
+    const n = words.length;
+    this.#ensure(4 * n);
+    const view = this.#view;
+    const pos = this.#pos;
+    for (let i = 0; i < n; i++) view.setInt32(pos + 4 * i, words[i]!, true);
+    this.#pos = pos + key.size;
   }
 
   /** Writes the header of the map of `n` entries that starts at `headerAt`, moving its entries when needed. */
@@ -146,8 +180,9 @@ export class RecordEncoder {
     this.#ensure(1);
     const headerAt = this.#pos++;
     let n = 0;
+    let place: CachedKey | undefined = this.#keys.root;
     for (const key in o) {
-      this.#str(key);
+      place = this.#key(place, key);
       const v = o[key];
       if (typeof v === "number" && floatFields.has(key)) {
         this.#ensure(9);

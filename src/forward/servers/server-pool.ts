@@ -102,10 +102,9 @@ interface Entry {
 
 /** Each server's identity and connection settings, from the sink's options. */
 function serverEntries(o: ResolvedOptions): Entry[] {
-  // Room for several frames on the wire per connection, so acks never starve a fast server...
-  const maxInFlightBytes = Math.max(16 * 1024 * 1024, o.batch.maxBytes * 4);
-  // ...and, with acks, by count, so a reset re-sends at most this many frames (one event each in Message
-  // mode). Without acks a frame is in flight only until the kernel takes it.
+  // The window: by bytes (`maxInFlightBytes`), and with acks by count too, so a reset re-sends at most this many
+  // frames (one event each in Message mode). Without acks a frame is in flight only until the kernel takes it.
+  const maxInFlightBytes = o.maxInFlightBytes;
   const maxInFlightFrames = o.requireAck ? 128 : Infinity;
   return o.servers.map((s) => {
     const id = s.path ?? `${s.host}:${s.port}`;
