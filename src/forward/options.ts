@@ -51,6 +51,11 @@ export interface ForwardSinkOptions {
   servers?: ForwardServerOptions[];
   /** Event mode of the frames. Default `"PackedForward"` (entries as msgpack bin with a `size` option). */
   mode?: ForwardMode;
+  /**
+   * gzip level of CompressedPackedForward frames, 1 (fastest) to 9 (smallest); allowed with that mode only. Default
+   * `1`: several times less CPU than zlib's default 6 for about a fifth more bytes, and every level decodes the same.
+   */
+  compressionLevel?: number;
   /** `true`: times are EventTime (ext type 0, nanoseconds); `false`: integer seconds. Default `true`. */
   eventTime?: boolean;
   /** Ask for an ack per frame (random 128-bit chunk id) and re-send on timeout or disconnect. Default `false`. */
@@ -115,6 +120,7 @@ export interface ResolvedServer {
 export interface ResolvedOptions {
   servers: ResolvedServer[];
   mode: ForwardMode;
+  compressionLevel: number;
   eventTime: boolean;
   requireAck: boolean;
   ackTimeoutMs: number;
@@ -134,6 +140,7 @@ const SINK_KEYS = [
   "tls",
   "servers",
   "mode",
+  "compressionLevel",
   "eventTime",
   "requireAck",
   "ackTimeoutMs",
@@ -245,9 +252,18 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
     bufferLimitBytes,
   );
 
+  const mode = enumOption("mode", o.mode, "PackedForward", MODES);
+  if (o.compressionLevel !== undefined && mode !== "CompressedPackedForward") {
+    throw new InvalidOptionError(
+      "compressionLevel",
+      `applies to mode "CompressedPackedForward" only (mode is "${mode}"): set that mode, or leave compressionLevel out`,
+    );
+  }
+
   return {
     servers,
-    mode: enumOption("mode", o.mode, "PackedForward", MODES),
+    mode,
+    compressionLevel: integerOption("compressionLevel", o.compressionLevel, 1, 1, 9),
     eventTime: booleanOption("eventTime", o.eventTime, true),
     requireAck: booleanOption("requireAck", o.requireAck, false),
     ackTimeoutMs: integerOption("ackTimeoutMs", o.ackTimeoutMs, 30_000, 1, DAY_MS),

@@ -194,14 +194,21 @@ export class ForwardSink extends Writable {
       this.#countDrop(1, "closed");
       return false;
     }
-    readTime(time, scratchTime);
+    // A time given is checked now, even if the event is dropped; "now" is read only if the event is encoded.
+    if (time !== undefined) readTime(time, scratchTime);
     if (!this.#started) {
       // Connect while the first batch fills.
       this.#started = true;
       this.#pool.demand();
     }
     const sealedBefore = this.#batcher.seq;
-    const admission = this.#admission.admit(tag, scratchTime, record, force, floatFields);
+    const admission = this.#admission.admit(
+      tag,
+      time === undefined ? undefined : scratchTime,
+      record,
+      force,
+      floatFields,
+    );
     if (admission === "accepted" || admission === "slowDown") {
       this.#counters.accepted++;
       if (!this.#holding) this.#hold();

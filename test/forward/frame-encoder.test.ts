@@ -109,6 +109,36 @@ test("a Message-mode batch with acks seals into one [tag, time, record, {chunk}]
   );
 });
 
+test("a Message-mode batch with acks seals only its own events after a larger batch of the same tag", () => {
+  const batch = new Batch("app.x", "Message", true, 0, new BufferPool(), 1024 * 1024);
+  const encoder = new RecordEncoder();
+  let chunk = 0;
+  const chunkId = (): string => `chunk-${chunk++}`;
+  const sealEvents = (records: object[]): Buffer[] => {
+    for (const record of records) {
+      const at = batch.begin(SECONDS, NANOS);
+      batch.hold(encoder.encodeInto(record, batch, at));
+      batch.commit();
+    }
+    return batch.seal(chunkId).map((f) => Buffer.from(f.bytes));
+  };
+  const frame = (record: Buffer, id: string): Buffer =>
+    Buffer.concat([
+      hex("94"),
+      str("app.x"),
+      timeBytes(SECONDS, NANOS, true),
+      record,
+      hex("81"),
+      str("chunk"),
+      str(id),
+    ]);
+  assert.equal(sealEvents([{ a: 1 }, { a: 2 }, { a: 3 }]).length, 3);
+  assert.deepEqual(sealEvents([{ b: 1 }, { b: 2 }]), [
+    frame(hex("81 a1 62 01"), "chunk-3"),
+    frame(hex("81 a1 62 02"), "chunk-4"),
+  ]);
+});
+
 test("a CompressedPackedForward frame carries the gzip of the entries, then size, chunk and compressed: gzip", async () => {
   const frames = new FrameBuffer();
   let ready = () => {};
@@ -154,6 +184,43 @@ test("a CompressedPackedForward frame carries the gzip of the entries, then size
     ]),
   );
   assert.match(frame.chunk!, /^[A-Za-z0-9+/]{22}==$/);
+});
+
+/** The gzip member of the CompressedPackedForward frame a Batcher makes of `events` entries, at `level`. */
+async function gzipMember(level: number | undefined, events: number): Promise<Buffer> {
+  const frames = new FrameBuffer();
+  let ready = () => {};
+  const gzipped = new Promise<void>((resolve) => (ready = resolve));
+  const batcher = new Batcher(
+    {
+      mode: "CompressedPackedForward",
+      compressionLevel: level,
+      eventTime: true,
+      requireAck: false,
+      batch: { maxEvents: events, maxBytes: 1 << 20, maxDelayMs: 60_000 },
+    },
+    frames,
+    () => ready(),
+  );
+  for (let i = 0; i < events; i++) {
+    batcher.encode("t", SECONDS, NANOS, { a: 1, msg: `event ${i % 7}` });
+    batcher.commit();
+  }
+  await gzipped;
+  const bytes = frames.peek()!.bytes;
+  // [tag, bin member, options]: 93, "t" (2 bytes), then bin8 (c4 + length) or bin16 (c5 + 16-bit length).
+  if (bytes[3] === 0xc4) return bytes.subarray(5, 5 + bytes[4]!);
+  assert.equal(bytes[3], 0xc5);
+  return bytes.subarray(6, 6 + bytes.readUInt16BE(4));
+}
+
+test("CompressedPackedForward gzips at level 1 by default and at compressionLevel when given; every level decodes the same", async () => {
+  const fastest = await gzipMember(undefined, 500);
+  const smallest = await gzipMember(9, 500);
+  // The gzip header's XFL byte says which level made the member: 4 = fastest (level 1), 2 = best (level 9).
+  assert.equal(fastest[8], 4);
+  assert.equal(smallest[8], 2);
+  assert.deepEqual(gunzipSync(fastest), gunzipSync(smallest));
 });
 
 test("a PackedForward frame asks for an ack with {size, chunk}", () => {

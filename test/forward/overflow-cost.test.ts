@@ -31,3 +31,40 @@ test("with a full buffer, dropNewest drops events without encoding them", async 
   // Only the events that might fit are encoded: the accepted ones, and the one that found no room.
   assert.ok(encoded <= stats.accepted + 1, `${encoded} encoded for ${stats.accepted} accepted`);
 });
+
+test("with a full buffer, dropNewest reads the clock only for the events it encodes", async (t) => {
+  const now = t.mock.method(Date, "now");
+  const sink = new ForwardSink({
+    port: await closedPort(),
+    bufferLimitBytes: 64 * 1024,
+    overflow: "dropNewest",
+    reconnect: { minDelayMs: 10_000, maxDelayMs: 10_000 },
+  });
+  sink.on("serverError", () => {});
+  t.after(() => sink.close({ timeoutMs: 0 }));
+  const record = { msg: "x".repeat(100), n: 1 };
+  const readsBefore = now.mock.callCount();
+  for (let i = 0; i < 10_000; i++) sink.send("cost.tag", record);
+  const stats = sink.stats();
+  assert.ok(stats.dropped > 9000, `${stats.dropped} dropped`);
+  const reads = now.mock.callCount() - readsBefore;
+  assert.ok(reads <= stats.accepted + 1, `${reads} clock readings for ${stats.accepted} accepted`);
+});
+
+test("with a full buffer, a time that is not valid is still refused at the call", async (t) => {
+  const sink = new ForwardSink({
+    port: await closedPort(),
+    bufferLimitBytes: 64 * 1024,
+    overflow: "dropNewest",
+    reconnect: { minDelayMs: 10_000, maxDelayMs: 10_000 },
+  });
+  sink.on("serverError", () => {});
+  t.after(() => sink.close({ timeoutMs: 0 }));
+  const record = { msg: "x".repeat(100), n: 1 };
+  for (let i = 0; i < 10_000; i++) sink.send("cost.tag", record);
+  assert.ok(sink.stats().dropped > 9000);
+  assert.throws(() => sink.send("cost.tag", record, 1_700_000_000), {
+    code: "FORWARD_INVALID_TIME",
+    message: /looks like seconds/,
+  });
+});

@@ -78,6 +78,21 @@ const invalid: [string, unknown, string | RegExp][] = [
     'Invalid option "requireAck": expected true or false, got "yes"',
   ],
   ["sharedKey type", { sharedKey: 5 }, 'Invalid option "sharedKey": expected a non-empty string, got 5'],
+  [
+    "compressionLevel out of range",
+    { mode: "CompressedPackedForward", compressionLevel: 0 },
+    'Invalid option "compressionLevel": expected an integer from 1 to 9, got 0',
+  ],
+  [
+    "compressionLevel not an integer",
+    { mode: "CompressedPackedForward", compressionLevel: 6.5 },
+    'Invalid option "compressionLevel": expected an integer from 1 to 9, got 6.5',
+  ],
+  [
+    "compressionLevel without compression",
+    { compressionLevel: 6 },
+    /"compressionLevel": applies to mode "CompressedPackedForward" only \(mode is "PackedForward"\)/,
+  ],
 ];
 for (const [what, options, message] of invalid) {
   test(`options: rejects ${what} with a message naming the option`, () => {

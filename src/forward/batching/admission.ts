@@ -1,6 +1,6 @@
 import type { EventRecord } from "../../item.js";
 import type { ResolvedOptions } from "../options.js";
-import type { TimeParts } from "../protocol/event-time.js";
+import { readNow, type TimeParts } from "../protocol/event-time.js";
 import type { Batcher } from "./batcher.js";
 import type { FrameBuffer } from "./frame-buffer.js";
 import type { Frame } from "./frame.js";
@@ -35,6 +35,8 @@ export class BufferAdmission {
   #heldSize = 0;
   /** Buffered bytes when the last event was dropped for want of room; Infinity once the buffer shrank. */
   #fullAt = Infinity;
+  /** The time of an event sent without one, read only once the event is to be encoded. */
+  readonly #now: TimeParts = { seconds: 0, nanos: 0 };
   /** Gives an evicted frame's buffer back to the batcher, so that dropOldest allocates nothing per frame. */
   readonly #recycle = (frame: Frame): void => this.#batcher.recycle(frame);
 
@@ -53,11 +55,12 @@ export class BufferAdmission {
 
   /**
    * Encodes the event into its tag's batch if there is room; `force` (block policy) never drops, it holds
-   * the event instead (a lone event larger than the limit still goes).
+   * the event instead (a lone event larger than the limit still goes). `time` undefined = now: an event
+   * dropped before its encoding costs no clock reading.
    */
   admit(
     tag: string,
-    time: TimeParts,
+    time: TimeParts | undefined,
     record: EventRecord,
     force: boolean,
     floatFields: ReadonlySet<string> | undefined,
@@ -70,7 +73,8 @@ export class BufferAdmission {
       if (bytes >= limit || bytes >= this.#fullAt) return this.#dropNew();
       this.#fullAt = Infinity;
     }
-    const size = this.#batcher.encode(tag, time.seconds, time.nanos, record, floatFields);
+    const t = time ?? readNow(this.#now);
+    const size = this.#batcher.encode(tag, t.seconds, t.nanos, record, floatFields);
     if (this.#buffer.bytes + size > limit) {
       if (force && this.#buffer.bytes > 0) {
         // block: hold the item until it fits (a lone event larger than the limit still goes).

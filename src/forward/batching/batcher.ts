@@ -1,9 +1,9 @@
 import type { EventRecord } from "../../item.js";
-import { gzip } from "node:zlib";
 import { encodePackedFrame, type ForwardMode } from "../protocol/frame-encoder.js";
 import { RecordEncoder } from "../protocol/record-encoder.js";
 import { Batch } from "./batch.js";
 import { BufferPool } from "./buffer-pool.js";
+import { GzipMembers } from "./gzip-members.js";
 import type { FrameBuffer } from "./frame-buffer.js";
 import { newChunkId, type Frame } from "./frame.js";
 
@@ -12,6 +12,8 @@ const NO_CHUNK = (): undefined => undefined;
 /** What the batcher needs from the sink options. */
 export interface BatcherOptions {
   mode: ForwardMode;
+  /** gzip level of CompressedPackedForward frames (1 to 9); default 1. */
+  compressionLevel?: number;
   eventTime: boolean;
   requireAck: boolean;
   batch: { maxEvents: number; maxBytes: number; maxDelayMs: number };
@@ -40,6 +42,8 @@ export class Batcher {
    * for `this` on every call (every event), not only when the timer is set.
    */
   readonly #sealAllLater = (): void => this.sealAll();
+  /** CompressedPackedForward: made at the first frame. */
+  #gzip: GzipMembers | undefined;
 
   /**
    * `onReady` runs when frames became sendable outside a `commit`: the `maxDelayMs` timer sealed the open batches, or
@@ -128,11 +132,12 @@ export class Batcher {
   #compress(frame: Frame, tag: Buffer): void {
     frame.compressing = true;
     const entries = frame.bytes;
-    gzip(entries, (err, gz) => {
+    this.#gzip ??= new GzipMembers(this.#opts.compressionLevel ?? 1);
+    this.#gzip.compress(entries, (err, gz) => {
       const options = { size: frame.events, chunk: frame.chunk };
       const bytes = err
         ? encodePackedFrame(tag, entries, options)
-        : encodePackedFrame(tag, gz, { ...options, compressed: "gzip" });
+        : encodePackedFrame(tag, gz!, { ...options, compressed: "gzip" });
       const backing = frame.backing;
       frame.backing = undefined;
       if (backing !== undefined) this.#pool.give(backing);

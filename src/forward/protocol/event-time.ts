@@ -1,5 +1,6 @@
 import type { EventTimeInput, EventTimeLike } from "../../item.js";
 import { ForwardInvalidTimeError } from "../errors.js";
+import { EpochClock } from "./epoch-clock.js";
 
 const MAX_UINT32 = 0xffffffff;
 
@@ -102,6 +103,18 @@ const MIN_MS = 1e11;
 const MIN_NS = 100_000_000_000_000_000n;
 const MAX_NS = BigInt(MAX_UINT32 + 1) * 1_000_000_000n;
 
+/** The time of events sent without one: `Date.now()`, read without allocating. */
+const clock = new EpochClock();
+
+/** Reads the current time (as `Date.now()`, to the millisecond) into `out` without allocating; returns `out`. */
+export function readNow(out: TimeParts): TimeParts {
+  const ms = clock.now();
+  const seconds = Math.floor(ms / 1000);
+  out.seconds = seconds;
+  out.nanos = (ms - seconds * 1000) * 1_000_000;
+  return out;
+}
+
 /**
  * Reads any accepted time input (undefined = now) into `out` without allocating (bigint aside); throws
  * `FORWARD_INVALID_TIME` naming what was wrong and what to pass instead.
@@ -109,10 +122,7 @@ const MAX_NS = BigInt(MAX_UINT32 + 1) * 1_000_000_000n;
 export function readTime(time: EventTimeInput | undefined, out: TimeParts): void {
   let ms: number;
   if (time === undefined) {
-    ms = Date.now();
-    const seconds = Math.floor(ms / 1000);
-    out.seconds = seconds;
-    out.nanos = (ms - seconds * 1000) * 1_000_000;
+    readNow(out);
     return;
   } else if (typeof time === "number") {
     ms = time;
