@@ -48,7 +48,9 @@ test("with a full buffer, dropNewest reads the clock only for the events it enco
   const stats = sink.stats();
   assert.ok(stats.dropped > 9000, `${stats.dropped} dropped`);
   const reads = now.mock.callCount() - readsBefore;
-  assert.ok(reads <= stats.accepted + 1, `${reads} clock readings for ${stats.accepted} accepted`);
+  // One reading per encoded event (the accepted ones and the one that found no room), and a few for the reconnect
+  // schedule of the refused connection; the 9000+ dropped events read none.
+  assert.ok(reads <= stats.accepted + 1 + 4, `${reads} clock readings for ${stats.accepted} accepted`);
 });
 
 test("with a full buffer, a time that is not valid is still refused at the call", async (t) => {

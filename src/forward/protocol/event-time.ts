@@ -1,6 +1,5 @@
 import type { EventTimeInput, EventTimeLike } from "../../item.js";
 import { ForwardInvalidTimeError } from "../errors.js";
-import { EpochClock } from "./epoch-clock.js";
 
 const MAX_UINT32 = 0xffffffff;
 
@@ -103,12 +102,9 @@ const MIN_MS = 1e11;
 const MIN_NS = 100_000_000_000_000_000n;
 const MAX_NS = BigInt(MAX_UINT32 + 1) * 1_000_000_000n;
 
-/** The time of events sent without one: `Date.now()`, read without allocating. */
-const clock = new EpochClock();
-
-/** Reads the current time (as `Date.now()`, to the millisecond) into `out` without allocating; returns `out`. */
+/** Reads the current time (`Date.now()`, to the millisecond) into `out`; returns `out`. */
 export function readNow(out: TimeParts): TimeParts {
-  const ms = clock.now();
+  const ms = Date.now();
   const seconds = Math.floor(ms / 1000);
   out.seconds = seconds;
   out.nanos = (ms - seconds * 1000) * 1_000_000;
