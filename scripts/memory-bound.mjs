@@ -4,12 +4,16 @@
 // RSS is sampled every 100 ms. The bound checked: peak RSS − RSS before the sink existed ≤ bufferLimitBytes + 32 MiB.
 // The record is one constant object, so the growth is the sink's, not the app's garbage.
 //
+// The table also gives the size of V8's young generation ("new space") before and after: what V8 grows on its own
+// under a high rate of short-lived allocation, apart from what the sink holds.
+//
 // Usage: `npm run build && node scripts/memory-bound.mjs` (MEMORY_OUTAGE_S, MEMORY_LIMIT_MB change the run).
 // Prints a markdown table; exits with code 1 when a policy broke the bound.
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import os from "node:os";
+import v8 from "node:v8";
 import { setInterval, clearInterval } from "node:timers";
 import { setImmediate as yieldToIo } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -33,6 +37,9 @@ async function runPolicy(policy) {
   const { ForwardSink } = await import("../dist/esm/index.js");
   const port = await downPort();
   const baseline = process.memoryUsage.rss();
+  const newSpace = () =>
+    v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0;
+  const newSpaceBefore = newSpace();
   let peak = baseline;
   let bufferedPeak = 0;
   const sink = new ForwardSink({ port, bufferLimitBytes: LIMIT, overflow: policy });
@@ -52,8 +59,18 @@ async function runPolicy(policy) {
   clearInterval(sampler);
   const stats = sink.stats();
   const endRss = process.memoryUsage.rss();
+  const newSpaceAfter = newSpace();
   await sink.close({ timeoutMs: 0 });
-  return { policy, baseline, peak: Math.max(peak, endRss), sends, stats, bufferedPeak };
+  return {
+    policy,
+    baseline,
+    peak: Math.max(peak, endRss),
+    sends,
+    stats,
+    bufferedPeak,
+    newSpaceBefore,
+    newSpaceAfter,
+  };
 }
 
 if (process.argv[2] === "--child") {
@@ -77,14 +94,15 @@ if (process.argv[2] === "--child") {
         `tight loop (yielding every 1000 sends); ${os.cpus().length} × ${os.cpus()[0]?.model ?? "CPU"}, load average ` +
         `${load}, Node ${process.version}. Bound: peak − before ≤ limit + 32 MiB = ${mb(LIMIT + SLACK)} MiB.`,
       "",
-      "| policy | RSS before the sink (MiB) | peak RSS (MiB) | growth (MiB) | within the bound | sends/s | accepted | dropped (evicted / overflow) | peak `bufferedBytes` (MiB) |",
-      "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+      "| policy | RSS before the sink (MiB) | peak RSS (MiB) | growth (MiB) | within the bound | V8 new space before → after (MiB) | sends/s | accepted | dropped (evicted / overflow) | peak `bufferedBytes` (MiB) |",
+      "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
       ...results.map((r) => {
         const growth = r.peak - r.baseline;
         const by = r.stats.droppedBy;
         return (
           `| \`${r.policy}\` | ${mb(r.baseline)} | ${mb(r.peak)} | ${mb(growth)} | ` +
-          `${growth <= LIMIT + SLACK ? "yes" : "**no**"} | ${(r.sends / OUTAGE_S / 1e6).toFixed(2)} M | ` +
+          `${growth <= LIMIT + SLACK ? "yes" : "**no**"} | ${mb(r.newSpaceBefore)} → ${mb(r.newSpaceAfter)} | ` +
+          `${(r.sends / OUTAGE_S / 1e6).toFixed(2)} M | ` +
           `${r.stats.accepted.toLocaleString("en-US")} | ${by.evicted.toLocaleString("en-US")} / ` +
           `${by.overflow.toLocaleString("en-US")} | ${mb(r.bufferedPeak)} |`
         );
