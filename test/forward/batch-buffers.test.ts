@@ -73,3 +73,29 @@ test("a settled frame's buffer carries a later batch instead of a fresh allocati
   assert.ok(second.backing === backing || third.backing === backing, "the recycled buffer is used again");
   assert.ok(third.bytes.buffer !== second.bytes.buffer, "frames in flight never share memory");
 });
+
+test("a frame evicted before it was written gives its object to the next frame; a written one does not", (t) => {
+  const { batcher: b, frames } = batcher({ maxEvents: 2 });
+  t.after(() => b.stopTimer());
+  add(b, "e.tag", { n: 1 });
+  add(b, "e.tag", { n: 2 });
+  const evicted = frames.shift()!;
+  assert.ok(frames.settle(evicted));
+  b.evicted(evicted);
+  add(b, "e.tag", { n: 3 });
+  add(b, "e.tag", { n: 4 });
+  const next = frames.shift()!;
+  assert.equal(next, evicted, "the evicted frame's object was reused");
+  assert.equal(next.settled, false);
+  assert.equal(next.seq, 2);
+  assert.deepEqual(decode(next).records, [{ n: 3 }, { n: 4 }]);
+
+  next.attempts = 1; // written once, then settled by its server
+  assert.ok(frames.settle(next));
+  b.evicted(next);
+  add(b, "e.tag", { n: 5 });
+  add(b, "e.tag", { n: 6 });
+  const fresh = frames.shift()!;
+  assert.notEqual(fresh, next, "a frame that was written is never reused");
+  assert.deepEqual(decode(fresh).records, [{ n: 5 }, { n: 6 }]);
+});

@@ -37,8 +37,8 @@ export class BufferAdmission {
   #fullAt = Infinity;
   /** The time of an event sent without one, read only once the event is to be encoded. */
   readonly #now: TimeParts = { seconds: 0, nanos: 0 };
-  /** Gives an evicted frame's buffer back to the batcher, so that dropOldest allocates nothing per frame. */
-  readonly #recycle = (frame: Frame): void => this.#batcher.recycle(frame);
+  /** Gives an evicted frame (its buffer and its object) back to the batcher: dropOldest allocates nothing per frame. */
+  readonly #recycle = (frame: Frame): void => this.#batcher.evicted(frame);
 
   constructor(
     opts: Pick<ResolvedOptions, "bufferLimitBytes" | "overflow">,

@@ -26,6 +26,44 @@ export interface Frame {
   settled: boolean;
 }
 
+/** What a sealed batch gives a new frame. */
+export type FrameContent = Pick<Frame, "bytes" | "events" | "chunk" | "backing">;
+
+/**
+ * A frame `seq` holding `content`, not yet written: in `spare`'s object when one is given (a frame evicted before it
+ * was ever written, which nothing else holds), else in a new one.
+ */
+export function newFrame(seq: number, content: FrameContent, spare?: Frame): Frame {
+  if (spare === undefined) {
+    return {
+      seq,
+      bytes: content.bytes,
+      events: content.events,
+      chunk: content.chunk,
+      backing: content.backing,
+      compressing: false,
+      attempts: 0,
+      sentAt: 0,
+      sentAtPrecise: 0,
+      written: false,
+      settled: false,
+    };
+  }
+  const frame = spare as { -readonly [K in keyof Frame]: Frame[K] };
+  frame.seq = seq;
+  frame.bytes = content.bytes;
+  frame.events = content.events;
+  frame.chunk = content.chunk;
+  frame.backing = content.backing;
+  frame.compressing = false;
+  frame.attempts = 0;
+  frame.sentAt = 0;
+  frame.sentAtPrecise = 0;
+  frame.written = false;
+  frame.settled = false;
+  return spare;
+}
+
 const pool = Buffer.allocUnsafe(16 * 256);
 let poolPos = pool.length;
 
