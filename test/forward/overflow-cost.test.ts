@@ -1,8 +1,28 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { ForwardSink } from "../../src/index.js";
 import { RecordEncoder } from "../../src/forward/protocol/record-encoder.js";
 import { closedPort } from "../helpers/misbehaving-servers.js";
+
+const RECORD = { msg: "x".repeat(100), n: 1 };
+
+/** A dropNewest sink with a 64 KiB buffer and no server to drain it, closed when the test ends. */
+async function serverlessSink(t: TestContext): Promise<ForwardSink> {
+  const sink = new ForwardSink({
+    port: await closedPort(),
+    bufferLimitBytes: 64 * 1024,
+    overflow: "dropNewest",
+    reconnect: { minDelayMs: 10_000, maxDelayMs: 10_000 },
+  });
+  sink.on("serverError", () => {});
+  t.after(() => sink.close({ timeoutMs: 0 }));
+  return sink;
+}
+
+/** Sends 10,000 events of ~110 bytes: the buffer fills and most of them are dropped. */
+function fill(sink: ForwardSink): void {
+  for (let i = 0; i < 10_000; i++) sink.send("cost.tag", RECORD);
+}
 
 test("with a full buffer, dropNewest drops events without encoding them", async (t) => {
   const proto = RecordEncoder.prototype;
@@ -15,16 +35,8 @@ test("with a full buffer, dropNewest drops events without encoding them", async 
   t.after(() => {
     proto.encodeInto = original;
   });
-  const sink = new ForwardSink({
-    port: await closedPort(),
-    bufferLimitBytes: 64 * 1024,
-    overflow: "dropNewest",
-    reconnect: { minDelayMs: 10_000, maxDelayMs: 10_000 },
-  });
-  sink.on("serverError", () => {});
-  t.after(() => sink.close({ timeoutMs: 0 }));
-  const record = { msg: "x".repeat(100), n: 1 };
-  for (let i = 0; i < 10_000; i++) sink.send("cost.tag", record);
+  const sink = await serverlessSink(t);
+  fill(sink);
   const stats = sink.stats();
   assert.ok(stats.dropped > 9000, `${stats.dropped} dropped`);
   assert.equal(stats.accepted + stats.dropped, 10_000);
@@ -34,17 +46,9 @@ test("with a full buffer, dropNewest drops events without encoding them", async 
 
 test("with a full buffer, dropNewest reads the clock only for the events it encodes", async (t) => {
   const now = t.mock.method(Date, "now");
-  const sink = new ForwardSink({
-    port: await closedPort(),
-    bufferLimitBytes: 64 * 1024,
-    overflow: "dropNewest",
-    reconnect: { minDelayMs: 10_000, maxDelayMs: 10_000 },
-  });
-  sink.on("serverError", () => {});
-  t.after(() => sink.close({ timeoutMs: 0 }));
-  const record = { msg: "x".repeat(100), n: 1 };
+  const sink = await serverlessSink(t);
   const readsBefore = now.mock.callCount();
-  for (let i = 0; i < 10_000; i++) sink.send("cost.tag", record);
+  fill(sink);
   const stats = sink.stats();
   assert.ok(stats.dropped > 9000, `${stats.dropped} dropped`);
   const reads = now.mock.callCount() - readsBefore;
@@ -54,18 +58,10 @@ test("with a full buffer, dropNewest reads the clock only for the events it enco
 });
 
 test("with a full buffer, a time that is not valid is still refused at the call", async (t) => {
-  const sink = new ForwardSink({
-    port: await closedPort(),
-    bufferLimitBytes: 64 * 1024,
-    overflow: "dropNewest",
-    reconnect: { minDelayMs: 10_000, maxDelayMs: 10_000 },
-  });
-  sink.on("serverError", () => {});
-  t.after(() => sink.close({ timeoutMs: 0 }));
-  const record = { msg: "x".repeat(100), n: 1 };
-  for (let i = 0; i < 10_000; i++) sink.send("cost.tag", record);
+  const sink = await serverlessSink(t);
+  fill(sink);
   assert.ok(sink.stats().dropped > 9000);
-  assert.throws(() => sink.send("cost.tag", record, 1_700_000_000), {
+  assert.throws(() => sink.send("cost.tag", RECORD, 1_700_000_000), {
     code: "FORWARD_INVALID_TIME",
     message: /looks like seconds/,
   });
