@@ -12,6 +12,7 @@ import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { smallRecord } from "./records.js";
+import { median } from "./median.js";
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const MEASURE_MS = Number(process.env.BENCH_LOOP_MS ?? 4000);
@@ -104,11 +105,6 @@ async function runMode(mode: Mode): Promise<LoopResult> {
   } finally {
     receiver.kill();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Per mode, the median of each figure over the rounds; `added` is p99 minus the baseline's, within each round. */

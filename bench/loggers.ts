@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import * as prettier from "prettier";
 import type { AppReport, LoggerJob, LoggerSetup } from "./logger-app.js";
 import type { ReceiverResult } from "./receiver.js";
+import { median } from "./median.js";
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const LINES = Number(process.env.BENCH_LOGGER_LINES ?? 100_000);
@@ -119,11 +120,6 @@ async function runOne(setup: LoggerSetup): Promise<Run> {
   } finally {
     for (const child of children) child.kill("SIGKILL");
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function fmt(n: number): string {

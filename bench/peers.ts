@@ -24,6 +24,7 @@ import {
 import { cpuBudget, type CpuBudget } from "./cpu-budget.js";
 import { cpuSeconds, waitUntilIdle } from "./process-cpu.js";
 import { smallRecord } from "./records.js";
+import { median } from "./median.js";
 
 const EVENTS = Number(process.env.BENCH_PEER_EVENTS ?? 500_000);
 const ROUNDS = Number(process.env.BENCH_PEER_ROUNDS ?? 3);
@@ -110,11 +111,6 @@ async function measure(client: Client, target: string, peers: Peer[], all: Peer[
     clientCpu: (own.user + own.system) / 1e6 / wall,
     shares,
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 const ONE_FLUENTD = "one Fluentd 1.15.3";

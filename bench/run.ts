@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ClientJob, ClientName, ClientResult, WarmReport } from "./client.js";
 import type { ReceiverResult } from "./receiver.js";
 import type { RecordName } from "./records.js";
+import { median } from "./median.js";
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000);
@@ -98,11 +99,6 @@ async function rounds(record: RecordName): Promise<Run[][]> {
   return runs;
 }
 
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 /** The run with the median events/s. */
 function medianRun(all: Run[]): Run {
   const sorted = [...all].sort((a, b) => a.eventsPerSec - b.eventsPerSec);
@@ -120,7 +116,7 @@ function medianRun(all: Run[]): Run {
 /** Median over rounds of a/b, each ratio taken within one round (so load drift between rounds cancels out). */
 function ratioByRound(a: Run[], b: Run[], metric: (r: Run) => number): { median: number; all: number[] } {
   const all = a.map((run, i) => metric(run) / metric(b[i]!));
-  return { median: medianOf(all), all };
+  return { median: median(all), all };
 }
 
 async function ceiling(record: RecordName): Promise<{ eventsPerSec: number; bytes: number }> {
