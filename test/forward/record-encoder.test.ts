@@ -258,6 +258,27 @@ test("a cached key written at the very end of the buffer grows it first", () => 
   assert.ok(grown > 3);
 });
 
+test("a float written at the very end of the buffer is written into the grown buffer", () => {
+  // Floats go through a DataView of the buffer: it must follow the buffer when the buffer grows.
+  const target = {
+    buf: Buffer.alloc(1),
+    grow(min: number, used: number): Buffer {
+      const next = Buffer.alloc(min);
+      this.buf.copy(next, 0, 0, used);
+      this.buf = next;
+      return next;
+    },
+  };
+  const record = { a: 0.5, b: [1.25, -2.5e300, { c: Number.NaN }], d: 12.5 };
+  const floats = new Set(["d"]);
+  const encoder = new RecordEncoder();
+  for (const floatFields of [undefined, floats]) {
+    target.buf = Buffer.alloc(1);
+    const end = encoder.encodeInto(record, target, 0, floatFields);
+    assert.deepEqual(target.buf.subarray(0, end), msgpackr.pack(record));
+  }
+});
+
 test("floatFields records, keys cached from before, keep their bytes", () => {
   const encoder = new RecordEncoder();
   const record = { rate: 21, count: 2, nested: { rate: 3 }, label: "x" };

@@ -176,10 +176,3 @@ export function writeNumber(buf: Buffer, pos: number, v: number): number {
   buf.writeDoubleBE(v, pos + 1);
   return pos + 9;
 }
-
-/** Writes a float64, whole numbers included. Room: 9. */
-export function writeFloat64(buf: Buffer, pos: number, v: number): number {
-  buf[pos] = 0xcb;
-  buf.writeDoubleBE(v, pos + 1);
-  return pos + 9;
-}
