@@ -8,6 +8,7 @@ import type { Frame } from "./batching/frame.js";
 import { ForwardCloseTimeoutError, ForwardInvalidCallError, ForwardInvalidRecordError } from "./errors.js";
 import { closeTimeoutMs, resolveOptions, type ForwardSinkOptions, type ResolvedOptions } from "./options.js";
 import { readTime, type TimeParts } from "./protocol/event-time.js";
+import { isPlainObject } from "./protocol/plain-object.js";
 import { ServerPool, type ServerInfo } from "./servers/server-pool.js";
 import type {
   AckInfo,
@@ -448,9 +449,7 @@ async function raceTimeout(promise: Promise<void>, ms: number): Promise<void> {
 
 /** True for a record the sink sends: an object whose prototype is Object.prototype or null. */
 function isPlainRecord(value: unknown): value is EventRecord {
-  if (typeof value !== "object" || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return typeof value === "object" && value !== null && isPlainObject(value);
 }
 
 /** What a value is, for error messages: `a string`, `an instance of Access`, `null`. */

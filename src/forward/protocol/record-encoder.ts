@@ -2,6 +2,7 @@ import { Packr } from "msgpackr";
 import { ForwardInvalidRecordError } from "../errors.js";
 import { KeyCache, type CachedKey } from "./key-cache.js";
 import { writeAsciiFixStr, writeHeader, writeNumber } from "./msgpack.js";
+import { isPlainObject } from "./plain-object.js";
 
 const MAX_DEPTH = 512;
 /** msgpackr's REUSE_BUFFER_MODE | RESET_BUFFER_MODE: pack into msgpackr's own reused buffer. */
@@ -63,8 +64,17 @@ export class RecordEncoder {
     return this.#pos;
   }
 
+  /**
+   * Makes room for `n` more bytes. This and the other methods of the path of a small record (`#str`, `#number`,
+   * `#key`) keep their rare cases in methods of their own: V8 inlines a method into `#map` only within a budget of
+   * bytecode, and what does not fit is called instead (a call for each key and value).
+   */
   #ensure(n: number): void {
-    if (this.#pos + n > this.#buf.length) this.#use(this.#target!.grow(this.#pos + n, this.#pos));
+    if (this.#pos + n > this.#buf.length) this.#grow(n);
+  }
+
+  #grow(n: number): void {
+    this.#use(this.#target!.grow(this.#pos + n, this.#pos));
   }
 
   #use(buf: Buffer): void {
@@ -88,8 +98,7 @@ export class RecordEncoder {
       } else if (Array.isArray(v)) {
         this.#array(v, depth);
       } else {
-        const proto = Object.getPrototypeOf(v);
-        if (proto === Object.prototype || proto === null) this.#map(v as Record<string, unknown>, depth);
+        if (isPlainObject(v)) this.#map(v as Record<string, unknown>, depth);
         else this.#delegate(v);
       }
     } else if (typeof v === "boolean") {
@@ -139,8 +148,8 @@ export class RecordEncoder {
   #number(v: number): void {
     this.#ensure(9);
     if (v >= 0 && v < 0x80 && (v | 0) === v) this.#buf[this.#pos++] = v;
-    else if (Number.isInteger(v)) this.#pos = writeNumber(this.#buf, this.#pos, v);
-    else this.#float64(v);
+    else if (!Number.isInteger(v)) this.#float64(v);
+    else this.#pos = writeNumber(this.#buf, this.#pos, v);
   }
 
   /** A float64 through the DataView: a quarter of the cost of `Buffer#writeDoubleBE`, which checks its arguments. */
@@ -172,11 +181,12 @@ export class RecordEncoder {
 
   /** Writes the header of the map of `n` entries that starts at `headerAt`, moving its entries when needed. */
   #mapHeader(headerAt: number, n: number): void {
-    if (n < 16) {
-      this.#buf[headerAt] = 0x80 | n;
-      return;
-    }
-    // More than 15 keys: make room for a map16/map32 header after the fact.
+    // Inline-sized for the common fixmap; more than 15 keys make room for a map16/map32 header after the fact.
+    if (n < 16) this.#buf[headerAt] = 0x80 | n;
+    else this.#widenMapHeader(headerAt, n);
+  }
+
+  #widenMapHeader(headerAt: number, n: number): void {
     const extra = n <= 0xffff ? 2 : 4;
     this.#ensure(extra);
     const buf = this.#buf;
@@ -204,23 +214,19 @@ export class RecordEncoder {
   }
 
   #str(s: string): void {
-    const len = s.length;
-    if (len < 32) {
-      this.#ensure(1 + len);
+    if (s.length < 32) {
+      this.#ensure(1 + s.length);
       const end = writeAsciiFixStr(this.#buf, this.#pos, s);
-      if (end >= 0) {
-        this.#pos = end;
-        return;
-      }
-    }
+      if (end >= 0) this.#pos = end;
+      else this.#utf8Str(s);
+    } else this.#utf8Str(s);
+  }
+
+  /** Any string, as UTF-8 (the fixstr of `#str` is for short ASCII ones). */
+  #utf8Str(s: string): void {
     const bytes = Buffer.byteLength(s, "utf8");
     this.#ensure(5 + bytes);
     const pos = writeHeader(this.#buf, this.#pos, "str", bytes);
     this.#pos = pos + this.#buf.write(s, pos, bytes, "utf8");
   }
-}
-
-function isPlainObject(v: object): boolean {
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
 }
