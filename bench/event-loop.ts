@@ -3,7 +3,7 @@
  * for BENCH_LOOP_MS (default 4000, after a 1 s warm-up) to a decoding receiver in another process, while
  * `monitorEventLoopDelay` (1 ms resolution) records how late the loop runs, and each tick's 1,000 calls are timed
  * (what the sink costs the caller's stack). The baseline is the same loop calling a function that does nothing.
- * Each mode runs in its own process, BENCH_LOOP_ROUNDS times (default 3, the modes taking turns); the medians are
+ * Each mode runs in its own process, BENCH_LOOP_ROUNDS times (default 5, the modes taking turns); the medians are
  * reported. Part of `npm run bench`; run alone with `node --import tsx bench/event-loop.ts`.
  */
 import { fork } from "node:child_process";
@@ -16,7 +16,7 @@ import { median } from "./median.js";
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const MEASURE_MS = Number(process.env.BENCH_LOOP_MS ?? 4000);
-const ROUNDS = Number(process.env.BENCH_LOOP_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_LOOP_ROUNDS ?? 5);
 const WARMUP_MS = 1000;
 const PER_TICK = 1000;
 const TICK_MS = 10;
