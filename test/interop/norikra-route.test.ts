@@ -264,7 +264,7 @@ test(
     assert.ok(timedRows.length >= 3, `${timed.name}: ${timedRows.length} rows`);
     assert.ok(
       Math.abs(counted - total) < 1e-6 * total,
-      `${timed.name}: sum of requests ${counted} = ${total}`,
+      `${timed.name}: sum of requests ${counted} = ${total}; rows ${JSON.stringify(timedRows)}`,
     );
     assert.equal(busiestRow, busiest);
     const checks = checkAll(

@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Packr, Unpackr } from "msgpackr";
 import { NorikraProtocolError, NorikraRemoteError, NorikraUnreachableError } from "./errors.js";
 
@@ -32,6 +33,17 @@ export interface NorikraQuery {
 /** One result row of a query: Norikra's time (epoch seconds) and the selected values. */
 export type NorikraEvent = [number, Record<string, unknown>];
 
+/** Norikra's error class for an exception inside Norikra, as opposed to a bad call (`Norikra::RPC::ClientError`). */
+const SERVER_ERROR = "Norikra::RPC::ServerError";
+/**
+ * Calls that change nothing when made again, and so are made again when Norikra fails them with a ServerError:
+ * `reserve` while events arrive on the same target can hit a race inside Norikra ("RuntimeError, can't add a new
+ * key into hash during iteration", Norikra 1.5.1).
+ */
+const REPEATABLE: ReadonlySet<string> = new Set(["targets", "fields", "queries", "open", "reserve"]);
+/** Attempts after the first; they wait `retryDelayMs`, then twice that, then four times. */
+const SERVER_ERROR_RETRIES = 3;
+
 /**
  * Norikra's RPC as norikra-client speaks it: msgpack-RPC over HTTP (`POST /`, body
  * `[0, msgid, method, params]`, answer `[1, msgid, error, result]`). One request per call, no keep-alive.
@@ -44,6 +56,7 @@ export class NorikraRpc {
     readonly host: string,
     readonly port: number,
     private readonly timeoutMs = 10_000,
+    private readonly retryDelayMs = 200,
   ) {
     this.address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   }
@@ -93,8 +106,27 @@ export class NorikraRpc {
     return this.call("event", [name]) as Promise<NorikraEvent[]>;
   }
 
-  /** Calls an RPC method; rejects with NorikraUnreachableError, NorikraProtocolError or NorikraRemoteError. */
-  call(method: string, params: readonly unknown[]): Promise<unknown> {
+  /**
+   * Calls an RPC method; rejects with NorikraUnreachableError, NorikraProtocolError or NorikraRemoteError. A
+   * repeatable call that Norikra fails with a ServerError is made again, up to SERVER_ERROR_RETRIES times.
+   */
+  async call(method: string, params: readonly unknown[]): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#callOnce(method, params);
+      } catch (err) {
+        const repeat =
+          err instanceof NorikraRemoteError &&
+          err.remoteClass === SERVER_ERROR &&
+          REPEATABLE.has(method) &&
+          attempt < SERVER_ERROR_RETRIES;
+        if (!repeat) throw err;
+        await sleep(this.retryDelayMs * 2 ** attempt);
+      }
+    }
+  }
+
+  #callOnce(method: string, params: readonly unknown[]): Promise<unknown> {
     const msgid = this.#msgid;
     this.#msgid = (this.#msgid + 1) % 2 ** 31;
     const body = packr.pack([REQUEST, msgid, method, params]);
