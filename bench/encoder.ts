@@ -1,18 +1,19 @@
 /**
- * RecordEncoder alone: CPU time per record to encode the benchmark records (`small`, `uwsgi`) and the worst case of
- * its key cache (`ids`: 20 keys per record that its cache cannot hold, as when records use ids as keys) into a
- * reused buffer, no I/O. Prints the minimum over 35 rounds (on a shared machine noise only adds time).
+ * RecordEncoder alone: CPU time per record to encode the benchmark records (`small`, `uwsgi`), an error log line of
+ * long strings (`log`), and the worst case of its key cache (`ids`: 20 keys per record that its cache cannot hold,
+ * as when records use ids as keys) into a reused buffer, no I/O. Prints the minimum over 35 rounds (on a shared machine noise only adds time).
  *
- * Run: `node --import tsx bench/encoder.ts [small|uwsgi|ids...]` (all three by default, each in its own process).
+ * Run: `node --import tsx bench/encoder.ts [small|log|uwsgi|ids...]` (all four by default, each in its own process).
  * Machine noise is about ±10%: to compare two versions, run this in each checkout several times, alternating.
  */
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { RecordEncoder, type EncodeTarget } from "../src/forward/protocol/record-encoder.js";
-import { RECORDS } from "./records.js";
+import { logRecord, RECORDS } from "./records.js";
 
 const WORKLOADS = {
   small: { records: () => [RECORDS.small.make()], perRound: 200_000 },
+  log: { records: () => [logRecord()], perRound: 100_000 },
   uwsgi: { records: () => [RECORDS.uwsgi.make()], perRound: 2_000 },
   ids: { records: idRecords, perRound: 40_000 },
 } as const;
@@ -58,7 +59,7 @@ function measure(name: Workload): string {
 
 const asked = process.argv.slice(2);
 for (const name of asked)
-  if (!(name in WORKLOADS)) throw new Error(`unknown record ${name}: small, uwsgi or ids`);
+  if (!(name in WORKLOADS)) throw new Error(`unknown record ${name}: small, log, uwsgi or ids`);
 if (asked.length === 1) {
   console.log(measure(asked[0] as Workload));
 } else {

@@ -18,6 +18,24 @@ export function smallRecord(): Record<string, unknown> {
   };
 }
 
+/**
+ * An application error log line: a long message, a stack trace, a name that is not ASCII (about 400 bytes). Strings
+ * of 32 characters and more, which `smallRecord` has none of, are most of its bytes.
+ */
+export function logRecord(): Record<string, unknown> {
+  return {
+    level: "error",
+    msg: "GET /api/v1/users/42/orders?page=3&sort=desc 500 in 12.5 ms (upstream timed out)",
+    host: "web-1",
+    pid: 4242,
+    city: "Zürich",
+    stack:
+      "Error: upstream timed out\n    at handler (/srv/app/routes/users.js:42:13)\n" +
+      "    at Layer.handle (/srv/app/node_modules/express/lib/router/layer.js:95:5)\n" +
+      "    at next (/srv/app/node_modules/express/lib/router/route.js:149:3)",
+  };
+}
+
 /** The uWSGI stats document of a server with 8 workers × 4 threads (big-t1.json). */
 export function bigRecord(): Record<string, unknown> {
   return JSON.parse(readFileSync(BIG_RECORD_PATH, "utf8")) as Record<string, unknown>;

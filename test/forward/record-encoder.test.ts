@@ -287,3 +287,60 @@ test("floatFields records, keys cached from before, keep their bytes", () => {
   assert.deepEqual(encodeWith(encoder, record), msgpackr.pack(record));
   assert.deepEqual(encodeWith(encoder, record, floats), first);
 });
+
+/** The smallest str header for `bytes` UTF-8 bytes, as the msgpack spec has it. */
+function strHeader(bytes: number): number[] {
+  if (bytes < 32) return [0xa0 | bytes];
+  if (bytes <= 0xff) return [0xd9, bytes];
+  if (bytes <= 0xffff) return [0xda, bytes >>> 8, bytes & 0xff];
+  return [0xdb, bytes >>> 24, (bytes >>> 16) & 0xff, (bytes >>> 8) & 0xff, bytes & 0xff];
+}
+
+test("strings take the smallest str header by their UTF-8 bytes, whatever their length in UTF-16 units", () => {
+  // Strings are written before their bytes are counted: the header is guessed from the length, then corrected.
+  const lengths = [
+    0, 1, 10, 11, 23, 24, 31, 32, 33, 85, 86, 255, 256, 4095, 4096, 4097, 21_845, 21_846, 65_535, 65_536,
+  ];
+  const units = ["a", "é", "☃", "🚀"]; // 1, 2, 3 and 4 UTF-8 bytes (the rocket is 2 units)
+  const encoder = new RecordEncoder();
+  for (const length of lengths) {
+    for (const unit of units) {
+      for (const s of [unit.repeat(length), "a".repeat(Math.max(0, length - 1)) + (length > 0 ? unit : "")]) {
+        const bytes = Buffer.byteLength(s, "utf8");
+        const expected = Buffer.concat([
+          Buffer.from([0x81, 0xa1, 0x73]),
+          Buffer.from(strHeader(bytes)),
+          Buffer.from(s),
+        ]);
+        const what = `${s.length} units of ${JSON.stringify(unit)}, ${bytes} bytes`;
+        assert.deepEqual(encodeWith(encoder, { s }), expected, what);
+      }
+    }
+  }
+});
+
+test("a string written at the very end of the buffer, whose header is guessed too small, grows it first", () => {
+  const target = {
+    buf: Buffer.alloc(1),
+    grow(min: number, used: number): Buffer {
+      const next = Buffer.alloc(min);
+      this.buf.copy(next, 0, 0, used);
+      this.buf = next;
+      return next;
+    },
+  };
+  const record = {
+    a: "é".repeat(16),
+    b: "☃".repeat(90),
+    c: "x".repeat(300),
+    d: "Zürich",
+    e: "🚀".repeat(20_000),
+  };
+  const encoder = new RecordEncoder();
+  for (let round = 0; round < 3; round++) {
+    target.buf = Buffer.alloc(1);
+    const end = encoder.encodeInto(record, target, 0);
+    assert.deepEqual(target.buf.subarray(0, end), msgpackr.pack(record), `round ${round}`);
+    assert.deepEqual(unpackr.unpack(target.buf.subarray(0, end)), record);
+  }
+});

