@@ -1,7 +1,8 @@
 /**
  * RecordEncoder alone: CPU time per record to encode the benchmark records (`small`, `uwsgi`), an error log line of
  * long strings (`log`), and the worst case of its key cache (`ids`: 20 keys per record that its cache cannot hold,
- * as when records use ids as keys) into a reused buffer, no I/O. Prints the minimum over 35 rounds (on a shared machine noise only adds time).
+ * as when records use ids as keys) into a reused buffer, no I/O. Prints the minimum over 35 rounds (on a shared
+ * machine noise only adds time).
  *
  * Run: `node --import tsx bench/encoder.ts [small|log|uwsgi|ids...]` (all four by default, each in its own process).
  * Machine noise is about ±10%: to compare two versions, run this in each checkout several times, alternating.

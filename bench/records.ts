@@ -19,7 +19,7 @@ export function smallRecord(): Record<string, unknown> {
 }
 
 /**
- * An application error log line: a long message, a stack trace, a name that is not ASCII (about 400 bytes). Strings
+ * An application error log line: a long message, a stack trace, a name that is not ASCII (382 bytes as JSON). Strings
  * of 32 characters and more, which `smallRecord` has none of, are most of its bytes.
  */
 export function logRecord(): Record<string, unknown> {

@@ -58,8 +58,8 @@ export function writeStr(buf: Buffer, pos: number, s: string | Buffer): number {
 
 /**
  * Writes `s` (fewer than 32 UTF-16 units) as a fixstr when it is pure ASCII, the common case of record keys;
- * returns -1, having written garbage, when it is not. Room: `1 + s.length`. Four characters a step: a third less
- * time than one at a time from 8 characters up.
+ * returns -1, having written garbage, when it is not. Room: `1 + s.length`. Four characters a step: 10 to 20 % less
+ * time than one at a time, for 8 to 31 characters.
  */
 export function writeAsciiFixStr(buf: Buffer, pos: number, s: string): number {
   const len = s.length;

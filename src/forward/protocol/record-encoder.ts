@@ -5,8 +5,6 @@ import { maxUtf8Bytes, writeAsciiFixStr, writeHeader, writeNumber, writeUtf8Str 
 import { isPlainObject } from "./plain-object.js";
 
 const MAX_DEPTH = 512;
-/** Strings shorter than this go through the JS loop of `writeAsciiFixStr`; longer ones, one native UTF-8 write is faster. */
-const ASCII_LOOP_MAX = 32;
 /** Strings up to this many UTF-16 units are written without counting their bytes first. */
 const ONE_PASS_MAX = 4096;
 /** msgpackr's REUSE_BUFFER_MODE | RESET_BUFFER_MODE: pack into msgpackr's own reused buffer. */
@@ -218,7 +216,8 @@ export class RecordEncoder {
   }
 
   #str(s: string): void {
-    if (s.length < ASCII_LOOP_MAX) {
+    // A fixstr holds fewer than 32 bytes; the JS loop beats a native write for such short strings.
+    if (s.length < 32) {
       this.#ensure(1 + s.length);
       const end = writeAsciiFixStr(this.#buf, this.#pos, s);
       if (end >= 0) this.#pos = end;
