@@ -16,6 +16,7 @@ export const ForwardErrorCode = {
   INVALID_TIME: "FORWARD_INVALID_TIME",
   INVALID_CALL: "FORWARD_INVALID_CALL",
   TLS_FILES: "FORWARD_TLS_FILES",
+  RESOLVE_FAILED: "FORWARD_RESOLVE_FAILED",
 } as const;
 
 /** One of the `FORWARD_*` codes. */
@@ -148,5 +149,15 @@ export class ForwardInvalidCallError extends ForwardError {
 export class ForwardTlsFilesError extends ForwardError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("FORWARD_TLS_FILES", message, options);
+  }
+}
+
+/**
+ * A server's host name or SRV name could not be resolved (no such name, no answer, DNS server unreachable). The
+ * addresses found last stay in use; the lookup is tried again on schedule. Code `FORWARD_RESOLVE_FAILED`.
+ */
+export class ForwardResolveError extends ForwardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("FORWARD_RESOLVE_FAILED", message, options);
   }
 }

@@ -6,7 +6,7 @@ import { connect } from "../transport/connect.js";
 import { Connection, type ConnectionOptions } from "../transport/connection.js";
 import { backoffDelay } from "./backoff.js";
 import { pickWeighted } from "./balance.js";
-import { systemClock, type Clock, type Timer } from "./clock.js";
+import { systemClock, type Clock, type Timer } from "../clock.js";
 import { LatencyRecorder } from "./latency.js";
 
 /** Health of one server: `idle` (not connected, not needed yet), `connecting`, `up`, `down` (waiting to re-probe), `failed` (out of rotation for good). */

@@ -1,7 +1,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { ForwardConnectError, ForwardConnectTimeoutError, ForwardError } from "../errors.js";
-import type { Clock } from "../servers/clock.js";
+import type { Clock } from "../clock.js";
 
 /** Where and how to open a socket to a Forward server. */
 export interface ConnectOptions {

@@ -19,7 +19,7 @@ import {
   type Helo,
 } from "../protocol/handshake.js";
 import { ReplyDecoder, type ServerValue } from "../protocol/reply-decoder.js";
-import type { Clock, Timer } from "../servers/clock.js";
+import type { Clock, Timer } from "../clock.js";
 import { connect, type ConnectOptions } from "./connect.js";
 import { InFlightWindow, type InFlightKey, type InFlightLimits } from "./in-flight.js";
 
