@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import os from "node:os";
 import type tls from "node:tls";
 import { InvalidOptionError } from "../errors.js";
@@ -23,6 +24,12 @@ export interface ForwardServerOptions {
   port?: number;
   /** Unix socket path; when set, `host` and `port` are ignored. */
   path?: string;
+  /**
+   * A DNS SRV name (`_fluentd._tcp.aggregators.logging.svc.cluster.local`): its records' targets and ports are the
+   * servers, the lowest priority takes the traffic (the next only while every one before is down), weights share
+   * it. Replaces `host`, `port` and `path`; `weight` and `standby` do not apply.
+   */
+  srv?: string;
   /**
    * `true`, Node TLS options (`ca`, `cert`/`key` for mutual TLS, `servername`, `rejectUnauthorized`), or a function
    * giving them for each new connection, such as `tlsFiles({ caFile, certFile, keyFile })` (files renewed in place
@@ -118,11 +125,26 @@ export interface ForwardSinkOptions {
    * waits for ever while every server is down. Default `10000` ms.
    */
   closeTimeoutMs?: number;
+  /**
+   * How server names are resolved. A host name stands for every address it resolves to, each balanced as a server
+   * of its own: `refreshMs` (default `30000`, at least `1000`) is how often names are resolved again (sooner when
+   * the records' TTL is shorter, with `servers`); `servers` queries those DNS servers (`"10.0.0.2:53"`) instead of
+   * the system's resolver (getaddrinfo: /etc/hosts and search domains apply, no TTL); `timeoutMs` (default `5000`)
+   * bounds one query to them.
+   */
+  dns?: { refreshMs?: number; servers?: string[]; timeoutMs?: number };
+  /**
+   * Opt-in: a connection older than this (0–10 % less, at random, so a fleet does not reconnect in step) takes no
+   * more frames, closes once its acks are in, and a new one is opened: behind a load balancer or a ClusterIP the
+   * sinks spread over replicas that were added. At least `1000`. Default: connections live until they fail.
+   */
+  maxConnectionAgeMs?: number;
 }
 
 /** A server with every option resolved. */
 export interface ResolvedServer {
   host: string;
+  srv: string | undefined;
   port: number;
   path: string | undefined;
   tls: tls.ConnectionOptions | (() => tls.ConnectionOptions) | undefined;
@@ -150,6 +172,10 @@ export interface ResolvedOptions {
   maxInFlightBytes: number;
   overflow: OverflowPolicy;
   closeTimeoutMs: number;
+  dns: { refreshMs: number; servers: string[] | undefined; timeoutMs: number };
+  maxConnectionAgeMs: number | undefined;
+  /** The sink-level credentials, the defaults of every server (`setServers` too). */
+  credentials: Partial<Pick<ResolvedServer, "sharedKey" | "username" | "password">>;
 }
 
 const SINK_KEYS = [
@@ -175,8 +201,21 @@ const SINK_KEYS = [
   "overflow",
   "maxInFlightBytes",
   "closeTimeoutMs",
+  "dns",
+  "maxConnectionAgeMs",
 ] as const;
-const SERVER_KEYS = ["host", "port", "path", "tls", "weight", "standby", "sharedKey", "username", "password"];
+const SERVER_KEYS = [
+  "host",
+  "port",
+  "path",
+  "srv",
+  "tls",
+  "weight",
+  "standby",
+  "sharedKey",
+  "username",
+  "password",
+];
 const MODES: ForwardMode[] = ["PackedForward", "Message", "Forward", "CompressedPackedForward"];
 const OVERFLOWS: OverflowPolicy[] = ["block", "dropOldest", "dropNewest"];
 const DAY_MS = 86_400_000;
@@ -202,7 +241,19 @@ function optionalString(name: string, value: unknown): string | undefined {
 function server(where: string, raw: object, defaults: Partial<ResolvedServer>): ResolvedServer {
   const o = raw as Record<string, unknown>;
   const path = stringOption(`${where}path`, o.path, undefined);
+  const srv = stringOption(`${where}srv`, o.srv, undefined);
+  if (srv !== undefined) {
+    for (const key of ["host", "port", "path", "weight", "standby"]) {
+      if (o[key] !== undefined) {
+        throw new InvalidOptionError(
+          `${where}${key}`,
+          `cannot be combined with "srv": the SRV records give the servers, their ports, priorities and weights`,
+        );
+      }
+    }
+  }
   return {
+    srv,
     host: stringOption(`${where}host`, o.host, "127.0.0.1"),
     port: integerOption(`${where}port`, o.port, 24224, 1, 65535),
     path,
@@ -227,27 +278,28 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
   };
   let servers: ResolvedServer[];
   if (o.servers !== undefined) {
-    if (!Array.isArray(o.servers) || o.servers.length === 0) {
-      throw new InvalidOptionError(
-        "servers",
-        `expected a non-empty array of servers, got ${describe(o.servers)}`,
-      );
-    }
     for (const key of ["host", "port", "path", "tls"]) {
       if (o[key] !== undefined) {
         throw new InvalidOptionError(key, `cannot be combined with "servers"; set it on each server instead`);
       }
     }
-    servers = o.servers.map((s: unknown, i: number) => {
-      assertObject(`servers[${i}]`, s);
-      rejectUnknownKeys(`servers[${i}]`, s, SERVER_KEYS);
-      return server(`servers[${i}].`, s, credentials);
-    });
-    if (servers.every((s) => s.standby)) {
-      throw new InvalidOptionError("servers", "at least one server must not be a standby");
-    }
+    servers = resolveServers(o.servers, credentials);
   } else {
     servers = [server("", { host: o.host, port: o.port, path: o.path, tls: o.tls }, credentials)];
+  }
+
+  assertObject("dns", o.dns, true);
+  const dns = (o.dns ?? {}) as Record<string, unknown>;
+  rejectUnknownKeys("dns", dns, ["refreshMs", "servers", "timeoutMs"]);
+  let dnsServers: string[] | undefined;
+  if (dns.servers !== undefined) {
+    if (!Array.isArray(dns.servers) || dns.servers.length === 0 || !dns.servers.every(isDnsServer)) {
+      throw new InvalidOptionError(
+        "dns.servers",
+        `expected a non-empty array of DNS server addresses such as ["10.0.0.2", "10.0.0.2:5353", "[::1]:53"], got ${describe(dns.servers)}`,
+      );
+    }
+    dnsServers = dns.servers as string[];
   }
 
   assertObject("reconnect", o.reconnect, true);
@@ -284,6 +336,7 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
 
   return {
     servers,
+    credentials,
     mode,
     compressionLevel: integerOption("compressionLevel", o.compressionLevel, 1, 1, 9),
     eventTime: booleanOption("eventTime", o.eventTime, true),
@@ -307,6 +360,15 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
     ),
     overflow: enumOption("overflow", o.overflow, "block", OVERFLOWS),
     closeTimeoutMs: integerOption("closeTimeoutMs", o.closeTimeoutMs, 10_000, 0),
+    dns: {
+      refreshMs: integerOption("dns.refreshMs", dns.refreshMs, 30_000, 1000, DAY_MS),
+      servers: dnsServers,
+      timeoutMs: integerOption("dns.timeoutMs", dns.timeoutMs, 5000, 1, 60_000),
+    },
+    maxConnectionAgeMs:
+      o.maxConnectionAgeMs === undefined
+        ? undefined
+        : integerOption("maxConnectionAgeMs", o.maxConnectionAgeMs, 0, 1000, DAY_MS),
   };
 }
 
@@ -318,4 +380,40 @@ export function closeTimeoutMs(options: { timeoutMs?: number }, fallback: number
   assertObject("options", options);
   rejectUnknownKeys("", options, ["timeoutMs"]);
   return integerOption("timeoutMs", options.timeoutMs, fallback, 0);
+}
+
+/**
+ * Validates a list of servers as `servers` takes them (for the constructor and `setServers`); `credentials` are the
+ * sink-level defaults. Throws InvalidOptionError naming the server and the option.
+ */
+export function resolveServers(
+  list: unknown,
+  credentials: Partial<Pick<ResolvedServer, "sharedKey" | "username" | "password">>,
+): ResolvedServer[] {
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new InvalidOptionError("servers", `expected a non-empty array of servers, got ${describe(list)}`);
+  }
+  const servers = list.map((s: unknown, i: number) => {
+    assertObject(`servers[${i}]`, s);
+    rejectUnknownKeys(`servers[${i}]`, s, SERVER_KEYS);
+    return server(`servers[${i}].`, s, credentials);
+  });
+  if (servers.every((s) => s.standby)) {
+    throw new InvalidOptionError("servers", "at least one server must not be a standby");
+  }
+  return servers;
+}
+
+/** `10.0.0.2`, `10.0.0.2:5353`, `::1`, `[::1]:53`: what `dns.Resolver#setServers` takes. */
+function isDnsServer(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(value);
+  if (bracketed) return isIP(bracketed[1]!) === 6 && validPort(bracketed[2]);
+  if (isIP(value) !== 0) return true;
+  const [host, port, ...rest] = value.split(":");
+  return rest.length === 0 && isIP(host!) === 4 && validPort(port);
+}
+
+function validPort(port: string | undefined): boolean {
+  return port === undefined || (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535);
 }

@@ -6,7 +6,14 @@ import { DropReporter } from "./batching/drops.js";
 import { FrameBuffer } from "./batching/frame-buffer.js";
 import type { Frame } from "./batching/frame.js";
 import { ForwardCloseTimeoutError, ForwardInvalidCallError, ForwardInvalidRecordError } from "./errors.js";
-import { closeTimeoutMs, resolveOptions, type ForwardSinkOptions, type ResolvedOptions } from "./options.js";
+import {
+  closeTimeoutMs,
+  resolveOptions,
+  resolveServers,
+  type ForwardServerOptions,
+  type ForwardSinkOptions,
+  type ResolvedOptions,
+} from "./options.js";
 import { readTime, type TimeParts } from "./protocol/event-time.js";
 import { isPlainObject } from "./protocol/plain-object.js";
 import { ServerPool, type ServerInfo } from "./servers/server-pool.js";
@@ -447,6 +454,19 @@ export class ForwardSink extends Writable {
     };
     if (destroy && !this.destroyed) this.destroy();
     return this.#finalReport;
+  }
+
+  /**
+   * Replaces the servers at run time (for service discovery such as Consul or etcd, and the command's SIGHUP), with
+   * the same validation and defaults as the `servers` option (throws `INVALID_OPTION`). A server in both lists keeps
+   * its connection; a new one takes traffic at once; one that left takes no new frames, and closes once what it has
+   * in flight is acknowledged (or re-sent to the others if it fails): nothing is lost, and nothing is sent twice
+   * beyond what was in flight.
+   */
+  setServers(servers: ForwardServerOptions[]): void {
+    const o = this.#opts;
+    this.#pool.setServers(resolveServers(servers, o.credentials));
+    this.#dispatch();
   }
 
   /** Counters (see SinkStats for the invariant they keep), buffer occupancy and per-server health. */

@@ -131,6 +131,8 @@ export function closeAfterHelo(): Promise<TestServer> {
 
 /** What a ForwardReceiver does besides receiving properly. */
 export interface ForwardReceiverOptions {
+  /** The loopback address to listen on (default 127.0.0.1; any 127.x.y.z works on Linux). */
+  host?: string;
   /** Ack frames that carry `option.chunk` (default true). */
   ack?: boolean;
   /** Record field that identifies an event, for duplicate counting (default "id"). */
@@ -156,7 +158,7 @@ export interface ForwardReceiverOptions {
  * (connections destroyed, un-acked frames lost); `start()` listens again on the same port.
  */
 export class ForwardReceiver implements TestServer {
-  readonly host = "127.0.0.1";
+  readonly host: string;
   port = 0;
   connections = 0;
   bytesRead = 0;
@@ -180,7 +182,9 @@ export class ForwardReceiver implements TestServer {
     Pick<ForwardReceiverOptions, "sharedKey" | "dropConnectionAfterFrames">;
 
   constructor(options: ForwardReceiverOptions = {}) {
+    this.host = options.host ?? "127.0.0.1";
     this.opts = {
+      host: this.host,
       ack: true,
       idField: "id",
       serverHostname: "receiver.test",

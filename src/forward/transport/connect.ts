@@ -5,7 +5,10 @@ import type { Clock } from "../clock.js";
 
 /** Where and how to open a socket to a Forward server. */
 export interface ConnectOptions {
+  /** The address to connect to (an IP, or a name `net.connect` resolves). */
   host: string;
+  /** The DNS name `host` was resolved from, if any: the name TLS verifies. */
+  name?: string | undefined;
   port: number;
   /** Unix socket path; when set, `host` and `port` are ignored. */
   path: string | undefined;
@@ -31,7 +34,8 @@ export function connect(
   try {
     if (o.tls) {
       const options = typeof o.tls === "function" ? o.tls() : o.tls;
-      const servername = options.servername ?? (o.path || net.isIP(o.host) ? undefined : o.host);
+      const name = o.name ?? o.host;
+      const servername = options.servername ?? (o.path || net.isIP(name) ? undefined : name);
       socket = tls.connect({
         ...options,
         ...(o.path ? { path: o.path } : { host: o.host, port: o.port }),

@@ -66,7 +66,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #inFlight: InFlightWindow;
   #helo: Helo | undefined;
   #pingSalt = "";
-  /** False once the server said `keepalive: false` and a frame was written: one frame per connection. */
+  /**
+   * False once the server said `keepalive: false` and a frame was written (one frame per connection), or once the
+   * connection is drained: it then closes when the frames in flight are settled.
+   */
   #accepting = true;
   /** False while the sink holds nothing: the socket and timers then do not keep the process alive. */
   #ref = true;
@@ -96,6 +99,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** True when a frame may be written now. */
   get writable(): boolean {
     return this.#state === "ready" && this.#accepting && this.#inFlight.hasRoom;
+  }
+
+  /**
+   * Takes no more frames and closes, without error, once the frames in flight are settled (acked, or taken by the
+   * socket): a server leaving the rotation, or a connection old enough to be replaced. The ack deadline still holds.
+   */
+  drain(): void {
+    this.#accepting = false;
+    if (this.#state === "idle" || this.#state === "connecting" || this.#inFlight.size === 0) this.close();
   }
 
   /** Frames written and not settled. */
