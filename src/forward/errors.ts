@@ -17,6 +17,7 @@ export const ForwardErrorCode = {
   INVALID_CALL: "FORWARD_INVALID_CALL",
   TLS_FILES: "FORWARD_TLS_FILES",
   RESOLVE_FAILED: "FORWARD_RESOLVE_FAILED",
+  HEARTBEAT_TIMEOUT: "FORWARD_HEARTBEAT_TIMEOUT",
 } as const;
 
 /** One of the `FORWARD_*` codes. */
@@ -159,5 +160,16 @@ export class ForwardTlsFilesError extends ForwardError {
 export class ForwardResolveError extends ForwardError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("FORWARD_RESOLVE_FAILED", message, options);
+  }
+}
+
+/**
+ * Acks off: the server did not acknowledge a heartbeat within `heartbeat.timeoutMs` — frozen (SIGSTOP, a stuck
+ * process), or the network is cut while the connection looks open. Its frames go to the other servers. Code
+ * `FORWARD_HEARTBEAT_TIMEOUT`.
+ */
+export class ForwardHeartbeatTimeoutError extends ForwardError {
+  constructor(message: string) {
+    super("FORWARD_HEARTBEAT_TIMEOUT", message);
   }
 }

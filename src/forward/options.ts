@@ -139,6 +139,15 @@ export interface ForwardSinkOptions {
    * sinks spread over replicas that were added. At least `1000`. Default: connections live until they fail.
    */
   maxConnectionAgeMs?: number;
+  /**
+   * Acks off, TCP and TLS servers: every `intervalMs` (default `1000`) a message with no event asks the server for
+   * an ack; one not answered within `timeoutMs` (default `10000`) fails the connection with
+   * `FORWARD_HEARTBEAT_TIMEOUT`, and its frames go to the other servers: a frozen or cut-off server is noticed even
+   * though nothing else answers. The first answer also confirms at once that the server wants no handshake
+   * (`handshakeGraceMs`). Fluentd and Fluent Bit answer it and store nothing; `false` for a server that does not
+   * acknowledge. With acks the ack deadline does this work.
+   */
+  heartbeat?: { intervalMs?: number; timeoutMs?: number } | false;
 }
 
 /** A server with every option resolved. */
@@ -174,6 +183,7 @@ export interface ResolvedOptions {
   closeTimeoutMs: number;
   dns: { refreshMs: number; servers: string[] | undefined; timeoutMs: number };
   maxConnectionAgeMs: number | undefined;
+  heartbeat: { intervalMs: number; timeoutMs: number } | undefined;
   /** The sink-level credentials, the defaults of every server (`setServers` too). */
   credentials: Partial<Pick<ResolvedServer, "sharedKey" | "username" | "password">>;
 }
@@ -203,6 +213,7 @@ const SINK_KEYS = [
   "closeTimeoutMs",
   "dns",
   "maxConnectionAgeMs",
+  "heartbeat",
 ] as const;
 const SERVER_KEYS = [
   "host",
@@ -365,6 +376,7 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
       servers: dnsServers,
       timeoutMs: integerOption("dns.timeoutMs", dns.timeoutMs, 5000, 1, 60_000),
     },
+    heartbeat: heartbeatOption(o.heartbeat),
     maxConnectionAgeMs:
       o.maxConnectionAgeMs === undefined
         ? undefined
@@ -416,4 +428,20 @@ function isDnsServer(value: unknown): boolean {
 
 function validPort(port: string | undefined): boolean {
   return port === undefined || (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535);
+}
+
+function heartbeatOption(value: unknown): ResolvedOptions["heartbeat"] {
+  if (value === false) return undefined;
+  assertObject("heartbeat", value, true);
+  const o = (value ?? {}) as Record<string, unknown>;
+  rejectUnknownKeys("heartbeat", o, ["intervalMs", "timeoutMs"]);
+  const intervalMs = integerOption("heartbeat.intervalMs", o.intervalMs, 1000, 100, DAY_MS);
+  const timeoutMs = integerOption(
+    "heartbeat.timeoutMs",
+    o.timeoutMs,
+    Math.max(10_000, intervalMs),
+    intervalMs,
+    DAY_MS,
+  );
+  return { intervalMs, timeoutMs };
 }

@@ -148,3 +148,19 @@ export function encodePackedFrame(tag: Buffer, body: Buffer, options: FrameOptio
   const end = writeOptions(frame, head + body.length, options);
   return frame.subarray(start, end);
 }
+
+/** The tag of heartbeat messages: they carry no event, so no store ever sees it. */
+export const HEARTBEAT_TAG = "uwsgi-forward.heartbeat";
+
+/**
+ * A heartbeat: a Forward-mode message with no entries that asks for an ack, `[tag, [], {chunk}]`. Fluentd and
+ * Fluent Bit acknowledge it and emit nothing: proof that the server reads and answers.
+ */
+export function encodeHeartbeat(chunk: string): Buffer {
+  const frame = Buffer.allocUnsafe(HEARTBEAT_TAG.length + chunk.length + 32);
+  let pos = writeHeader(frame, 0, "array", 3);
+  pos = writeStr(frame, pos, HEARTBEAT_TAG);
+  pos = writeHeader(frame, pos, "array", 0);
+  pos = writeOptions(frame, pos, { chunk });
+  return frame.subarray(0, pos);
+}

@@ -312,6 +312,8 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
               },
         connectTimeoutMs: o.connectTimeoutMs,
         handshakeGraceMs: o.handshakeGraceMs,
+        // With acks the ack deadline notices a silent server; Fluentd's in_unix never acks at all.
+        heartbeat: o.requireAck || s.path !== undefined ? undefined : o.heartbeat,
         ackTimeoutMs: o.ackTimeoutMs,
         requireAck: o.requireAck,
         maxInFlightBytes: o.maxInFlightBytes,
@@ -473,6 +475,21 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       this.emit("settled", frame, e.info, latencyMs);
       if (conn.writable) this.emit("writable");
     });
+    conn.on("stalled", (error) => {
+      this.#transition(e, "stall");
+      e.healthy = false;
+      this.#report(e, error, true);
+      // Its share goes to the others now; a lower tier may be needed.
+      this.demand();
+      this.emit("writable");
+    });
+    conn.on("resumed", () => {
+      this.#transition(e, "resume");
+      e.healthy = true;
+      // The fault ends with a delivered frame, which also brings the `connect` it owes.
+      e.silentUp = true;
+      this.emit("writable");
+    });
     conn.on("close", (error, frames) => this.#onClose(e, conn, error, frames));
     conn.connect();
   }
@@ -497,7 +514,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     e.conn = undefined;
     this.#clock.clearTimeout(e.ageTimer);
     e.ageTimer = undefined;
-    const wasUp = e.state === "up" || e.state === "draining";
+    const wasUp = e.state === "up" || e.state === "stalled" || e.state === "draining";
     if (e.removed) {
       this.#forget(e, error, frames, wasUp);
       return;

@@ -5,10 +5,12 @@ import {
   ForwardAuthError,
   ForwardConnectionClosedError,
   ForwardHandshakeTimeoutError,
+  ForwardHeartbeatTimeoutError,
   ForwardProtocolError,
   ForwardWriteTimeoutError,
 } from "../errors.js";
-import type { Frame } from "../batching/frame.js";
+import { newChunkId, type Frame } from "../batching/frame.js";
+import { encodeHeartbeat } from "../protocol/frame-encoder.js";
 import {
   buildPing,
   checkPong,
@@ -29,6 +31,11 @@ export interface ConnectionOptions extends ConnectOptions, InFlightLimits {
   credentials: Credentials | undefined;
   /** Without credentials and acks: how long written frames wait, unconfirmed, for a HELO or an error (0: not at all). */
   handshakeGraceMs: number;
+  /**
+   * Heartbeats (acks off, TCP/TLS): a message with no event that asks for an ack, sent every `intervalMs` while the
+   * last was answered; one unanswered for `timeoutMs` fails the connection. Undefined: none.
+   */
+  heartbeat: { intervalMs: number; timeoutMs: number } | undefined;
   ackTimeoutMs: number;
   requireAck: boolean;
 }
@@ -41,6 +48,14 @@ export interface ConnectionEvents {
   written: [frame: Frame];
   /** A frame was acked (acks on) or fully written (acks off). */
   settled: [frame: Frame, latencyMs: number];
+  /**
+   * Acks off: a heartbeat went unanswered for `heartbeat.timeoutMs`. The connection takes no more frames but stays
+   * open, so that a server that was only frozen still reads what its kernel holds; `resumed` if it answers again,
+   * a failure at the write deadline (`ackTimeoutMs`) if it does not.
+   */
+  stalled: [error: ForwardHeartbeatTimeoutError];
+  /** The stalled server answered its heartbeat: frames may be written again. */
+  resumed: [];
   /** The connection is over. `error` is undefined for an expected close; `frames` were in flight and must be re-sent. */
   close: [error: Error | undefined, frames: Frame[]];
 }
@@ -56,6 +71,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #handshakeTimer: Timer | undefined;
   #ackTimer: Timer | undefined;
   #graceTimer: Timer | undefined;
+  #heartbeatTimer: Timer | undefined;
+  /** The heartbeat waiting for its ack, and when it was sent (on the clock). */
+  #heartbeat: { chunk: string; sentAt: number } | undefined;
+  /** A heartbeat went unanswered: no frames are written until one is answered; the error to fail with at the deadline. */
+  #stalled: ForwardHeartbeatTimeoutError | undefined;
   /**
    * Acks off, no shared key, early in the connection: frames the socket took are not confirmed yet, because a
    * server that wants a handshake (or is not a Forward input) drops them and says so only by answering. They are
@@ -98,7 +118,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** True when a frame may be written now. */
   get writable(): boolean {
-    return this.#state === "ready" && this.#accepting && this.#inFlight.hasRoom;
+    return (
+      this.#state === "ready" && this.#accepting && this.#stalled === undefined && this.#inFlight.hasRoom
+    );
   }
 
   /**
@@ -123,6 +145,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#handshakeTimer?.[method]();
     this.#ackTimer?.[method]();
     this.#graceTimer?.[method]();
+    this.#heartbeatTimer?.[method]();
   }
 
   #timer(fn: () => void, ms: number): Timer {
@@ -172,7 +195,62 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#unconfirmed = [];
       this.#graceTimer = this.#timer(() => this.#endGrace(), handshakeGraceMs);
     }
+    // A `keepalive: false` server closes after the first message: a heartbeat would be that message.
+    if (this.#options.heartbeat && this.#helo?.keepalive !== false) this.#sendHeartbeat();
     this.emit("ready");
+  }
+
+  /** Sends a heartbeat and waits for its ack; the same timer then sends the next one or gives up. */
+  #sendHeartbeat(): void {
+    const chunk = newChunkId();
+    this.#heartbeat = { chunk, sentAt: this.#clock.now() };
+    this.#socket!.write(encodeHeartbeat(chunk));
+    this.#armHeartbeat(this.#options.heartbeat!.timeoutMs);
+  }
+
+  #armHeartbeat(ms: number): void {
+    this.#clock.clearTimeout(this.#heartbeatTimer);
+    this.#heartbeatTimer = this.#timer(() => this.#onHeartbeatTimer(), Math.max(1, ms));
+  }
+
+  #onHeartbeatTimer(): void {
+    this.#heartbeatTimer = undefined;
+    if (this.#state !== "ready") return;
+    const beat = this.#heartbeat;
+    if (beat === undefined) {
+      this.#sendHeartbeat();
+      return;
+    }
+    const { timeoutMs } = this.#options.heartbeat!;
+    const waited = this.#clock.now() - beat.sentAt;
+    if (this.#stalled) {
+      // Still no answer at the write deadline: the server is gone, not paused.
+      this.#fail(this.#stalled);
+      return;
+    }
+    if (waited < timeoutMs) {
+      this.#armHeartbeat(timeoutMs - waited);
+      return;
+    }
+    this.#stalled = new ForwardHeartbeatTimeoutError(
+      `${this.#options.label} did not answer a heartbeat within ${timeoutMs} ms (frozen, or the network is cut)`,
+    );
+    this.#armHeartbeat(this.#options.ackTimeoutMs);
+    this.emit("stalled", this.#stalled);
+  }
+
+  /** The server answered the heartbeat: it reads and speaks Forward without a handshake. */
+  #onHeartbeatAck(): void {
+    this.#heartbeat = undefined;
+    if (this.#stalled) {
+      this.#stalled = undefined;
+      this.emit("resumed");
+    }
+    if (this.#unconfirmed) {
+      this.#clock.clearTimeout(this.#graceTimer);
+      this.#endGrace();
+    }
+    if (this.#state === "ready") this.#armHeartbeat(this.#options.heartbeat!.intervalMs);
   }
 
   /** The server let the grace pass without a HELO or an error: what it took so far counts as written. */
@@ -220,6 +298,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (value instanceof Map && value.has("ack")) {
       const ack = value.get("ack");
       const chunk = Buffer.isBuffer(ack) ? ack.toString("latin1") : undefined;
+      if (chunk !== undefined && chunk === this.#heartbeat?.chunk) {
+        this.#onHeartbeatAck();
+        return;
+      }
       const frame = chunk === undefined ? undefined : this.#inFlight.get(chunk);
       if (!frame || !this.#options.requireAck) {
         throw new ForwardProtocolError(`${label} acknowledged an unknown chunk ${JSON.stringify(chunk)}`);
@@ -358,7 +440,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#clock.clearTimeout(this.#handshakeTimer);
     this.#clock.clearTimeout(this.#ackTimer);
     this.#clock.clearTimeout(this.#graceTimer);
-    this.#handshakeTimer = this.#ackTimer = this.#graceTimer = undefined;
+    this.#clock.clearTimeout(this.#heartbeatTimer);
+    this.#handshakeTimer = this.#ackTimer = this.#graceTimer = this.#heartbeatTimer = undefined;
+    this.#heartbeat = this.#stalled = undefined;
     this.#unconfirmed = undefined;
     const frames = this.#inFlight.takeAll();
     const socket = this.#socket;

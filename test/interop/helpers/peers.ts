@@ -52,6 +52,8 @@ export interface Peer {
 /** Options both Forward peers take: each maps to the start script's flag of the same name (see the peers' README). */
 export interface ForwardPeerOptions {
   port: number;
+  /** Listen address (default 127.0.0.1; any 127.x.y.z, so several peers can share a port). */
+  bind?: string;
   workdir?: string;
   out?: string;
   sharedKey?: string;
@@ -98,6 +100,7 @@ export interface NorikraOptions {
 
 function authFlags(o: ForwardPeerOptions): string[] {
   const flags: string[] = [];
+  if (o.bind !== undefined) flags.push("--bind", o.bind);
   if (o.sharedKey !== undefined) flags.push("--shared-key", o.sharedKey);
   if (o.selfHostname !== undefined) flags.push("--self-hostname", o.selfHostname);
   for (const u of o.users ?? []) flags.push("--user", u.username, "--password", u.password);
@@ -184,7 +187,14 @@ export function startFluentd(o: FluentdOptions): Promise<Peer> {
     const workdir = configDir(o.workdir, "fluentd");
     const config = path.join(workdir, "uwsgi-forward-fluentd.conf");
     writeFileSync(config, fluentdConfig(o));
-    o = { port: o.port, workdir, config, timeoutS: o.timeoutS, ...(o.out ? { out: o.out } : {}) };
+    o = {
+      port: o.port,
+      bind: o.bind,
+      workdir,
+      config,
+      timeoutS: o.timeoutS,
+      ...(o.out ? { out: o.out } : {}),
+    };
   }
   const flags = ["--port", String(o.port), ...authFlags(o), ...common(o)];
   if (o.norikra !== undefined) flags.push("--norikra", o.norikra);
