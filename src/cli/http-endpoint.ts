@@ -13,6 +13,8 @@ export interface HttpEndpointHandlers {
   metrics(): string;
   /** A handler threw (a bug): the request got a 500, the endpoint goes on. */
   onError(err: unknown): void;
+  /** A request's response was not taken within `responseDeadlineMs`: its connection was destroyed. */
+  onCutOff?(path: string): void;
 }
 
 /**
@@ -46,6 +48,12 @@ export interface HttpLimits {
   readonly maxHeaderBytes: number;
   readonly maxRequestsPerSocket: number;
 }
+
+/** The status a client error gets, by Node's error code (anything else: 400). */
+const CLIENT_ERRORS: Readonly<Record<string, string>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: "408 Request Timeout",
+  HPE_HEADER_OVERFLOW: "431 Request Header Fields Too Large",
+};
 
 const PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
@@ -81,17 +89,16 @@ export class HttpEndpoint {
     });
     server.maxConnections = limits.maxConnections;
     server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
-    server.setTimeout(limits.responseDeadlineMs);
     const endpoint = new HttpEndpoint(server, handlers, limits);
     server.on("request", (req, res) => endpoint.#serve(req, res));
     server.on("connection", (socket: Socket) => {
       endpoint.#sockets.add(socket);
       socket.once("close", () => endpoint.#sockets.delete(socket));
     });
-    // A malformed request (bad head, too large, timed out): answer 400 when the socket can still take it.
-    server.on("clientError", (_err, socket: Socket) => {
-      if (socket.writable)
-        socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    // A request that is malformed, too large or too slow: answer its status when the socket can still take it.
+    server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+      const status = CLIENT_ERRORS[err.code ?? ""] ?? "400 Bad Request";
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     server.listen(address.port, address.host);
@@ -121,10 +128,13 @@ export class HttpEndpoint {
   #serve(req: IncomingMessage, res: ServerResponse): void {
     // A body is never read: discard it, so the connection can serve the next request.
     req.resume();
-    const deadline = setTimeout(() => req.socket.destroy(), this.limits.responseDeadlineMs);
+    const path = (req.url ?? "").split("?", 1)[0] as string;
+    const deadline = setTimeout(() => {
+      req.socket.destroy();
+      this.handlers.onCutOff?.(path);
+    }, this.limits.responseDeadlineMs);
     deadline.unref();
     res.once("close", () => clearTimeout(deadline));
-    const path = (req.url ?? "").split("?", 1)[0] as string;
     if (!PATHS.has(path)) {
       reply(res, 404, "text/plain; charset=utf-8", `not found: try /healthz, /readyz or /metrics\n`);
       return;
