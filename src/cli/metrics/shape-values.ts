@@ -104,7 +104,7 @@ function writeIndexed(out: Exposition, metric: FieldMetric, record: EventRecord,
 }
 
 function write(out: Exposition, metric: FieldMetric, value: number, labels: MetricLabels): void {
-  const scaled = metric.scale === undefined ? value : value * metric.scale;
+  const scaled = metric.divisor === undefined ? value : value / metric.divisor;
   if (metric.type === "counter") out.counter(metric.name, metric.help, scaled, labels);
   else out.gauge(metric.name, metric.help, scaled, labels);
 }

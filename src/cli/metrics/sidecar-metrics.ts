@@ -9,7 +9,8 @@ import type { MetricShape } from "./uwsgi-metrics.js";
 
 const DROP_REASONS: readonly DropReason[] = ["overflow", "closed", "evicted", "undelivered"];
 const SERVER_STATES: readonly ServerHealth[] = ["idle", "connecting", "up", "down", "failed"];
-const seconds = (ms: number): number => ms / 1000;
+/** Milliseconds as seconds, to the microsecond (no float noise such as 0.009012000000000001). */
+const seconds = (ms: number): number => Math.round(ms * 1000) / 1e6;
 
 /**
  * The sidecar's `/metrics`: its own figures as `uwsgi_forward_*` (the sink's counters, buffer and servers, the

@@ -4,7 +4,7 @@ import type { MetricType } from "./exposition.js";
 export type MetricShape = "summary" | "worker" | "emperor";
 
 /**
- * One record field as one metric: its Prometheus name and type, and the factor to base units (µs → seconds).
+ * One record field as one metric: its Prometheus name and type, and the divisor to base units (µs → seconds).
  * A `field` with `<i>` is a family by position (`socket_<i>_queue`): the position becomes the label `indexLabel`.
  * A `label` puts several fields into one family, told apart by that label's value (`workers_busy` →
  * `uwsgi_workers_by_status{status="busy"}`).
@@ -14,12 +14,13 @@ export interface FieldMetric {
   readonly name: string;
   readonly type: Exclude<MetricType, "histogram">;
   readonly help: string;
-  readonly scale?: number;
+  readonly divisor?: number;
   readonly label?: readonly [name: string, value: string];
   readonly indexLabel?: string;
 }
 
-const MICROS = 1e-6;
+/** µs per second: uWSGI's times are in µs, Prometheus wants seconds. */
+const MICROS = 1e6;
 const gauge = (field: string, name: string, help: string, extra: Partial<FieldMetric> = {}): FieldMetric => ({
   field,
   name,
@@ -67,7 +68,7 @@ export const SUMMARY_METRICS: readonly FieldMetric[] = [
   gauge("rss", "uwsgi_rss_bytes", "Resident memory of every worker (0 without memory-report)."),
   gauge("vsz", "uwsgi_vsz_bytes", "Virtual memory of every worker (0 without memory-report)."),
   counter("running_time", "uwsgi_running_time_seconds_total", "Time spent serving requests.", {
-    scale: MICROS,
+    divisor: MICROS,
   }),
   counter("signals", "uwsgi_signals_total", "Signals handled by the workers."),
   gauge(
@@ -75,20 +76,20 @@ export const SUMMARY_METRICS: readonly FieldMetric[] = [
     "uwsgi_average_response_time_max_seconds",
     "Largest worker avg_rt ((previous + last) / 2).",
     {
-      scale: MICROS,
+      divisor: MICROS,
     },
   ),
   gauge(
     "avg_rt_weighted",
     "uwsgi_average_response_time_weighted_seconds",
     "Workers' avg_rt weighted by their requests.",
-    { scale: MICROS },
+    { divisor: MICROS },
   ),
   gauge(
     "response_time_us",
     "uwsgi_response_time_seconds",
     "Mean response time of the requests that finished since the previous poll.",
-    { scale: MICROS },
+    { divisor: MICROS },
   ),
   gauge("sockets", "uwsgi_sockets", "Number of uWSGI sockets."),
   gauge("socket_<i>_queue", "uwsgi_socket_queue_length", "Connections waiting on a socket.", {
@@ -117,7 +118,7 @@ export const WORKER_METRICS: readonly FieldMetric[] = [
   gauge("rss", "uwsgi_worker_rss_bytes", "Resident memory (0 without memory-report)."),
   gauge("vsz", "uwsgi_worker_vsz_bytes", "Virtual memory (0 without memory-report)."),
   counter("running_time", "uwsgi_worker_running_time_seconds_total", "Time spent serving requests.", {
-    scale: MICROS,
+    divisor: MICROS,
   }),
   gauge(
     "last_spawn",
@@ -127,13 +128,13 @@ export const WORKER_METRICS: readonly FieldMetric[] = [
   counter("respawn_count", "uwsgi_worker_respawn_count_total", "Starts of this worker slot."),
   counter("tx", "uwsgi_worker_transmitted_bytes_total", "Bytes sent to clients."),
   gauge("avg_rt", "uwsgi_worker_average_response_time_seconds", "uWSGI's avg_rt: (previous + last) / 2.", {
-    scale: MICROS,
+    divisor: MICROS,
   }),
   gauge(
     "response_time_us",
     "uwsgi_worker_response_time_seconds",
     "Mean response time of this worker's requests that finished since the previous poll.",
-    { scale: MICROS },
+    { divisor: MICROS },
   ),
   gauge("apps", "uwsgi_worker_apps", "Applications loaded in this worker."),
   gauge("cores", "uwsgi_worker_cores", "Cores of this worker."),
