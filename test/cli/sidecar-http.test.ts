@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { startCli, type CliProcess } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
@@ -174,4 +175,18 @@ test("with --stdout the endpoint answers too, and /readyz names the target that 
   assert.ok(!Number.isNaN(Date.parse(failing?.time ?? "")));
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);
+});
+
+test("an --http address that cannot be listened on is exit 1 with the reason, before any poll", async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const port = (taken.address() as AddressInfo).port;
+  const cli = startCli(t, ["--stdout", "--stats", "/nonexistent.sock", "--http", `127.0.0.1:${port}`]);
+  assert.equal(await cli.exited, 1);
+  assert.match(
+    cli.stderr.join("\n"),
+    new RegExp(`error --http 127\\.0\\.0\\.1:${port}: cannot listen: EADDRINUSE`),
+  );
+  assert.deepEqual(cli.stdout, [], "nothing was polled");
 });
