@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RECORD_SCHEMA, type EventRecord, type ServerStats, type TargetStats } from "../../src/index.js";
@@ -5,6 +7,7 @@ import { readiness } from "../../src/cli/metrics/readiness.js";
 import { SidecarMetrics } from "../../src/cli/metrics/sidecar-metrics.js";
 import type { SidecarSnapshot } from "../../src/cli/metrics/snapshot.js";
 import { SHAPE_METRICS } from "../../src/cli/metrics/uwsgi-metrics.js";
+import { ROOT } from "../helpers/cli-process.js";
 import { findSamples, parsePrometheusText } from "../helpers/prometheus-text.js";
 
 function target(name: string, up: boolean, lastCode?: string): TargetStats {
@@ -199,4 +202,20 @@ test("readiness needs a target that answered and a connected server, names every
     reason: "no poll has finished yet",
   });
   assert.equal(readiness(snapshot(up, { stopping: true })).ready, false);
+});
+
+test("docs/metrics.md has a row for every metric the sidecar can write, and none for a metric it cannot", () => {
+  const source = ["sidecar-metrics.ts", "shape-values.ts", "uwsgi-metrics.ts"]
+    .map((file) => readFileSync(join(ROOT, "src/cli/metrics", file), "utf8"))
+    .join("\n");
+  const written = new Set([...source.matchAll(/"((?:uwsgi|process)_[a-z_]+)"/g)].map((m) => m[1] as string));
+  for (const metrics of Object.values(SHAPE_METRICS)) for (const m of metrics) written.add(m.name);
+  assert.ok(written.size > 80, `${written.size} metrics`);
+  const rows = readFileSync(join(ROOT, "docs/metrics.md"), "utf8")
+    .split("\n")
+    .filter((line) => line.startsWith("| `"));
+  const documented = new Set(rows.map((line) => /^\| `([a-z_]+)`/.exec(line)?.[1]));
+  for (const name of written) assert.ok(documented.has(name), `docs/metrics.md documents ${name}`);
+  for (const name of documented)
+    assert.ok(name && written.has(name), `${name} in docs/metrics.md is written`);
 });
