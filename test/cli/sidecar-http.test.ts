@@ -45,7 +45,7 @@ test("--http serves the readiness and the metrics of a sidecar polling a real uW
   const cli = startCli(t, [
     ...["--stats", uwsgi.stats, "--forward", `127.0.0.1:${receiver.port}`, "--shape", "summary,worker"],
     ...["--interval", "200ms", "--require-ack", "--host-name", "web-1", "--field", "env=test"],
-    ...["--http", "127.0.0.1:0"],
+    ...["--http", "127.0.0.1:0", "--shutdown-timeout", "5s"],
   ]);
   const url = await endpointUrl(cli);
   assert.equal((await fetch(`${url}/healthz`)).status, 200);
@@ -133,8 +133,17 @@ test("--http serves the readiness and the metrics of a sidecar polling a real uW
     new RegExp(`^not ready: no Forward server connected: ${server} (down|connecting)`),
   );
 
+  // SIGTERM: the endpoint answers while the last events wait for a server (up to --shutdown-timeout), then closes.
   cli.child.kill("SIGTERM");
+  await cli.waitForLog(/SIGTERM received: stopping/);
+  const stopping = await fetch(`${url}/readyz`);
+  assert.deepEqual(
+    [stopping.status, await stopping.text()],
+    [503, "not ready: stopping: delivering what is buffered, then exiting\n"],
+  );
+  assert.equal((await fetch(`${url}/healthz`)).status, 200);
   assert.equal(await cli.exited, 0);
+  assert.match(cli.stderr.join("\n"), /stopped: \d+ events .* could not be delivered in time/);
   await assert.rejects(fetch(`${url}/healthz`), "the endpoint is closed once the sidecar has stopped");
 });
 
