@@ -10,6 +10,7 @@ import { parseFlags } from "../../src/cli/config/argv.js";
 import { readConfigFile } from "../../src/cli/config/file.js";
 import { buildConfig, loadConfig } from "../../src/cli/config/load.js";
 import { USAGE_EXIT_CODE } from "../../src/cli/errors.js";
+import { endpointUrl } from "../helpers/cli-http.js";
 import { ROOT, startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { cliTempDir } from "../helpers/cli-temp.js";
@@ -245,8 +246,7 @@ test("the Kubernetes example runs: its uwsgi.ini in a real uWSGI, its sidecar's 
     UWSGI_FORWARD_SHARED_KEY: k.sharedKey,
   };
   const cli = startCli(t, args, env);
-  const line = await cli.waitForLog(/serving \/healthz, \/readyz and \/metrics on /);
-  const url = /on (http:\/\/[^\s"]+)/.exec(line)?.[1] as string;
+  const url = await endpointUrl(cli);
   // memory-report measures a worker after each request it serves: serve one.
   await new Promise<void>((resolve, reject) =>
     request({ socketPath: `${dir}/http.sock`, path: "/" }, (res) => res.resume().on("end", resolve))

@@ -2,16 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
-import { startCli, type CliProcess } from "../helpers/cli-process.js";
+import { endpointUrl } from "../helpers/cli-http.js";
+import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { findSamples, parsePrometheusText, type PromSample } from "../helpers/prometheus-text.js";
-
-/** The endpoint's base URL, from the sidecar's start line. */
-async function endpointUrl(cli: CliProcess): Promise<string> {
-  const line = await cli.waitForLog(/serving \/healthz, \/readyz and \/metrics on /);
-  return /on (http:\/\/[^\s"]+)/.exec(line)?.[1] as string;
-}
 
 async function scrape(url: string): Promise<PromSample[]> {
   const res = await fetch(`${url}/metrics`);

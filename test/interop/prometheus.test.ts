@@ -5,7 +5,8 @@ import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startCli, type CliProcess } from "../helpers/cli-process.js";
+import { endpointUrl } from "../helpers/cli-http.js";
+import { startCli } from "../helpers/cli-process.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { freePort } from "../helpers/forward-receiver.js";
 import { peerTempDir, skipWithoutPeers, startFluentd, waitForEvents } from "./helpers/peers.js";
@@ -100,11 +101,6 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, timeo
 async function readyz(url: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`${url}/readyz`);
   return { status: res.status, text: await res.text() };
-}
-
-async function endpointUrl(cli: CliProcess): Promise<string> {
-  const line = await cli.waitForLog(/serving \/healthz, \/readyz and \/metrics on /);
-  return /on (http:\/\/[^\s"]+)/.exec(line)?.[1] as string;
 }
 
 test(
