@@ -1,10 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
 import { endpointUrl } from "../helpers/cli-http.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { findSamples, parsePrometheusText, type PromSample } from "../helpers/prometheus-text.js";
 
@@ -193,4 +196,24 @@ test("an --http address that cannot be listened on is exit 1 with the reason, be
     new RegExp(`error --http 127\\.0\\.0\\.1:${port}: cannot listen: EADDRINUSE`),
   );
   assert.deepEqual(cli.stdout, [], "nothing was polled");
+});
+
+test("SIGHUP applies a new --log-format at once and keeps the --http address, saying so", async (t) => {
+  const dir = cliTempDir(t);
+  const file = join(dir, "sidecar.yaml");
+  const missing = join(dir, "missing.sock");
+  writeFileSync(file, `stats: ${missing}\nstdout: true\nhttp: 127.0.0.1:0\n`);
+  const cli = startCli(t, ["--config", file]);
+  const url = await endpointUrl(cli);
+  await cli.waitForLog(/target .* failing: UWSGI_STATS_NOT_FOUND/);
+  writeFileSync(file, `stats: ${missing}\nstdout: true\nhttp: 127.0.0.1:1\nlog-format: json\n`);
+  cli.child.kill("SIGHUP");
+  const warning = await cli.waitForLog(/--http cannot change while running/);
+  assert.deepEqual(
+    { ...(JSON.parse(warning) as Record<string, string>), time: "" },
+    { level: "warn", time: "", message: "reload: --http cannot change while running; restart to change it" },
+  );
+  assert.equal((await fetch(`${url}/healthz`)).status, 200, "still served where it was");
+  cli.child.kill("SIGTERM");
+  assert.equal(await cli.exited, 0);
 });
