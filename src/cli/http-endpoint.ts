@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { ListenAddress } from "./config/listen-address.js";
@@ -11,7 +10,7 @@ export interface HttpEndpointHandlers {
   readiness(): Readiness;
   /** `/metrics`: the Prometheus text. */
   metrics(): string;
-  /** A handler threw (a bug): the request got a 500, the endpoint goes on. */
+  /** A handler threw (a bug: the request got a 500) or the server failed after listening; the endpoint goes on. */
   onError(err: unknown): void;
   /** A request's response was not taken within `responseDeadlineMs`: its connection was destroyed. */
   onCutOff?(path: string): void;
@@ -101,13 +100,15 @@ export class HttpEndpoint {
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
-    server.listen(address.port, address.host);
-    await Promise.race([
-      once(server, "listening"),
-      once(server, "error").then(([err]) => {
-        throw err;
-      }),
-    ]);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(address.port, address.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    // Once listening, a server error (none is expected) is reported, never thrown from an event.
+    server.on("error", (err) => handlers.onError(err));
     server.unref();
     return endpoint;
   }

@@ -68,7 +68,9 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: R
       endpoint = await HttpEndpoint.listen(config.http, {
         readiness: () => sidecar.readiness(),
         metrics: () => sidecar.metrics(),
-        onError: (err) => logger.error(`--http: a request failed: ${errorMessage(err)}`),
+        onError: (err) => logger.error(`--http: ${errorMessage(err)}`, { code: errorCode(err) }),
+        onCutOff: (path) =>
+          logger.debug(`--http: a client did not take ${path} in time; its connection was closed`),
       });
     } catch (err) {
       logger.error(`--http ${where}: cannot listen: ${errorCode(err)}: ${errorMessage(err)}`, {
