@@ -8,7 +8,15 @@ import type { SidecarSnapshot } from "./snapshot.js";
 import type { MetricShape } from "./uwsgi-metrics.js";
 
 const DROP_REASONS: readonly DropReason[] = ["overflow", "closed", "evicted", "undelivered"];
-const SERVER_STATES: readonly ServerHealth[] = ["idle", "connecting", "up", "down", "failed"];
+const SERVER_STATES: readonly ServerHealth[] = [
+  "idle",
+  "connecting",
+  "up",
+  "stalled",
+  "draining",
+  "down",
+  "failed",
+];
 /** Milliseconds as seconds, to the microsecond (no float noise such as 0.009012000000000001). */
 const seconds = (ms: number): number => Math.round(ms * 1000) / 1e6;
 
