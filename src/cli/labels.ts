@@ -2,8 +2,9 @@
 export function serverLabel(server: unknown): string {
   if (typeof server === "string") return server;
   if (server && typeof server === "object") {
-    const s = server as { host?: unknown; port?: unknown; path?: unknown; id?: unknown };
+    const s = server as { host?: unknown; port?: unknown; path?: unknown; id?: unknown; srv?: unknown };
     if (typeof s.id === "string") return s.id;
+    if (typeof s.srv === "string") return `srv ${s.srv}`;
     if (typeof s.path === "string") return s.path;
     if (typeof s.host === "string")
       return `${s.host.includes(":") ? `[${s.host}]` : s.host}:${String(s.port ?? 24224)}`;

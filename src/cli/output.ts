@@ -1,5 +1,6 @@
 import type { Writable } from "node:stream";
 import type { EventRecord, ForwardSink } from "../index.js";
+import type { SidecarSinkOptions } from "./config/load.js";
 
 /** What closing an output left undelivered, for the exit log line. */
 export interface OutputCloseReport {
@@ -17,6 +18,11 @@ export interface Output {
   readonly sink: ForwardSink | undefined;
   /** The output's part of the health record: sent, acked, dropped, buffered bytes, server states. */
   health(): EventRecord;
+  /**
+   * Replaces the servers in place (a reload that changed only them): servers in both lists keep their
+   * connections, those that left are drained. Throws INVALID_OPTION. Undefined with --stdout.
+   */
+  readonly setServers?: (servers: SidecarSinkOptions["servers"]) => void;
   /** Resolves once everything written so far is delivered (however long the servers take), or at close. */
   drained(): Promise<void>;
   /** Delivers what is held for up to `timeoutMs`, then closes; never takes longer. */

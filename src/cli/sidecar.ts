@@ -131,7 +131,25 @@ export class Sidecar {
       this.io.logger.warn("reload: --http cannot change while running; restart to change it");
       next = { ...next, http: current.http };
     }
-    const sinkChanged = !next.stdout && JSON.stringify(next.sink) !== JSON.stringify(current.sink);
+    let sinkChanged = !next.stdout && JSON.stringify(next.sink) !== JSON.stringify(current.sink);
+    // Only the servers changed: the running sink takes them in place, with what it buffers and its connections.
+    const serversOnly =
+      sinkChanged &&
+      this.#output.setServers !== undefined &&
+      JSON.stringify({ ...next.sink, servers: [] }) === JSON.stringify({ ...current.sink, servers: [] });
+    if (serversOnly) {
+      try {
+        this.#output.setServers!(next.sink.servers);
+      } catch (err) {
+        const error = err instanceof InvalidOptionError ? next.origins.usageError("sink", err) : err;
+        this.io.logger.error(`reload failed, keeping the running configuration: ${errorMessage(error)}`);
+        return;
+      }
+      sinkChanged = false;
+      this.io.logger.info(
+        `reload: sending to ${next.sink.servers.map((s) => serverLabel(s)).join(", ")} (the sink and what it holds are kept)`,
+      );
+    }
     const sourceChanged = JSON.stringify(next.source) !== JSON.stringify(current.source);
     let newOutput: Output | undefined;
     let newSource: UwsgiStatsSource | undefined;

@@ -69,6 +69,9 @@ export function sinkOutput(
   return {
     writable: sink,
     sink,
+    setServers(servers) {
+      sink.setServers(forwardOptions({ ...options, servers }, logger).servers!);
+    },
     health(): EventRecord {
       const stats = sink.stats();
       return {

@@ -7,6 +7,10 @@ import { generateForwardCerts } from "../helpers/forward-certs.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+import { skipWithoutDnsmasq, startDnsmasq } from "../helpers/dnsmasq.js";
+import { until } from "../helpers/fake-time.js";
+import { freePort } from "../helpers/forward-receiver.js";
+import { forwardReceiver } from "../helpers/misbehaving-servers.js";
 
 test("records from a real uWSGI reach a FluentServer, with acks, and so does the sidecar's health record", async (t) => {
   const uwsgi = await startCliUwsgi(t);
@@ -264,3 +268,42 @@ test("with the primary --forward down, records go to the ,standby one", async (t
   );
   assert.ok(cli.stderr.some((l) => l.includes(`connected to 127.0.0.1:${standby.port}`)));
 });
+
+test(
+  "--forward with a name and --dns-server sends to every address of the name; --forward-srv follows SRV records",
+  { skip: skipWithoutDnsmasq() },
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const port = await freePort();
+    const [a, b] = await Promise.all(
+      ["127.0.0.2", "127.0.0.3"].map((host) => forwardReceiver({ host, idField: "none" }, port)),
+    );
+    t.after(() => Promise.all([a!.close(), b!.close()]).then(() => undefined));
+    const dns = await startDnsmasq(
+      t,
+      { "aggregators.test": ["127.0.0.2", "127.0.0.3"], "b.test": ["127.0.0.3"] },
+      [{ name: "_fluentd._tcp.aggregators.test", target: "b.test", port, priority: 1, weight: 1 }],
+    );
+    const common = [
+      "--stats",
+      uwsgi.stats,
+      "--interval",
+      "50ms",
+      "--dns-server",
+      dns.server,
+      "--dns-refresh",
+      "1s",
+    ];
+    const byName = startCli(t, [...common, "--forward", `aggregators.test:${port}`]);
+    await until(() => a!.events > 0 && b!.events > 0, "both addresses of the name take records", 10_000_000);
+    byName.child.kill("SIGTERM");
+    assert.equal(await byName.exited, 0);
+    const atSrv = a!.events;
+    const bySrv = startCli(t, [...common, "--forward-srv", "_fluentd._tcp.aggregators.test"]);
+    const bBefore = b!.events;
+    await until(() => b!.events > bBefore + 3, "the SRV target takes records", 10_000_000);
+    bySrv.child.kill("SIGTERM");
+    assert.equal(await bySrv.exited, 0);
+    assert.equal(a!.events, atSrv, "the address that is not an SRV target got nothing");
+  },
+);

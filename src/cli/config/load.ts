@@ -30,7 +30,7 @@ export interface SidecarSourceOptions {
 
 /** Options for ForwardSink that the sidecar sets (the rest keep the sink's defaults). */
 export interface SidecarSinkOptions {
-  servers: (ForwardAddress & { tls?: SidecarTlsOptions })[];
+  servers: (ForwardAddress & { srv?: string; tls?: SidecarTlsOptions })[];
   requireAck: boolean;
   sharedKey?: string;
   selfHostname?: string;
@@ -38,6 +38,9 @@ export interface SidecarSinkOptions {
   password?: string;
   bufferLimitBytes: number;
   overflow: NonNullable<ForwardSinkOptions["overflow"]>;
+  dns?: ForwardSinkOptions["dns"];
+  maxConnectionAgeMs?: number;
+  heartbeat?: ForwardSinkOptions["heartbeat"];
 }
 
 /**
@@ -149,6 +152,10 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
       serverOrigins.push({ key, text });
     }
   }
+  for (const text of values.list("forward-srv") ?? []) {
+    servers.push({ srv: text });
+    serverOrigins.push({ key: "forward-srv", text });
+  }
   if (servers.length === 0) {
     servers.push({ host: "127.0.0.1", port: 24224 });
     serverOrigins.push({ key: "forward", text: "127.0.0.1:24224" });
@@ -162,6 +169,20 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
     bufferLimitBytes: values.size("buffer-limit") ?? 64 * 1024 * 1024,
     overflow: (values.string("overflow") ?? "dropOldest") as SidecarSinkOptions["overflow"],
   };
+  const dnsServers = values.list("dns-server");
+  const dnsRefresh = values.duration("dns-refresh");
+  if (dnsServers !== undefined || dnsRefresh !== undefined) {
+    sink.dns = {
+      ...(dnsServers !== undefined ? { servers: dnsServers } : {}),
+      ...(dnsRefresh !== undefined ? { refreshMs: dnsRefresh } : {}),
+    };
+  }
+  const maxAge = values.duration("max-connection-age");
+  if (maxAge !== undefined) sink.maxConnectionAgeMs = maxAge;
+  const heartbeatTimeout = values.duration("heartbeat-timeout");
+  if (heartbeatTimeout !== undefined) {
+    sink.heartbeat = heartbeatTimeout === 0 ? false : { timeoutMs: heartbeatTimeout };
+  }
   const sharedKey = secret(values, "shared-key", "shared-key-file");
   if (sharedKey !== undefined) sink.sharedKey = sharedKey;
   const selfHostname = values.string("self-hostname");
@@ -200,7 +221,7 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
 
 /** Which setting, and which of its values, one entry of ForwardSink's `servers` came from. */
 interface ServerOrigin {
-  readonly key: "forward" | "forward-unix";
+  readonly key: "forward" | "forward-unix" | "forward-srv";
   readonly text: string;
 }
 
@@ -228,6 +249,9 @@ const SINK_ORIGINS: Record<string, string[]> = {
   password: ["password", "password-file"],
   bufferLimitBytes: ["buffer-limit"],
   overflow: ["overflow"],
+  dns: ["dns-server", "dns-refresh"],
+  maxConnectionAgeMs: ["max-connection-age"],
+  heartbeat: ["heartbeat-timeout"],
 };
 
 /**
