@@ -8,6 +8,7 @@ import { parseDocument } from "./parse.js";
 import { readStats } from "./read.js";
 import { applyVarsPolicy } from "./redact.js";
 import { isEmperorDocument, num } from "./shapes/fields.js";
+import type { EntityShape } from "./shapes/entities.js";
 import { emperorItems, statsItems } from "./shapes/items.js";
 import { labelRecord } from "./labels.js";
 import { forEachLimited } from "./limit.js";
@@ -152,6 +153,7 @@ export class UwsgiStatsSource extends Readable {
   async #pollOnce(push: boolean): Promise<ForwardItem[]> {
     const started = Date.now();
     const t0 = performance.now();
+    const droppedBefore = this.#types.dropped;
     const signal = this.#abort.signal;
     const items: ForwardItem[] = [];
     const deliver = (batch: ForwardItem[]): void => {
@@ -179,6 +181,7 @@ export class UwsgiStatsSource extends Readable {
       else failed++;
       deliver(result.items);
     });
+    const droppedFields = this.#types.dropped - droppedBefore;
     const skippedTicks = this.#skipped;
     this.#skipped = 0;
     const summary: PollSummary = {
@@ -189,6 +192,7 @@ export class UwsgiStatsSource extends Readable {
       failed,
       records: items.length,
       skippedTicks,
+      droppedFields,
     };
     this.#notify("poll", summary);
     return items;
@@ -201,7 +205,8 @@ export class UwsgiStatsSource extends Readable {
     const name = target.target;
     try {
       const reply = await readStats(name, target.address, this.options, signal);
-      const { doc, repaired } = parseDocument(name, reply.body, this.options);
+      const { doc, repaired, nonFinite } = parseDocument(name, reply.body, this.options);
+      this.#types.dropped += nonFinite;
       const health = this.#targets.succeeded(name, reply.time);
       if (health.kind === "recovered") {
         const { kind: _kind, ...info } = health;
@@ -239,10 +244,12 @@ export class UwsgiStatsSource extends Readable {
     const name = target.target;
     applyVarsPolicy(doc, this.options.vars);
     if (isEmperorDocument(doc)) return emperorItems(doc, name, repaired, time, this.options, this.#types);
-    const rates = this.#targets.state(name).rates.update(doc, monotonic);
+    const state = this.#targets.state(name);
+    const rates = state.rates.update(doc, monotonic);
     if (rates.reset)
       this.#notify("reset", name, { kind: rates.reset, pid: num(doc.pid) } satisfies ResetInfo);
-    return statsItems(doc, name, repaired, time, rates, this.options, this.#types);
+    const history = { rates, monotonic, entityRates: (shape: EntityShape) => state.entityRates(shape) };
+    return statsItems(doc, name, repaired, time, history, this.options, this.#types);
   }
 
   /** The finding of a poll whose globs matched no socket (only globs resolve to nothing). */
