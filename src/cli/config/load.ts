@@ -1,4 +1,9 @@
-import type { ForwardSinkOptions, InvalidOptionError, UwsgiStatsSourceOptions } from "../../index.js";
+import type {
+  ForwardSinkOptions,
+  InvalidOptionError,
+  StatsTags,
+  UwsgiStatsSourceOptions,
+} from "../../index.js";
 import { CliUsageError } from "../errors.js";
 import type { LogLevel } from "../log.js";
 import { parseFlags } from "./argv.js";
@@ -13,7 +18,7 @@ export interface SidecarSourceOptions {
   targets: string[];
   intervalMs: number;
   shapes: NonNullable<UwsgiStatsSourceOptions["shapes"]>;
-  tags: Record<"raw" | "summary" | "worker" | "flat" | "emperor" | "error", string>;
+  tags: Record<keyof StatsTags, string>;
   timeoutMs?: number;
   maxBytes?: number;
   escapeKeys: boolean;
@@ -106,6 +111,12 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
       summary: `${tagPrefix}.summary`,
       worker: `${tagPrefix}.worker`,
       flat: `${tagPrefix}.flat`,
+      socket: `${tagPrefix}.socket`,
+      app: `${tagPrefix}.app`,
+      core: `${tagPrefix}.core`,
+      cache: `${tagPrefix}.cache`,
+      spooler: `${tagPrefix}.spooler`,
+      metric: `${tagPrefix}.metric`,
       emperor: `${tagPrefix}.emperor`,
       error: `${tagPrefix}.error`,
     },

@@ -27,7 +27,18 @@ export interface SettingSpec {
 }
 
 /** Shapes the sidecar can ask UwsgiStatsSource for. */
-export const SHAPES = ["raw", "summary", "worker", "flat"] as const;
+export const SHAPES = [
+  "raw",
+  "summary",
+  "worker",
+  "flat",
+  "socket",
+  "app",
+  "core",
+  "cache",
+  "spooler",
+  "metric",
+] as const;
 /** Overflow policies of ForwardSink's bounded buffer. */
 export const OVERFLOWS = ["block", "dropOldest", "dropNewest"] as const;
 /** What to do with `cores[].vars` (CGI variables of in-flight requests). */
@@ -107,7 +118,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     "enumList",
     "SHAPE",
     "raw",
-    "record shapes to send: raw, summary, worker, flat (repeatable or comma-separated)",
+    "record shapes to send: raw, summary, worker, flat, socket, app, core, cache, spooler, metric (repeatable or comma-separated)",
     {
       values: SHAPES,
     },
