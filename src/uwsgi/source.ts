@@ -7,9 +7,8 @@ import { resolveSourceOptions, type ResolvedSourceOptions, type UwsgiStatsSource
 import { parseDocument } from "./parse.js";
 import { readStats } from "./read.js";
 import { applyVarsPolicy } from "./redact.js";
-import { isEmperorDocument, num } from "./shapes/fields.js";
-import type { EntityShape } from "./shapes/entities.js";
-import { emperorItems, statsItems } from "./shapes/items.js";
+import { num } from "./shapes/fields.js";
+import { documentItems } from "./shapes/items.js";
 import { labelRecord } from "./labels.js";
 import { forEachLimited } from "./limit.js";
 import type { PollSummary, RecoverInfo, ResetInfo, UwsgiStatsSourceEvents } from "./source-events.js";
@@ -243,13 +242,19 @@ export class UwsgiStatsSource extends Readable {
   ): ForwardItem[] {
     const name = target.target;
     applyVarsPolicy(doc, this.options.vars);
-    if (isEmperorDocument(doc)) return emperorItems(doc, name, repaired, time, this.options, this.#types);
     const state = this.#targets.state(name);
-    const rates = state.rates.update(doc, monotonic);
-    if (rates.reset)
-      this.#notify("reset", name, { kind: rates.reset, pid: num(doc.pid) } satisfies ResetInfo);
-    const history = { rates, monotonic, entityRates: (shape: EntityShape) => state.entityRates(shape) };
-    return statsItems(doc, name, repaired, time, history, this.options, this.#types);
+    const { items, reset } = documentItems(
+      doc,
+      name,
+      repaired,
+      time,
+      monotonic,
+      state,
+      this.options,
+      this.#types,
+    );
+    if (reset) this.#notify("reset", name, { kind: reset, pid: num(doc.pid) } satisfies ResetInfo);
+    return items;
   }
 
   /** The finding of a poll whose globs matched no socket (only globs resolve to nothing). */

@@ -2,9 +2,10 @@ import type { ForwardItem } from "../../item.js";
 import type { EntityRates } from "../entity-rates.js";
 import type { TypeRegistry } from "../keys.js";
 import type { StatsShape, StatsTags } from "../options.js";
-import type { RateResult } from "../rates.js";
+import type { RateResult, RateTracker, ResetKind } from "../rates.js";
 import { emperorRecord } from "./emperor.js";
 import { ENTITY_SHAPES, entityRecords, type EntityShape } from "./entities.js";
+import { isEmperorDocument } from "./fields.js";
 import { flatRecord } from "./flat.js";
 import { rawRecord } from "./raw.js";
 import { RECORD_SCHEMA, type SchemaShape } from "./schema.js";
@@ -26,6 +27,34 @@ export interface TargetHistory {
   readonly monotonic: number;
   /** The target's memory of the previous poll's entities of `shape`. */
   entityRates(shape: EntityShape): EntityRates;
+}
+
+/** A target's memory across polls: its rates and its entities' previous counters (a TargetState). */
+export interface TargetMemory {
+  readonly rates: RateTracker;
+  entityRates(shape: EntityShape): EntityRates;
+}
+
+/**
+ * The items of one parsed document of a target (after the vars policy), and the reset it showed: the Emperor's
+ * own document gives `raw` and `emperor`; a stats document the selected shapes, with rates from `memory`.
+ */
+export function documentItems(
+  doc: Record<string, unknown>,
+  target: string,
+  repaired: boolean,
+  time: number,
+  monotonic: number,
+  memory: TargetMemory,
+  options: ItemOptions,
+  types: TypeRegistry,
+): { items: ForwardItem[]; reset: ResetKind | undefined } {
+  if (isEmperorDocument(doc)) {
+    return { items: emperorItems(doc, target, repaired, time, options, types), reset: undefined };
+  }
+  const rates = memory.rates.update(doc, monotonic);
+  const history: TargetHistory = { rates, monotonic, entityRates: (shape) => memory.entityRates(shape) };
+  return { items: statsItems(doc, target, repaired, time, history, options, types), reset: rates.reset };
 }
 
 /** The items of one reply from the Emperor's `emperor-stats`: always `raw` and `emperor`. */
