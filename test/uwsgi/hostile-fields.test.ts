@@ -20,7 +20,7 @@ async function polls(
   const bodies = documents.map((d) => (typeof d === "string" ? d : JSON.stringify(d)));
   let served = 0;
   const server = await fakeStatsServer(dir, "s.sock", (socket) =>
-    socket.end(bodies[Math.min(served++, bodies.length - 1)]),
+    socket.end(bodies[Math.min(served++, bodies.length - 1)] as string),
   );
   t.after(() => server.close());
   const source = new UwsgiStatsSource({ targets: [server.path], shapes, hostName: "web-1", timeoutMs: 5000 });

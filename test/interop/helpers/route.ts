@@ -25,7 +25,9 @@ export function shippedConfig(file: string, dir: string, substitutions: [string,
 
 /**
  * Requests to a uWSGI http-socket, two at a time, until stopped: every 10th raises (exceptions), some are
- * slow; and every 5 s one request that outlives `harakiri = 1` (a harakiri, then a respawn).
+ * slow, some go to the `/api` mountpoint, read the cache (8 keys: misses, then hits), add to the custom metric
+ * or queue a spooler task (entityConfig's uWSGI); and every 5 s one request that outlives `harakiri = 1` (a
+ * harakiri, then a respawn).
  */
 export function startLoad(http: string): { stop: () => Promise<void>; requests: () => number } {
   let running = true;
@@ -33,7 +35,7 @@ export function startLoad(http: string): { stop: () => Promise<void>; requests: 
   const lane = async (): Promise<void> => {
     while (running) {
       n++;
-      await get(http, n % 10 === 0 ? "/boom" : n % 7 === 0 ? "/slow?s=0.05" : "/");
+      await get(http, pathOf(n));
     }
   };
   const killer = async (): Promise<void> => {
@@ -52,12 +54,30 @@ export function startLoad(http: string): { stop: () => Promise<void>; requests: 
   };
 }
 
+/** The path of the load's `n`th request. */
+function pathOf(n: number): string {
+  if (n % 10 === 0) return "/boom";
+  if (n % 7 === 0) return "/slow?s=0.05";
+  if (n % 5 === 0) return "/api/";
+  if (n % 3 === 0) return `/cache?k=${n % 8}`;
+  if (n % 11 === 1) return "/metric";
+  if (n % 13 === 2) return "/spool";
+  return "/";
+}
+
 /** A query of the route test with what it must return, computed from the records the sidecar sent. */
 export interface RouteQuery {
   readonly name: string;
   readonly expression: string;
   /** The tag of the records it reads. */
-  readonly tag: "uwsgi.summary" | "uwsgi.worker" | "uwsgi.stats";
+  readonly tag:
+    | "uwsgi.summary"
+    | "uwsgi.worker"
+    | "uwsgi.stats"
+    | "uwsgi.app"
+    | "uwsgi.cache"
+    | "uwsgi.spooler"
+    | "uwsgi.metric";
   /** Events of one length window. */
   readonly window: number;
   /** Whether Norikra delivers the record to this query (it has every field the query names). */
@@ -80,6 +100,15 @@ const has =
     names.every((n) => r[n] !== undefined && r[n] !== null);
 const group = (r: Rec): Rec => ({ host: r.host, target: r.target });
 const worker0 = (r: Rec): Rec => ((r.workers as Rec[] | undefined) ?? [])[0] ?? {};
+/** Σ rate × interval / 1000 over `w`: the count a rate stands for. */
+const count = (w: Rec[], rate: string): number =>
+  sum(nums(w, (r) => ((r[rate] as number) * (r.interval_ms as number)) / 1000));
+/** One row per value of `key` in `w` (in first-seen order), from `row` over that group's records. */
+const byKey = (w: Rec[], key: string, row: (g: Rec[]) => Rec): Rec[] =>
+  [...new Set(w.map((r) => r[key]))].map((k) => {
+    const g = w.filter((r) => r[key] === k);
+    return { ...group(g[0] as Rec), [key]: k, ...row(g) };
+  });
 
 /** What each shipped query (examples/norikra/queries.sql) returns over one window of records. */
 const SHIPPED_EXPECTATIONS: Record<string, Omit<RouteQuery, "name" | "expression" | "window">> = {
@@ -149,6 +178,56 @@ const SHIPPED_EXPECTATIONS: Record<string, Omit<RouteQuery, "name" | "expression
       ];
     },
   },
+  uwsgi_app_requests: {
+    tag: "uwsgi.app",
+    sees: has("host", "target", "mountpoint", "requests_per_sec", "exceptions_per_sec", "interval_ms"),
+    sortKey: "mountpoint",
+    rows: (w) =>
+      byKey(w, "mountpoint", (g) => ({
+        app_requests: count(g, "requests_per_sec"),
+        app_exceptions: count(g, "exceptions_per_sec"),
+      })),
+  },
+  uwsgi_cache_hit_ratio: {
+    tag: "uwsgi.cache",
+    sees: has("host", "target", "name", "hits_per_sec", "miss_per_sec", "interval_ms", "items"),
+    sortKey: "name",
+    rows: (w) =>
+      byKey(w, "name", (g) => ({
+        cache_hits: count(g, "hits_per_sec"),
+        cache_misses: count(g, "miss_per_sec"),
+        hit_ratio:
+          sum(nums(g, (r) => (r.hits_per_sec as number) * (r.interval_ms as number))) /
+          sum(
+            nums(
+              g,
+              (r) => ((r.hits_per_sec as number) + (r.miss_per_sec as number)) * (r.interval_ms as number),
+            ),
+          ),
+        items_max: max(nums(g, field("items"))),
+      })),
+  },
+  uwsgi_spooler_backlog: {
+    tag: "uwsgi.spooler",
+    sees: has("host", "target", "dir", "running", "tasks_per_sec", "interval_ms"),
+    sortKey: "dir",
+    rows: (w) =>
+      byKey(w, "dir", (g) => ({
+        busy_share: avg(nums(g, field("running"))),
+        tasks_run: count(g, "tasks_per_sec"),
+      })),
+  },
+  uwsgi_app_metrics: {
+    tag: "uwsgi.metric",
+    sees: has("host", "target", "name", "value_per_sec", "interval_ms", "value"),
+    sortKey: "name",
+    rows: (w) =>
+      byKey(
+        w.filter((r) => (r.name as string).startsWith("app.")),
+        "name",
+        (g) => ({ increments: count(g, "value_per_sec"), value_max: max(nums(g, field("value"))) }),
+      ),
+  },
   uwsgi_requests: {
     tag: "uwsgi.summary",
     sees: has("host", "target", "requests_per_sec", "interval_ms", "workers_busy"),
@@ -162,9 +241,22 @@ const SHIPPED_EXPECTATIONS: Record<string, Omit<RouteQuery, "name" | "expression
   },
 };
 
+/** Records per length window, by tag: about 3 s of polls every 500 ms (2 workers, 2 mountpoints). */
+const WINDOWS: Record<RouteQuery["tag"], number> = {
+  "uwsgi.summary": 6,
+  "uwsgi.worker": 12,
+  "uwsgi.stats": 6,
+  "uwsgi.app": 24,
+  "uwsgi.cache": 6,
+  "uwsgi.spooler": 6,
+  // One poll's counter metrics (the records with value_per_sec) of the route's uWSGI: 49 for 2 workers × 2
+  // threads and one custom counter. Every window then holds app.orders, so no group vanishes from a window
+  // (Esper would output it with null sums).
+  "uwsgi.metric": 49,
+};
+
 /**
- * The route test's queries: the shipped ones with `time_batch(1 min)` made a length window (summary: 6 polls,
- * worker: 12 records), and the original three on raw documents. A time window closes at a moment of
+ * The route test's queries: the shipped ones with `time_batch(1 min)` made a length window (WINDOWS), and the original three on raw documents. A time window closes at a moment of
  * Norikra's clock that the test cannot see; a length window holds known records, so every window's value is
  * computed exactly from what the sidecar sent.
  */
@@ -172,7 +264,7 @@ export function routeQueries(shipped: { name: string; expression: string }[]): R
   const queries: RouteQuery[] = shipped.map(({ name, expression }) => {
     const expectation = SHIPPED_EXPECTATIONS[name];
     assert.ok(expectation, `the route test knows what shipped query ${name} must return`);
-    const window = expectation.tag === "uwsgi.worker" ? 12 : 6;
+    const window = WINDOWS[expectation.tag];
     assert.match(expression, /\.win:time_batch\(1 min\)/);
     return {
       name,
@@ -247,7 +339,7 @@ export function checkQuery(
   const order = (xs: Rec[]): Rec[] =>
     [...xs].sort((a, b) => {
       const key = query.sortKey;
-      if (key && a[key] !== b[key]) return (a[key] as number) - (b[key] as number);
+      if (key && a[key] !== b[key]) return (a[key] as number | string) < (b[key] as number | string) ? -1 : 1;
       const values = (r: Rec) =>
         Object.keys(r)
           .sort()
@@ -298,6 +390,8 @@ export async function checkFieldTypes(rpc: NorikraRpc): Promise<Record<string, R
     ["stats", "raw"],
     ["summary", "summary"],
     ["worker", "worker"],
+    ["app", "app"],
+    ["cache", "cache"],
   ];
   for (const [target, shape] of shapes) {
     const fields = await rpc.fields(target);
@@ -329,6 +423,12 @@ export async function checkFieldTypes(rpc: NorikraRpc): Promise<Record<string, R
     assert.equal(out.summary?.[rate], "float", `summary.${rate}`);
     assert.equal(out.worker?.[rate], "float", `worker.${rate}`);
   }
+  for (const rate of ["requests_per_sec", "interval_ms"])
+    assert.equal(out.app?.[rate], "float", `app.${rate}`);
+  for (const rate of ["hits_per_sec", "miss_per_sec"])
+    assert.equal(out.cache?.[rate], "float", `cache.${rate}`);
+  assert.equal(out.app?.mountpoint, "string");
+  assert.equal(out.cache?.hits, "integer");
   return out;
 }
 
