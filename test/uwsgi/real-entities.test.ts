@@ -51,7 +51,7 @@ function checkAgainstDocument(items: ForwardItem[], before: Doc | undefined): vo
   const rated = (record: Rec, now: Rec, then: Rec | undefined, counters: string[], where: string): void => {
     if (then === undefined) return assert.deepEqual(rates(record), [], where);
     for (const c of counters) {
-      const expected = (((now[c] as number) - (then[c] as number)) * 1000) / (record.interval_ms as number);
+      const expected: number = (((now[c] as number) - (then[c] as number)) * 1000) / (record.interval_ms as number);
       assert.equal(record[`${c}_per_sec`], expected, `${where}.${c}_per_sec`);
     }
   };
