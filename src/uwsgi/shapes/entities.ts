@@ -37,6 +37,9 @@ interface EntityKind {
   find(doc: Record<string, unknown>, masterPid: number | undefined): Entity[];
 }
 
+/** A value the document gives: `null` counts as absent, like a missing key. */
+const present = (value: unknown): boolean => value !== undefined && value !== null;
+
 const without = (fields: readonly DocumentField[], ...names: string[]): DocumentField[] =>
   fields.filter((f) => !names.includes(f.name));
 
@@ -67,7 +70,7 @@ function perWorker(
       const from = obj(child);
       const head: Record<string, unknown> = {};
       put(head, "worker_id", workerId);
-      if (from.id !== undefined) head[idName] = from.id;
+      if (present(from.id)) head[idName] = from.id;
       out.push({
         key: `${workerId ?? `#${w}`}/${i}`,
         generation,
@@ -137,10 +140,10 @@ const KINDS: Readonly<Record<EntityShape, EntityKind>> = {
         const code = int(from.type);
         const head: Record<string, unknown> = { name };
         // An unknown type is copied as sent, so that the type check leaves it out and counts it.
-        if (from.type !== undefined)
+        if (present(from.type))
           head.type = code === undefined ? from.type : (METRIC_TYPES[code] ?? from.type);
-        if (from.oid !== undefined) head.oid = from.oid;
-        if (from.value !== undefined) head.value = from.value;
+        if (present(from.oid)) head.oid = from.oid;
+        if (present(from.value)) head.value = from.value;
         const value = int(from.value);
         const counted = new Map<string, number>();
         if (code === 0 && value !== undefined) counted.set("value", value);
@@ -173,7 +176,7 @@ export function entityRecords(
     Object.assign(r, entity.head);
     for (const field of kind.copied) {
       const value = entity.from[field.name];
-      if (value !== undefined && value !== null) r[field.name] = value;
+      if (present(value)) r[field.name] = value;
     }
     if (shape !== "socket") put(r, "interval_ms", intervalMs);
     const entityRates = rates[i];

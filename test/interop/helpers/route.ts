@@ -94,6 +94,8 @@ const has =
     names.every((n) => r[n] !== undefined && r[n] !== null);
 const group = (r: Rec): Rec => ({ host: r.host, target: r.target });
 const worker0 = (r: Rec): Rec => ((r.workers as Rec[] | undefined) ?? [])[0] ?? {};
+/** `a / b` as Esper computes it: null when `b` is 0 (a window without a cache lookup has no hit ratio). */
+const ratio = (a: number, b: number): number | null => (b === 0 ? null : a / b);
 /** Σ rate × interval / 1000 over `w`: the count a rate stands for. */
 const count = (w: Rec[], rate: string): number =>
   sum(nums(w, (r) => ((r[rate] as number) * (r.interval_ms as number)) / 1000));
@@ -190,14 +192,15 @@ const SHIPPED_EXPECTATIONS: Record<string, Omit<RouteQuery, "name" | "expression
       byKey(w, "name", (g) => ({
         cache_hits: count(g, "hits_per_sec"),
         cache_misses: count(g, "miss_per_sec"),
-        hit_ratio:
-          sum(nums(g, (r) => (r.hits_per_sec as number) * (r.interval_ms as number))) /
+        hit_ratio: ratio(
+          sum(nums(g, (r) => (r.hits_per_sec as number) * (r.interval_ms as number))),
           sum(
             nums(
               g,
               (r) => ((r.hits_per_sec as number) + (r.miss_per_sec as number)) * (r.interval_ms as number),
             ),
           ),
+        ),
         items_max: max(nums(g, field("items"))),
       })),
   },
