@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "nod
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { UwsgiStatsSource, type PollSummary, type StatsShape } from "../src/index.js";
+import { STATS_SHAPES, UwsgiStatsSource, type PollSummary, type StatsShape } from "../src/index.js";
 import { UWSGI_SAMPLES } from "../test/helpers/uwsgi-samples.js";
 
 const APP = `def application(env, start_response):
@@ -169,18 +169,7 @@ async function manyTargets(dir: string, count: number, seconds: number) {
   }
 }
 
-const EVERY_SHAPE: StatsShape[] = [
-  "raw",
-  "summary",
-  "worker",
-  "flat",
-  "socket",
-  "app",
-  "core",
-  "cache",
-  "spooler",
-  "metric",
-];
+const EVERY_SHAPE = [...STATS_SHAPES];
 
 /**
  * CPU per poll of each shape alone, and of every shape at once, on the big sample served by one stats server in

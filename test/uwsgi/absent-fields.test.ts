@@ -1,21 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_TAGS, type StatsShape } from "../../src/uwsgi/options.js";
+import { DEFAULT_TAGS, STATS_SHAPES } from "../../src/uwsgi/options.js";
 import { DocumentShaper } from "../helpers/uwsgi-shaper.js";
 import { uwsgiSample } from "../helpers/uwsgi-samples.js";
 
 const records = DocumentShaper.records;
-const EVERY_SHAPE: StatsShape[] = [
-  "summary",
-  "worker",
-  "flat",
-  "socket",
-  "app",
-  "core",
-  "cache",
-  "spooler",
-  "metric",
-];
+const EVERY_SHAPE = STATS_SHAPES.filter((shape) => shape !== "raw");
 
 test("workers that carry only status: the summary counts them by status and says nothing else it was not told", () => {
   const shaper = new DocumentShaper(EVERY_SHAPE);

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DEFAULT_TAGS } from "../../src/uwsgi/options.js";
+import { entityCounters } from "../../src/uwsgi/shapes/entities.js";
 import { DocumentShaper } from "../helpers/uwsgi-shaper.js";
 import { uwsgiSample } from "../helpers/uwsgi-samples.js";
 
@@ -114,14 +115,7 @@ test("big-t0 then big-t1 2 s later: every app, core, cache and spooler counter h
       a.workers[i]?.cores[r.core_id as number],
       b.workers[i]?.cores[r.core_id as number],
     ];
-    for (const c of [
-      "requests",
-      "static_requests",
-      "routed_requests",
-      "offloaded_requests",
-      "write_errors",
-      "read_errors",
-    ]) {
+    for (const c of entityCounters("core")) {
       assert.equal(r[`${c}_per_sec`], rate(before?.[c] ?? NaN, after?.[c] ?? NaN, ms), c);
     }
     assert.equal(r.in_request_per_sec, undefined, "a gauge has no rate");

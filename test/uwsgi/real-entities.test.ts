@@ -1,6 +1,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import type { ForwardItem } from "../../src/item.js";
+import { entityCounters } from "../../src/uwsgi/shapes/entities.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
 import { startCli } from "../helpers/cli-process.js";
 import {
@@ -51,7 +52,8 @@ function checkAgainstDocument(items: ForwardItem[], before: Doc | undefined): vo
   const rated = (record: Rec, now: Rec, then: Rec | undefined, counters: string[], where: string): void => {
     if (then === undefined) return assert.deepEqual(rates(record), [], where);
     for (const c of counters) {
-      const expected: number = (((now[c] as number) - (then[c] as number)) * 1000) / (record.interval_ms as number);
+      const expected: number =
+        (((now[c] as number) - (then[c] as number)) * 1000) / (record.interval_ms as number);
       assert.equal(record[`${c}_per_sec`], expected, `${where}.${c}_per_sec`);
     }
   };
@@ -87,14 +89,7 @@ function checkAgainstDocument(items: ForwardItem[], before: Doc | undefined): vo
     }
     for (const core of w.cores) {
       const r = cores.find((x) => x.worker_id === w.id && x.core_id === core.id) as Rec;
-      const counters = [
-        "requests",
-        "static_requests",
-        "routed_requests",
-        "offloaded_requests",
-        "write_errors",
-        "read_errors",
-      ];
+      const counters = entityCounters("core");
       same(r, core, [...counters, "in_request"], "core");
       rated(
         r,

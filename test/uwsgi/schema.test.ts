@@ -2,11 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { RECORD_SCHEMA, type ForwardItem, type RecordFieldType, type SchemaShape } from "../../src/index.js";
+import { RECORD_SCHEMA, type ForwardItem, type SchemaShape } from "../../src/index.js";
 import { RecordEncoder, type EncodeTarget } from "../../src/forward/protocol/record-encoder.js";
 import { parseDocument } from "../../src/uwsgi/parse.js";
 import { emperorItems } from "../../src/uwsgi/shapes/items.js";
-import { TypeRegistry } from "../../src/uwsgi/keys.js";
+import { hasFieldType, TypeRegistry } from "../../src/uwsgi/keys.js";
 import { DEFAULT_TAGS } from "../../src/uwsgi/options.js";
 import { ROOT } from "../helpers/cli-process.js";
 import { recordsFromSamples } from "../helpers/cli-samples.js";
@@ -32,23 +32,12 @@ const SHAPE_OF_TAG: Record<string, SchemaShape> = {
   ...Object.fromEntries(ENTITIES.map((shape) => [DEFAULT_TAGS[shape], shape])),
 };
 
-function hasType(value: unknown, type: RecordFieldType): boolean {
-  switch (type) {
-    case "string":
-      return typeof value === "string";
-    case "boolean":
-      return typeof value === "boolean";
-    case "integer":
-      return Number.isSafeInteger(value);
-    case "float":
-      return typeof value === "number" && Number.isFinite(value);
-  }
-}
-
 async function sampleItems(t: { after: (fn: () => void) => void }): Promise<ForwardItem[]> {
   const items: ForwardItem[] = [];
   for (const [first, second] of PAIRS) {
-    items.push(...(await recordsFromSamples(t, first, second, ["raw", "summary", "worker", "flat", ...ENTITIES])));
+    items.push(
+      ...(await recordsFromSamples(t, first, second, ["raw", "summary", "worker", "flat", ...ENTITIES])),
+    );
   }
   const doc = parseDocument("e", readFileSync(join(UWSGI_SAMPLES, "e_emperor_own_stats_server.json"))).doc;
   const options = { shapes: new Set(["raw" as const]), tags: DEFAULT_TAGS, escapeKeys: false };
@@ -75,7 +64,7 @@ test("every field of every record of every shape of the samples is declared, wit
         );
         continue;
       }
-      assert.ok(hasType(value, type), `${shape}.${key} = ${JSON.stringify(value)} is not ${type}`);
+      assert.ok(hasFieldType(value, type), `${shape}.${key} = ${JSON.stringify(value)} is not ${type}`);
     }
   }
   assert.deepEqual([...seen].sort(), ["emperor", "flat", "raw", "summary", "worker", ...ENTITIES].sort());
@@ -155,7 +144,9 @@ function documentedTypes(markdown: string, shape: SchemaShape): Map<string, stri
   for (const line of section.split("\n")) {
     const cells = line.split("|").map((c) => c.trim());
     if (cells.length < 4 || !cells[1]?.startsWith("`")) continue;
-    const names = [...(cells[1] ?? "").matchAll(/`([A-Za-z_<>][A-Za-z0-9_<>]*)`/g)].map((m) => m[1] as string);
+    const names = [...(cells[1] ?? "").matchAll(/`([A-Za-z_<>][A-Za-z0-9_<>]*)`/g)].map(
+      (m) => m[1] as string,
+    );
     const typeCell = cells[2] ?? "";
     const declared = typeCell.split(",").map((s) => s.trim());
     names.forEach((name, i) =>

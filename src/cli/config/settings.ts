@@ -1,3 +1,4 @@
+import { STATS_SHAPES } from "../../index.js";
 import { LOG_LEVELS } from "../log.js";
 import { DURATION_SYNTAX } from "./durations.js";
 import { SIZE_SYNTAX } from "./sizes.js";
@@ -27,18 +28,7 @@ export interface SettingSpec {
 }
 
 /** Shapes the sidecar can ask UwsgiStatsSource for. */
-export const SHAPES = [
-  "raw",
-  "summary",
-  "worker",
-  "flat",
-  "socket",
-  "app",
-  "core",
-  "cache",
-  "spooler",
-  "metric",
-] as const;
+export const SHAPES = STATS_SHAPES;
 /** Overflow policies of ForwardSink's bounded buffer. */
 export const OVERFLOWS = ["block", "dropOldest", "dropNewest"] as const;
 /** What to do with `cores[].vars` (CGI variables of in-flight requests). */

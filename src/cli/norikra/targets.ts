@@ -11,19 +11,8 @@ export interface TargetPlan {
 }
 
 const BASE_FIELDS = new Set(["target", "host", "repaired"]);
-const SHAPES: readonly SchemaShape[] = [
-  "raw",
-  "summary",
-  "worker",
-  "flat",
-  "emperor",
-  "socket",
-  "app",
-  "core",
-  "cache",
-  "spooler",
-  "metric",
-];
+/** Every shape the schema declares, in its order: raw, summary, worker, flat, emperor, then the entities. */
+const SHAPES = Object.keys(RECORD_SCHEMA) as SchemaShape[];
 
 /**
  * The targets fluent-plugin-norikra makes of the sidecar's default tags with `remove_tag_prefix uwsgi`
