@@ -23,6 +23,9 @@ export interface SidecarIo {
   readonly fatal: (err: Error) => void;
 }
 
+/** Shapes whose records carry rates, which need two polls. */
+const RATE_SHAPES = new Set(["summary", "worker", "app", "core", "cache", "spooler", "metric"]);
+
 /**
  * The long-running sidecar: a UwsgiStatsSource piped into a ForwardSink (or stdout), a health record
  * every --health-interval, state changes logged once, graceful stop and config reload.
@@ -72,13 +75,13 @@ export class Sidecar {
 
   /**
    * --once: polls every target once, delivers the items (up to --shutdown-timeout) and closes. With a rate
-   * shape (summary, worker) it polls twice, one --interval apart, and delivers the second poll, whose records
-   * have rates. Resolves to the exit code: 0 when every target answered (and matched) and everything was
+   * shape (any but raw, flat and socket) it polls twice, one --interval apart, and delivers the second poll,
+   * whose records have rates. Resolves to the exit code: 0 when every target answered (and matched) and everything was
    * delivered, else 1.
    */
   async once(): Promise<number> {
     const { shapes, intervalMs } = this.#config.source;
-    if (shapes.includes("summary") || shapes.includes("worker")) {
+    if (shapes.some((shape) => RATE_SHAPES.has(shape))) {
       // Rates need two polls: the first one only primes them, and its findings are logged, not printed.
       const first = performance.now();
       await this.#source.poll();

@@ -330,7 +330,7 @@ test("ranges and allowed values are the library's, reported under the flag, vari
     [
       ["--shape", "nested"],
       {},
-      /^uwsgi-forward: --shape: Invalid option "shapes\[0\]": expected one of "raw", "summary", "worker", "flat", got "nested"/,
+      /^uwsgi-forward: --shape: Invalid option "shapes\[0\]": expected one of "raw", "summary", "worker", "flat", "socket", "app", "core", "cache", "spooler", "metric", got "nested"/,
     ],
     [
       ["--vars", "hide"],

@@ -156,7 +156,19 @@ function norikraTarget(tag: string, removePrefix: string): string {
     .replace(/[^_a-zA-Z0-9]/g, "_");
 }
 
-const DEFAULT_TAGS = ["uwsgi.stats", "uwsgi.summary", "uwsgi.worker", "uwsgi.flat", "uwsgi.emperor"];
+const DEFAULT_TAGS = [
+  "uwsgi.stats",
+  "uwsgi.summary",
+  "uwsgi.worker",
+  "uwsgi.flat",
+  "uwsgi.emperor",
+  "uwsgi.socket",
+  "uwsgi.app",
+  "uwsgi.core",
+  "uwsgi.cache",
+  "uwsgi.spooler",
+  "uwsgi.metric",
+];
 
 async function sampleFields(t: {
   after: (fn: () => void) => void;
@@ -172,6 +184,14 @@ async function sampleFields(t: {
       "f_harakiri_maxreq_load_t0plus3s.json",
       ["summary", "worker"],
     )),
+    ...(await recordsFromSamples(t, "big-t0.json", "big-t1.json", [
+      "socket",
+      "app",
+      "core",
+      "cache",
+      "spooler",
+    ])),
+    ...(await recordsFromSamples(t, "big-metrics.json", "big-metrics.json", ["metric"])),
   ];
   const byTag = new Map<string, ForwardItem["record"][]>();
   for (const item of items) byTag.set(item.tag, [...(byTag.get(item.tag) ?? []), item.record]);
@@ -238,6 +258,7 @@ test("every target and field named in norikra/queries.sql exists in the records 
     "sec",
     "minute",
     "hour",
+    "like",
   ]);
   const named = read("norikra/queries.sql").match(/^-- name: \w+$/gm) ?? [];
   assert.equal(named.length, statements.length, "every query has a name");
@@ -251,7 +272,10 @@ test("every target and field named in norikra/queries.sql exists in the records 
     const records = byTag.get(tag) ?? [];
     const aliases = new Set([...statement.matchAll(/\bas\s+(\w+)/gi)].map((m) => m[1] as string));
     const identifiers = (
-      statement.replace(/\d+(\.\d+)?/g, " ").match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []
+      statement
+        .replace(/'[^']*'/g, " ")
+        .replace(/\d+(\.\d+)?/g, " ")
+        .match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []
     ).filter((word) => !KEYWORDS.has(word.toLowerCase()) && !aliases.has(word) && word !== target);
     for (const field of new Set(identifiers)) {
       assert.ok(

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UwsgiStatsSource, type ForwardItem } from "../../src/index.js";
+import { UwsgiStatsSource, type ForwardItem, type StatsShape } from "../../src/index.js";
 import { uwsgiSample } from "./uwsgi-samples.js";
 
 /**
@@ -13,7 +13,7 @@ export async function recordsFromSamples(
   t: { after: (fn: () => void) => void },
   first: string,
   second: string,
-  shapes: ("raw" | "summary" | "worker" | "flat")[],
+  shapes: StatsShape[],
 ): Promise<ForwardItem[]> {
   const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-samples-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,12 +5,27 @@ import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-/** The WSGI app every test uWSGI runs: `/` answers, `/slow?s=N` sleeps N seconds, `/boom` raises. */
+/**
+ * The WSGI app every test uWSGI runs: `/` answers, `/slow?s=N` sleeps N seconds, `/boom` raises; with the
+ * ENTITY_CONFIG lines, `/cache?k=KEY` reads KEY from cache `pages` (setting it on a miss), `/metric` adds 1 to
+ * the custom metric `app.orders`, `/spool` queues a spooler task (the same module is the spooler's).
+ */
 export const APP_PY = `import time
+try:
+    import uwsgi
+except ImportError:
+    uwsgi = None
+
+def spool_task(env):
+    return -2
+
+if uwsgi is not None:
+    uwsgi.spooler = spool_task
+
 def application(env, start_response):
     p = env.get('PATH_INFO', '/')
+    qs = env.get('QUERY_STRING', '')
     if p == '/slow':
-        qs = env.get('QUERY_STRING', '')
         s = 1.0
         for part in qs.split('&'):
             if part.startswith('s='):
@@ -18,9 +33,41 @@ def application(env, start_response):
         time.sleep(s)
     elif p == '/boom':
         raise RuntimeError('boom')
+    elif p == '/cache':
+        key = qs[2:] if qs.startswith('k=') else 'k'
+        if uwsgi.cache_get(key, 'pages') is None:
+            uwsgi.cache_set(key, b'v', 0, 'pages')
+    elif p == '/metric':
+        uwsgi.metric_inc('app.orders')
+    elif p == '/spool':
+        uwsgi.spool({b'task': b'1'})
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [b'hello']
 `;
+
+/**
+ * Extra ini lines for a uWSGI that reports every entity: two threads per worker, a second mountpoint (`/api`,
+ * the same app), a cache (`pages`), a spooler (in `dir/spool`) running APP_PY's task, and the metrics
+ * subsystem with the custom counter `app.orders`.
+ */
+export function entityConfig(dir: string): string[] {
+  const spool = path.join(dir, "spool");
+  mkdirSync(spool, { recursive: true });
+  return [
+    "threads = 2",
+    "enable-threads = true",
+    `mount = /api=${path.join(dir, "app.py")}`,
+    "manage-script-name = true",
+    // Without it the second mountpoint is a Python sub-interpreter, and a reload waits for worker-reload-mercy.
+    "single-interpreter = true",
+    "cache2 = name=pages,items=100",
+    `spooler = ${spool}`,
+    `spooler-import = ${path.join(dir, "app.py")}`,
+    "spooler-frequency = 1",
+    "enable-metrics = true",
+    "metric = name=app.orders,type=counter",
+  ];
+}
 
 /** A uWSGI started for a test. */
 export interface UwsgiInstance {

@@ -2,6 +2,7 @@ import {
   tlsFiles,
   type ForwardSinkOptions,
   type InvalidOptionError,
+  type StatsTags,
   type UwsgiStatsSourceOptions,
 } from "../../index.js";
 import { CliUsageError } from "../errors.js";
@@ -19,7 +20,7 @@ export interface SidecarSourceOptions {
   targets: string[];
   intervalMs: number;
   shapes: NonNullable<UwsgiStatsSourceOptions["shapes"]>;
-  tags: Record<"raw" | "summary" | "worker" | "flat" | "emperor" | "error", string>;
+  tags: Record<keyof StatsTags, string>;
   timeoutMs?: number;
   maxBytes?: number;
   escapeKeys: boolean;
@@ -121,6 +122,12 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
       summary: `${tagPrefix}.summary`,
       worker: `${tagPrefix}.worker`,
       flat: `${tagPrefix}.flat`,
+      socket: `${tagPrefix}.socket`,
+      app: `${tagPrefix}.app`,
+      core: `${tagPrefix}.core`,
+      cache: `${tagPrefix}.cache`,
+      spooler: `${tagPrefix}.spooler`,
+      metric: `${tagPrefix}.metric`,
       emperor: `${tagPrefix}.emperor`,
       error: `${tagPrefix}.error`,
     },
