@@ -246,7 +246,7 @@ test("every wrong value is one line naming where it was given and what it accept
     [
       ["--password-file", join(dir, "missing")],
       {},
-      /^--password-file: expected a readable file, but ".*missing" gives ENOENT/,
+      /^--password-file: expected a readable regular file, but ".*missing" cannot be opened \(ENOENT\)/,
     ],
     [["--shared-key-file", empty], {}, /^--shared-key-file: expected a file that is not empty/],
     [
@@ -266,7 +266,7 @@ test("every wrong value is one line naming where it was given and what it accept
     ],
     [["--config", broken], {}, /^--config: ".*broken\.json" is not valid JSON/],
     [["--config", list], {}, /^--config: ".*list\.yaml" must hold a mapping/],
-    [["--config", join(dir, "nope.yaml")], {}, /^--config: cannot read ".*nope\.yaml": ENOENT/],
+    [["--config", join(dir, "nope.yaml")], {}, /^--config: ".*nope\.yaml" cannot be opened \(ENOENT\)/],
   ];
   for (const [argv, env, message] of cases) {
     assert.throws(
@@ -384,4 +384,19 @@ test("flags are parsed by node:util parseArgs: --x=v, repeatable lists, -h and -
   assert.deepEqual(run(["--field=a=1", "--field", "b=x=y"]).source.fields, { a: "1", b: "x=y" });
   assert.equal(loadConfig(["-h"], {}).kind, "help");
   assert.equal(run(["--once", "--stdout"]).once, true);
+});
+
+test("a --forward host that is no host name (a path, a 254-character name) is refused; 253 characters are fine", () => {
+  for (const host of ["/run/fluentd.sock", "a".repeat(254), "fluentd/x", "flu entd"]) {
+    assert.throws(
+      () => loadConfig(["--forward", `${host}:24224`], {}),
+      /--forward: not HOST:PORT in/,
+      host.slice(0, 20),
+    );
+  }
+  assert.equal(run(["--forward", `${"a".repeat(253)}:24224`]).sink.servers[0]?.host, "a".repeat(253));
+  assert.equal(
+    run(["--forward", "fluentd_1.example-x.net:1"]).sink.servers[0]?.host,
+    "fluentd_1.example-x.net",
+  );
 });

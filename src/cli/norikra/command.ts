@@ -1,7 +1,8 @@
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UwsgiForwardError } from "../../index.js";
 import { parseDuration, DURATION_SYNTAX, formatDuration } from "../config/durations.js";
+import { cut, quote } from "../config/quote.js";
+import { readSettingFile } from "../config/setting-file.js";
 import { USAGE_EXIT_CODE } from "../errors.js";
 import { Logger } from "../log.js";
 import { NorikraQueriesFileError, NorikraUnreachableError } from "./errors.js";
@@ -59,7 +60,7 @@ function parseAddress(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = Number(m?.[3]);
   if (!m || port < 1 || port > 65535) {
-    throw new UsageError(`--norikra: "${text}" is not HOST:PORT (e.g. 127.0.0.1:26571)`);
+    throw new UsageError(`--norikra: ${quote(text)} is not HOST:PORT (e.g. 127.0.0.1:26571)`);
   }
   return { host: (m[1] ?? m[2]) as string, port };
 }
@@ -68,18 +69,15 @@ function parseDurationFlag(flag: string, text: string | undefined, fallback: num
   if (text === undefined) return fallback;
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0)
-    throw new UsageError(`${flag}: "${text}" is not ${DURATION_SYNTAX} (above 0)`);
+    throw new UsageError(`${flag}: ${quote(text)} is not ${DURATION_SYNTAX} (above 0)`);
   return ms;
 }
 
 function loadQueries(file: string | undefined): { queries: NamedQuery[]; source: string } {
   const source = file ?? "shipped queries.sql";
-  let text: string;
-  try {
-    text = file === undefined ? SHIPPED_QUERIES : readFileSync(file, "utf8");
-  } catch (err) {
-    throw new NorikraQueriesFileError(source, `cannot read it (${(err as Error).message})`, err);
-  }
+  const read = file === undefined ? { text: SHIPPED_QUERIES } : readSettingFile(file);
+  if ("refused" in read) throw new NorikraQueriesFileError(cut(source), `cannot read it: it ${read.refused}`);
+  const { text } = read;
   try {
     return { queries: splitQueries(text), source };
   } catch (err) {
@@ -106,7 +104,7 @@ function parseNorikraFlags(argv: readonly string[]): NorikraFlags | "help" {
       },
     }));
   } catch (err) {
-    throw new UsageError(`${(err as Error).message} (see uwsgi-forward norikra --help)`);
+    throw new UsageError(`${cut((err as Error).message)} (see uwsgi-forward norikra --help)`);
   }
   if (values.help) return "help";
   if (values.norikra === undefined)
@@ -114,7 +112,7 @@ function parseNorikraFlags(argv: readonly string[]): NorikraFlags | "help" {
   const prefix = values["target-prefix"] ?? "";
   if (prefix !== "" && !/^[A-Za-z][A-Za-z0-9_]*$/.test(prefix)) {
     throw new UsageError(
-      `--target-prefix: "${prefix}" must match [A-Za-z][A-Za-z0-9_]* (a Norikra target name start)`,
+      `--target-prefix: ${quote(prefix)} must match [A-Za-z][A-Za-z0-9_]* (a Norikra target name start)`,
     );
   }
   if (values["watch-interval"] !== undefined && !values.watch) {
