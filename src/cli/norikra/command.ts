@@ -36,7 +36,7 @@ whose statement differs. Run it before td-agent sends, or at any time: it change
   --target-prefix PREFIX  prefix of the target names (uwsgi_ when td-agent has no remove_tag_prefix); default none
   --watch                 keep running and set Norikra up again whenever it lost targets or queries (a restart)
   --watch-interval D      how often --watch checks; default ${formatDuration(DEFAULT_WATCH_INTERVAL_MS)}
-  --timeout D             deadline of one RPC call; default ${formatDuration(DEFAULT_TIMEOUT_MS)}
+  --timeout D             deadline of one RPC call, connect to last byte; default ${formatDuration(DEFAULT_TIMEOUT_MS)}
   -h, --help              this text
 
 Exit codes: 0 set up (or --watch stopped by SIGTERM/SIGINT), 1 Norikra unreachable, a query rejected or a
@@ -164,7 +164,10 @@ export async function runNorikra(argv: readonly string[], io: NorikraCommandIo):
     return USAGE_EXIT_CODE;
   }
   const logger = new Logger("info", io.stderr);
-  const rpc = new NorikraRpc(flags.host, flags.port, flags.timeoutMs);
+  // With --watch, a stop signal also aborts the call in flight (an answer that drips, a repeat's wait).
+  const stopping = new AbortController();
+  void io.stopped.then(() => stopping.abort());
+  const rpc = new NorikraRpc(flags.host, flags.port, { timeoutMs: flags.timeoutMs, signal: stopping.signal });
   const plans = targetPlans(flags.prefix);
 
   const logged = new Set<string>();
@@ -205,6 +208,7 @@ export async function runNorikra(argv: readonly string[], io: NorikraCommandIo):
       lastProblem = undefined;
       rounds++;
     } catch (err) {
+      if (stopping.signal.aborted) break;
       if (!(err instanceof UwsgiForwardError)) throw err;
       if (err.message !== lastProblem) {
         const retry =
