@@ -3,11 +3,18 @@ export const QUOTED_VALUE_CHARS = 100;
 /** Most items of a list that a one-line message shows. */
 const QUOTED_LIST_ITEMS = 5;
 
-/** A text as a message shows it unquoted (a key, a path, a parser's message): cut as `quote` cuts. */
+/**
+ * A text as a message shows it unquoted (a key, a path, a parser's message): cut as `quote` cuts, its control
+ * characters escaped (`\u000a`), so that the message stays one line.
+ */
 export function cut(text: string): string {
-  return text.length > QUOTED_VALUE_CHARS
-    ? `${text.slice(0, QUOTED_VALUE_CHARS)}… (${text.length} characters)`
-    : text;
+  const shown = text.length > QUOTED_VALUE_CHARS ? text.slice(0, QUOTED_VALUE_CHARS) : text;
+  const escaped = shown.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return text.length > QUOTED_VALUE_CHARS ? `${escaped}… (${text.length} characters)` : escaped;
 }
 
 /**
