@@ -193,3 +193,11 @@ test("norikra: an answer that is not HTTP is NORIKRA_PROTOCOL, not NORIKRA_UNREA
     message: /an answer to targets that is not HTTP \(HPE_/,
   });
 });
+
+test("norikra: an answer carrying another call's id is NORIKRA_PROTOCOL", async (t) => {
+  const { port } = await rpcServer(t, (_m, msgid, res) => reply(res, [1, msgid + 1, null, []]));
+  await assert.rejects(new NorikraRpc("127.0.0.1", port).targets(), {
+    code: NorikraErrorCode.PROTOCOL,
+    message: /an answer to targets with another call's id/,
+  });
+});

@@ -14,6 +14,7 @@ import {
   type NorikraQuery,
   type NorikraTarget,
 } from "./answers.js";
+import { cut } from "../config/quote.js";
 import { NorikraProtocolError, NorikraRemoteError, NorikraUnreachableError } from "./errors.js";
 
 export type { NorikraEvent, NorikraField, NorikraQuery, NorikraTarget } from "./answers.js";
@@ -214,12 +215,14 @@ export class NorikraRpc {
             if (!Array.isArray(message) || message[0] !== RESPONSE || message.length !== 4) {
               return protocol(`an answer to ${method} that is not an RPC response`);
             }
-            const [, , error, result] = message as [number, number, unknown, unknown];
+            const [, answerId, error, result] = message as [number, unknown, unknown, unknown];
+            if (answerId !== msgid) return protocol(`an answer to ${method} with another call's id`);
             if (error === null || error === undefined) return settle(undefined, result);
-            if (typeof error !== "string" || typeof result !== "string") {
-              return protocol(`an error answer to ${method} that is not [class, message] strings`);
+            if (typeof error !== "string") {
+              return protocol(`an error answer to ${method} whose class is not a string`);
             }
-            settle(new NorikraRemoteError(method, error, result));
+            const text = typeof result === "string" ? result : describeAnswer(result);
+            settle(new NorikraRemoteError(method, cut(error), cut(text)));
           });
         },
       );
