@@ -246,7 +246,7 @@ test("every wrong value is one line naming where it was given and what it accept
     [
       ["--password-file", join(dir, "missing")],
       {},
-      /^--password-file: expected a readable regular file, but ".*missing" cannot be opened \(ENOENT\)/,
+      /^--password-file: expected a readable file, but ".*missing" gives ENOENT/,
     ],
     [["--shared-key-file", empty], {}, /^--shared-key-file: expected a file that is not empty/],
     [
@@ -266,7 +266,7 @@ test("every wrong value is one line naming where it was given and what it accept
     ],
     [["--config", broken], {}, /^--config: ".*broken\.json" is not valid JSON/],
     [["--config", list], {}, /^--config: ".*list\.yaml" must hold a mapping/],
-    [["--config", join(dir, "nope.yaml")], {}, /^--config: ".*nope\.yaml" cannot be opened \(ENOENT\)/],
+    [["--config", join(dir, "nope.yaml")], {}, /^--config: cannot read ".*nope\.yaml": ENOENT/],
   ];
   for (const [argv, env, message] of cases) {
     assert.throws(

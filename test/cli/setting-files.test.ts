@@ -33,12 +33,12 @@ function hostileFiles(dir: string): { name: string; path: string; reason: RegExp
   writeFileSync(over, "a".repeat(SETTING_FILE_MAX_BYTES + 1));
   mkdirSync(join(dir, "directory"));
   return [
-    { name: "/dev/zero", path: "/dev/zero", reason: /is a character device, not a regular file/ },
-    { name: "/dev/urandom", path: "/dev/urandom", reason: /is a character device, not a regular file/ },
-    { name: "a FIFO", path: fifo, reason: /is a FIFO, not a regular file/ },
-    { name: "a directory", path: join(dir, "directory"), reason: /is a directory, not a regular file/ },
-    { name: "a 3 GiB sparse file", path: huge, reason: /is larger than the 1MiB limit/ },
-    { name: "a file one byte over 1 MiB", path: over, reason: /is larger than the 1MiB limit/ },
+    { name: "/dev/zero", path: "/dev/zero", reason: /a character device, not a regular file/ },
+    { name: "/dev/urandom", path: "/dev/urandom", reason: /a character device, not a regular file/ },
+    { name: "a FIFO", path: fifo, reason: /a FIFO, not a regular file/ },
+    { name: "a directory", path: join(dir, "directory"), reason: /a directory, not a regular file/ },
+    { name: "a 3 GiB sparse file", path: huge, reason: /larger than the 1MiB limit/ },
+    { name: "a file one byte over 1 MiB", path: over, reason: /larger than the 1MiB limit/ },
   ];
 }
 
@@ -75,7 +75,7 @@ test("a setting's file of exactly 1 MiB is read", (t) => {
 test("the file named by UWSGI_FORWARD_CONFIG is held to the same rule", () => {
   assert.throws(
     () => loadConfig([], { UWSGI_FORWARD_CONFIG: "/dev/zero" }),
-    /UWSGI_FORWARD_CONFIG \(--config\): "\/dev\/zero" is a character device, not a regular file$/,
+    /UWSGI_FORWARD_CONFIG \(--config\): cannot read "\/dev\/zero": a character device, not a regular file$/,
   );
 });
 
@@ -99,7 +99,7 @@ test("the sidecar given --config /dev/zero exits 2 at once with one line naming 
   clearTimeout(killer);
   assert.equal(code, 2, cli.stderr.join("\n"));
   assert.deepEqual(cli.stderr.filter(Boolean), [
-    'uwsgi-forward: --config: "/dev/zero" is a character device, not a regular file',
+    'uwsgi-forward: --config: cannot read "/dev/zero": a character device, not a regular file',
   ]);
 });
 

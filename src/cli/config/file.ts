@@ -13,7 +13,7 @@ import { didYouMean } from "./suggest.js";
  */
 export function readConfigFile(path: string, label = "--config"): RawSettings {
   const read = readSettingFile(path);
-  if ("refused" in read) throw new CliUsageError(`${label}: ${quote(path)} ${read.refused}`);
+  if ("refused" in read) throw new CliUsageError(`${label}: cannot read ${quote(path)}: ${read.refused}`);
   const parse = path.endsWith(".json")
     ? (json: string): unknown => JSON.parse(json)
     : yamlParser(path, label);

@@ -7,8 +7,12 @@ import { formatSize } from "./sizes.js";
  */
 export const SETTING_FILE_MAX_BYTES = 1024 * 1024;
 
-/** A file's text, or why it was refused (`is a FIFO, not a regular file`, `cannot be opened (ENOENT)`). */
-export type SettingFileText = { readonly text: string } | { readonly refused: string };
+/**
+ * A file's text, or why it was refused: `refused` says what the file is (`a FIFO, not a regular file`) or, when it
+ * could not be opened or read, is the system's `code` (`ENOENT`).
+ */
+export type SettingFileText =
+  { readonly text: string } | { readonly refused: string; readonly code?: string };
 
 /**
  * Reads a file a setting names, as UTF-8, refusing at once anything that is not a regular file of at most
@@ -21,12 +25,13 @@ export function readSettingFile(path: string, maxBytes = SETTING_FILE_MAX_BYTES)
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
-    return { refused: `cannot be opened (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    return { refused: code, code };
   }
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile()) return { refused: `is ${kindOf(stats)}, not a regular file` };
-    const tooLarge = { refused: `is larger than the ${formatSize(maxBytes)} limit of a setting's file` };
+    if (!stats.isFile()) return { refused: `${kindOf(stats)}, not a regular file` };
+    const tooLarge = { refused: `larger than the ${formatSize(maxBytes)} limit of a setting's file` };
     if (stats.size > maxBytes) return tooLarge;
     const buffer = Buffer.allocUnsafe(maxBytes + 1);
     let length = 0;
@@ -38,7 +43,8 @@ export function readSettingFile(path: string, maxBytes = SETTING_FILE_MAX_BYTES)
     if (length > maxBytes) return tooLarge;
     return { text: buffer.toString("utf8", 0, length) };
   } catch (err) {
-    return { refused: `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    return { refused: code, code };
   } finally {
     closeSync(fd);
   }

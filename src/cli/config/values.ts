@@ -85,7 +85,10 @@ export class Values {
   /** The text of the file a setting names: a regular file of at most SETTING_FILE_MAX_BYTES (readSettingFile). */
   readFile(key: string, path: string): string {
     const read = readSettingFile(path);
-    if ("refused" in read) this.fail(key, `a readable regular file, but ${quote(path)} ${read.refused}`);
+    if ("refused" in read) {
+      const why = read.code === undefined ? `is ${read.refused}` : `gives ${read.code}`;
+      this.fail(key, `a readable file, but ${quote(path)} ${why}`);
+    }
     return read.text;
   }
 

@@ -76,7 +76,7 @@ function parseDurationFlag(flag: string, text: string | undefined, fallback: num
 function loadQueries(file: string | undefined): { queries: NamedQuery[]; source: string } {
   const source = file ?? "shipped queries.sql";
   const read = file === undefined ? { text: SHIPPED_QUERIES } : readSettingFile(file);
-  if ("refused" in read) throw new NorikraQueriesFileError(cut(source), `cannot read it: it ${read.refused}`);
+  if ("refused" in read) throw new NorikraQueriesFileError(cut(source), `cannot read it (${read.refused})`);
   const { text } = read;
   try {
     return { queries: splitQueries(text), source };
