@@ -398,3 +398,18 @@ test("flags are parsed by node:util parseArgs: --x=v, repeatable lists, -h and -
   assert.equal(loadConfig(["-h"], {}).kind, "help");
   assert.equal(run(["--once", "--stdout"]).once, true);
 });
+
+test("a --forward host that is no host name (a path, a 254-character name) is refused; 253 characters are fine", () => {
+  for (const host of ["/run/fluentd.sock", "a".repeat(254), "fluentd/x", "flu entd"]) {
+    assert.throws(
+      () => loadConfig(["--forward", `${host}:24224`], {}),
+      /--forward: not HOST:PORT in/,
+      host.slice(0, 20),
+    );
+  }
+  assert.equal(run(["--forward", `${"a".repeat(253)}:24224`]).sink.servers[0]?.host, "a".repeat(253));
+  assert.equal(
+    run(["--forward", "fluentd_1.example-x.net:1"]).sink.servers[0]?.host,
+    "fluentd_1.example-x.net",
+  );
+});

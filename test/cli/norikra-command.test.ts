@@ -193,9 +193,9 @@ test("norikra: a server that is not Norikra's RPC (an HTML 404, a silent one) is
       `127.0.0.1:${port(html)} does not answer like Norikra's RPC port \\(HTTP 404 to targets\\)`,
     ),
   });
-  await assert.rejects(new NorikraRpc("127.0.0.1", port(silent), 200).targets(), {
+  await assert.rejects(new NorikraRpc("127.0.0.1", port(silent), { timeoutMs: 200 }).targets(), {
     code: NorikraErrorCode.UNREACHABLE,
-    message: /no answer to targets within 200 ms/,
+    message: /no complete answer to targets within 200 ms/,
   });
   silent.closeAllConnections();
 });

@@ -109,6 +109,22 @@ export function sendHugeFrame(claimedBytes = 0xffff_fff0): Promise<TestServer> {
   }).listen();
 }
 
+/**
+ * Lets `answer` reply to each connection as it likes: called once when a client connects (`chunk` undefined) and
+ * then with every chunk read. For fuzzing: the replies a real server never sends.
+ */
+export function answerWith(
+  answer: (socket: net.Socket, chunk: Buffer | undefined) => void,
+): Promise<TestServer> {
+  return new BasicServer((socket, server) => {
+    socket.on("data", (chunk: Buffer) => {
+      server.bytesRead += chunk.length;
+      if (!socket.destroyed) answer(socket, chunk);
+    });
+    answer(socket, undefined);
+  }).listen();
+}
+
 /** The HELO a server with a `<security>` section sends first. */
 export function heloFrame(nonce: Buffer, authSalt: Buffer | "" = "", keepalive = true): Buffer {
   return pack(["HELO", { nonce, auth: authSalt, keepalive }]);

@@ -10,6 +10,7 @@ import type { LogFormat, LogLevel } from "../log.js";
 import { parseFlags } from "./argv.js";
 import { readEnv } from "./env.js";
 import { readConfigFile } from "./file.js";
+import { quote } from "./quote.js";
 import { parseForwardAddress, type ForwardAddress } from "./forward-address.js";
 import { parseListenAddress, type ListenAddress } from "./listen-address.js";
 import { SETTINGS, type RawSettings } from "./settings.js";
@@ -87,8 +88,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Loa
   if (flags.help) return { kind: "help" };
   if (flags.version) return { kind: "version" };
   const fromEnv = readEnv(env);
-  const configFile = (flags.settings.get("config") ?? fromEnv.settings.get("config"))?.value;
-  const fromFile: RawSettings = typeof configFile === "string" ? readConfigFile(configFile) : new Map();
+  const config = flags.settings.get("config") ?? fromEnv.settings.get("config");
+  const configFile = config?.value;
+  const label = config?.where === "--config" ? "--config" : `${config?.where} (--config)`;
+  const fromFile: RawSettings =
+    typeof configFile === "string" ? readConfigFile(configFile, label) : new Map();
   const merged: RawSettings = new Map();
   for (const setting of SETTINGS) {
     const raw =
@@ -301,8 +305,13 @@ export class SettingOrigins {
     const shown =
       given === undefined || key.includes("password") || key.includes("shared-key")
         ? ""
-        : ` (given ${JSON.stringify(given)})`;
-    return new CliUsageError(`${this.values.label(key)}: ${err.message}${shown}`);
+        : ` (given ${quote(given)})`;
+    // The library's message quotes the value whole: cut a long one as every other message does.
+    let message = err.message;
+    for (const text of [given].flat()) {
+      if (typeof text === "string") message = message.split(JSON.stringify(text)).join(quote(text));
+    }
+    return new CliUsageError(`${this.values.label(key)}: ${message}${shown}`);
   }
 }
 
