@@ -100,6 +100,10 @@ test("tlsFiles: files that cannot be used at all, or options of the wrong kind, 
   assert.throws(() => tlsFiles({ caFile: path.join(tmpdir(), "no-such-ca.pem") }), {
     code: "FORWARD_TLS_FILES",
   });
+  assert.throws(() => tlsFiles({ caFile: "/dev/zero" }), {
+    code: "FORWARD_TLS_FILES",
+    message: /not a regular file/,
+  });
   assert.throws(() => tlsFiles({ certFile: files.certFile }), { code: "INVALID_OPTION", message: /keyFile/ });
   assert.throws(() => tlsFiles({ caFile: 7 as unknown as string }), { code: "INVALID_OPTION" });
   assert.deepEqual(

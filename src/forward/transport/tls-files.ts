@@ -95,11 +95,18 @@ export function tlsFiles(options: TlsFilesOptions): TlsFilesSource {
   return source;
 }
 
+/** Larger than any PEM bundle (Mozilla's whole CA list is about 220 KB): a file past it is not one. */
+const MAX_PEM_BYTES = 1024 * 1024;
+
+/** Each file's inode, size and mtime; throws for a file that is not a regular file of at most 1 MiB. */
 function fileSignature(paths: Partial<Record<(typeof FILE_KEYS)[number], string>>): string {
   return FILE_KEYS.map((key) => {
     const path = paths[key];
     if (path === undefined) return "";
     const st = statSync(path);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+    if (st.size > MAX_PEM_BYTES)
+      throw new Error(`${path} is larger than ${MAX_PEM_BYTES} bytes: not a PEM file`);
     return `${st.ino}:${st.size}:${st.mtimeMs}`;
   }).join("|");
 }
