@@ -18,6 +18,7 @@ import path from "node:path";
 import { ROOT } from "./helpers/cli-process.js";
 import { startCliReceiver } from "./helpers/cli-receiver.js";
 import { startCliUwsgi } from "./helpers/cli-uwsgi.js";
+import { testWithUwsgi } from "./helpers/uwsgi-installed.js";
 
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 
@@ -77,7 +78,7 @@ interface PackedFile {
   size: number;
 }
 
-test(
+testWithUwsgi(
   "a plain clone packs a tarball that installs and works from ESM, CommonJS, TypeScript and its bin",
   { timeout: 480_000 },
   async (t) => {

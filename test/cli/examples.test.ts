@@ -13,6 +13,7 @@ import { ROOT } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { recordsFromSamples } from "../helpers/cli-samples.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
 
 const EXAMPLES = join(ROOT, "examples");
 const read = (name: string): string => readFileSync(join(EXAMPLES, name), "utf8");
@@ -37,54 +38,61 @@ function startExample(t: { after: (fn: () => Promise<void>) => void }, file: str
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
-test("examples/sidecar.ts pipes a real uWSGI's stats into a FluentServer and delivers everything on SIGTERM", async (t) => {
-  const uwsgi = await startCliUwsgi(t);
-  const receiver = await startCliReceiver(t);
-  const example = startExample(t, "sidecar.ts", {
-    STATS: uwsgi.stats,
-    FORWARD_PORT: String(receiver.port),
-    INTERVAL_MS: "200",
-  });
-  await receiver.waitFor(
-    (events) => events.some((e) => e.tag === "uwsgi.summary") && events.some((e) => e.tag === "uwsgi.worker"),
-    "summary and worker records",
-  );
-  example.child.kill("SIGTERM");
-  assert.equal(await example.exited, 0, example.stderr());
-  assert.match(example.stdout(), /all delivered/);
-  assert.equal(receiver.events.find((e) => e.tag === "uwsgi.summary")?.record.target, uwsgi.stats);
-});
+testWithUwsgi(
+  "examples/sidecar.ts pipes a real uWSGI's stats into a FluentServer and delivers everything on SIGTERM",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const receiver = await startCliReceiver(t);
+    const example = startExample(t, "sidecar.ts", {
+      STATS: uwsgi.stats,
+      FORWARD_PORT: String(receiver.port),
+      INTERVAL_MS: "200",
+    });
+    await receiver.waitFor(
+      (events) =>
+        events.some((e) => e.tag === "uwsgi.summary") && events.some((e) => e.tag === "uwsgi.worker"),
+      "summary and worker records",
+    );
+    example.child.kill("SIGTERM");
+    assert.equal(await example.exited, 0, example.stderr());
+    assert.match(example.stdout(), /all delivered/);
+    assert.equal(receiver.events.find((e) => e.tag === "uwsgi.summary")?.record.target, uwsgi.stats);
+  },
+);
 
-test("examples/http-app.ts sends its access log and its uWSGI neighbour's stats through one sink", async (t) => {
-  const uwsgi = await startCliUwsgi(t);
-  const receiver = await startCliReceiver(t);
-  const example = startExample(t, "http-app.ts", {
-    STATS: uwsgi.stats,
-    PORT: "0",
-    FORWARD_PORT: String(receiver.port),
-    INTERVAL_MS: "200",
-  });
-  while (!/listening on/.test(example.stdout())) await once(example.child.stdout, "data");
-  const url = /listening on (\S+)/.exec(example.stdout())?.[1] ?? "";
-  for (const path of ["/", "/orders?id=7"]) assert.equal((await fetch(url + path)).status, 200);
-  await receiver.waitFor(
-    (events) =>
-      events.filter((e) => e.tag === "app.access").length === 2 &&
-      events.some((e) => e.tag === "uwsgi.summary"),
-    "two access records and a summary",
-  );
-  const access = receiver.events.filter((e) => e.tag === "app.access").map((e) => e.record);
-  assert.deepEqual(
-    access.map((r) => [r.method, r.path, r.status, r.bytes]),
-    [
-      ["GET", "/", 200, 6],
-      ["GET", "/orders?id=7", 200, 6],
-    ],
-  );
-  assert.equal(typeof access[0]?.duration_ms, "number");
-  example.child.kill("SIGTERM");
-  assert.equal(await example.exited, 0, example.stderr());
-});
+testWithUwsgi(
+  "examples/http-app.ts sends its access log and its uWSGI neighbour's stats through one sink",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const receiver = await startCliReceiver(t);
+    const example = startExample(t, "http-app.ts", {
+      STATS: uwsgi.stats,
+      PORT: "0",
+      FORWARD_PORT: String(receiver.port),
+      INTERVAL_MS: "200",
+    });
+    while (!/listening on/.test(example.stdout())) await once(example.child.stdout, "data");
+    const url = /listening on (\S+)/.exec(example.stdout())?.[1] ?? "";
+    for (const path of ["/", "/orders?id=7"]) assert.equal((await fetch(url + path)).status, 200);
+    await receiver.waitFor(
+      (events) =>
+        events.filter((e) => e.tag === "app.access").length === 2 &&
+        events.some((e) => e.tag === "uwsgi.summary"),
+      "two access records and a summary",
+    );
+    const access = receiver.events.filter((e) => e.tag === "app.access").map((e) => e.record);
+    assert.deepEqual(
+      access.map((r) => [r.method, r.path, r.status, r.bytes]),
+      [
+        ["GET", "/", 200, 6],
+        ["GET", "/orders?id=7", 200, 6],
+      ],
+    );
+    assert.equal(typeof access[0]?.duration_ms, "number");
+    example.child.kill("SIGTERM");
+    assert.equal(await example.exited, 0, example.stderr());
+  },
+);
 
 /** A minimal reader of Fluentd's config syntax: `<section arg>` … `</section>` and `key value` lines. */
 interface Section {

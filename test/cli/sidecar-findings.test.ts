@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
 
 interface Line {
   tag: string;
@@ -47,30 +48,33 @@ test("a daemon whose glob matches nothing warns once and says targets_matched: 0
   assert.equal(cli.stderr.filter((l) => /UWSGI_STATS_NO_TARGETS/.test(l)).length, 1, cli.stderr.join("\n"));
 });
 
-test("--once --shape summary polls twice, one interval apart, and prints the second poll, with rates", async (t) => {
-  const uwsgi = await startCliUwsgi(t);
-  await uwsgi.load(5);
-  const cli = startCli(t, [
-    "--stats",
-    uwsgi.stats,
-    "--stdout",
-    "--once",
-    "--shape",
-    "summary,worker",
-    "--interval",
-    "300ms",
-  ]);
-  assert.equal(await cli.exited, 0, cli.stderr.join("\n"));
-  const lines = parse(cli.stdout);
-  assert.deepEqual(
-    lines.map((l) => l.tag),
-    ["uwsgi.summary", "uwsgi.worker", "uwsgi.worker"],
-  );
-  for (const { tag, record } of lines) {
-    assert.equal(typeof record.requests_per_sec, "number", `${tag} has rates`);
-    assert.equal(typeof record.interval_ms, "number", `${tag} has the measured interval`);
-  }
-});
+testWithUwsgi(
+  "--once --shape summary polls twice, one interval apart, and prints the second poll, with rates",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    await uwsgi.load(5);
+    const cli = startCli(t, [
+      "--stats",
+      uwsgi.stats,
+      "--stdout",
+      "--once",
+      "--shape",
+      "summary,worker",
+      "--interval",
+      "300ms",
+    ]);
+    assert.equal(await cli.exited, 0, cli.stderr.join("\n"));
+    const lines = parse(cli.stdout);
+    assert.deepEqual(
+      lines.map((l) => l.tag),
+      ["uwsgi.summary", "uwsgi.worker", "uwsgi.worker"],
+    );
+    for (const { tag, record } of lines) {
+      assert.equal(typeof record.requests_per_sec, "number", `${tag} has rates`);
+      assert.equal(typeof record.interval_ms, "number", `${tag} has the measured interval`);
+    }
+  },
+);
 
 test("--help says that --once polls twice for rates", async (t) => {
   const cli = startCli(t, ["--help"]);

@@ -5,6 +5,7 @@ import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
 
 interface Line {
   tag: string;
@@ -14,7 +15,7 @@ interface Line {
 
 const parse = (lines: string[]): Line[] => lines.filter((l) => l !== "").map((l) => JSON.parse(l) as Line);
 
-test("--stdout prints JSON lines of exactly what would be sent, and sends nothing", async (t) => {
+testWithUwsgi("--stdout prints JSON lines of exactly what would be sent, and sends nothing", async (t) => {
   const uwsgi = await startCliUwsgi(t);
   const receiver = await startCliReceiver(t);
   await uwsgi.load(20);
@@ -49,7 +50,7 @@ test("--stdout prints JSON lines of exactly what would be sent, and sends nothin
   assert.ok(!cli.stderr.some((l) => /connected to/.test(l)), "no connection was made");
 });
 
-test("--once polls every target (a glob) once, prints its records and exits 0", async (t) => {
+testWithUwsgi("--once polls every target (a glob) once, prints its records and exits 0", async (t) => {
   const uwsgi = await startCliUwsgi(t);
   // A glob, expanded at the poll: the temp dir also holds uWSGI's HTTP socket, which must not match.
   const cli = startCli(t, [
@@ -82,21 +83,24 @@ test("--once with a missing target prints its error record and exits 1", async (
   assert.equal(line?.record.code, "UWSGI_STATS_NOT_FOUND");
 });
 
-test("a target that fails for many polls is logged once, and once more when it comes back", async (t) => {
-  const dir = cliTempDir(t);
-  const stats = join(dir, "later.sock");
-  const cli = startCli(t, ["--stdout", "--stats", stats, "--interval", "100ms", "--health-interval", "0"]);
-  await cli.waitForStdoutLines(5);
-  assert.equal(parse(cli.stdout).filter((l) => l.tag === "uwsgi.error").length >= 5, true);
-  await startCliUwsgi(t, { stats });
-  await cli.waitForLog(/target .*later\.sock recovered after \d+ failed polls/);
-  cli.child.kill("SIGTERM");
-  assert.equal(await cli.exited, 0);
-  const failing = cli.stderr.filter((l) => /later\.sock failing: UWSGI_STATS_NOT_FOUND/.test(l));
-  assert.equal(failing.length, 1, cli.stderr.join("\n"));
-  assert.equal(cli.stderr.filter((l) => /recovered/.test(l)).length, 1);
-  assert.ok(parse(cli.stdout).some((l) => l.tag === "uwsgi.stats" && l.record.target === stats));
-});
+testWithUwsgi(
+  "a target that fails for many polls is logged once, and once more when it comes back",
+  async (t) => {
+    const dir = cliTempDir(t);
+    const stats = join(dir, "later.sock");
+    const cli = startCli(t, ["--stdout", "--stats", stats, "--interval", "100ms", "--health-interval", "0"]);
+    await cli.waitForStdoutLines(5);
+    assert.equal(parse(cli.stdout).filter((l) => l.tag === "uwsgi.error").length >= 5, true);
+    await startCliUwsgi(t, { stats });
+    await cli.waitForLog(/target .*later\.sock recovered after \d+ failed polls/);
+    cli.child.kill("SIGTERM");
+    assert.equal(await cli.exited, 0);
+    const failing = cli.stderr.filter((l) => /later\.sock failing: UWSGI_STATS_NOT_FOUND/.test(l));
+    assert.equal(failing.length, 1, cli.stderr.join("\n"));
+    assert.equal(cli.stderr.filter((l) => /recovered/.test(l)).length, 1);
+    assert.ok(parse(cli.stdout).some((l) => l.tag === "uwsgi.stats" && l.record.target === stats));
+  },
+);
 
 test("wrong values exit with code 2 and one line on stderr, from flags, env and files alike; --help and -V exit 0", async (t) => {
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [

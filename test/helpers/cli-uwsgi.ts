@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { assertUwsgiInstalled } from "./uwsgi-installed.js";
 
 /** A real uWSGI (master + 2 workers, python3 app) serving HTTP and stats on unix sockets in a temp dir. */
 export interface CliUwsgi {
@@ -38,6 +39,7 @@ export async function startCliUwsgi(
   t: { after: (fn: () => Promise<void>) => void },
   options: { stats?: string } = {},
 ): Promise<CliUwsgi> {
+  assertUwsgiInstalled();
   const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-uwsgi-"));
   const statsOption = options.stats ?? join(dir, "stats.sock");
   const stats = isAbsolute(statsOption) ? statsOption : join(dir, statsOption);

@@ -4,6 +4,7 @@ import { request } from "node:http";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { assertUwsgiInstalled } from "./uwsgi-installed.js";
 
 /** The WSGI app every test uWSGI runs: `/` answers, `/slow?s=N` sleeps N seconds, `/boom` raises. */
 export const APP_PY = `import time
@@ -262,6 +263,7 @@ function spawnUwsgi(
   iniPath: string,
   dir: string,
 ): { child: ChildProcess; log: () => string; kill: () => Promise<void> } {
+  assertUwsgiInstalled();
   const child = spawn("uwsgi", ["--ini", iniPath], {
     cwd: dir,
     detached: true,

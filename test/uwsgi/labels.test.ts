@@ -6,6 +6,7 @@ import { InvalidOptionError } from "../../src/errors.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
 import { fakeStatsServer, serveOnce } from "../helpers/uwsgi-fake-servers.js";
 import { cleanup, startUwsgi, tempDir } from "../helpers/uwsgi-process.js";
+import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
 
 /** The Emperor's own `emperor-stats` document, trimmed from a capture of uWSGI 2.0.21. */
 const EMPEROR_DOC = JSON.stringify({
@@ -18,7 +19,7 @@ const EMPEROR_DOC = JSON.stringify({
   blacklist: [],
 });
 
-test("every record of every shape starts with host and the static fields", async (t) => {
+testWithUwsgi("every record of every shape starts with host and the static fields", async (t) => {
   const dir = tempDir();
   t.after(() => cleanup(dir));
   const emperor = await fakeStatsServer(dir, "emperor.sock", serveOnce(EMPEROR_DOC));
