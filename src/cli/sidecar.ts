@@ -80,7 +80,9 @@ export class Sidecar {
     const items = await this.#source.poll();
     for (const item of items) this.#output.writable.write(item);
     const report = await this.#output.close(this.#config.shutdownTimeoutMs);
-    this.io.logger.info(`polled once: ${items.length} records; ${report.text}`);
+    this.io.logger[report.undeliveredEvents > 0 ? "warn" : "info"](
+      `polled once: ${items.length} records; ${report.text}`,
+    );
     return this.#failedTargets > 0 || report.undeliveredEvents > 0 ? 1 : 0;
   }
 
@@ -102,8 +104,22 @@ export class Sidecar {
     const [report, ...reports] = await Promise.all(
       [this.#output, ...previous].map((output) => output.close(remaining)),
     );
-    reports.forEach((r) => this.io.logger.info(`previous sink closed: ${r.text}`));
-    this.io.logger.info(`stopped: ${(report as OutputCloseReport).text}`);
+    for (const r of [...reports, report as OutputCloseReport]) {
+      const level = r.undeliveredEvents > 0 ? "warn" : "info";
+      this.io.logger[level](`${r === report ? "stopped" : "previous sink closed"}: ${r.text}`);
+    }
+  }
+
+  /**
+   * The events a stop would still have to deliver, for the words of an exit that cannot wait (a second signal):
+   * what every open output holds, queued, batched, or sent and not yet acknowledged.
+   */
+  heldEvents(): number {
+    let events = 0;
+    for (const output of [this.#output, ...this.#retiring]) {
+      events += Number(output.health().buffered_events) + output.writable.writableLength;
+    }
+    return events;
   }
 
   /**

@@ -1,5 +1,11 @@
 import { once } from "node:events";
-import { ForwardSink, type EventRecord, type ForwardSinkOptions } from "../index.js";
+import {
+  ForwardSink,
+  type CloseReport,
+  type EventRecord,
+  type ForwardSinkOptions,
+  type SinkStats,
+} from "../index.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
 import type { Logger, StateLog } from "./log.js";
 import type { Output, OutputCloseReport } from "./output.js";
@@ -81,21 +87,74 @@ export function sinkOutput(
     async close(timeoutMs: number): Promise<OutputCloseReport> {
       const deadline = Date.now() + timeoutMs;
       closing = true;
-      if (sink.writableLength > 0 && !sink.destroyed) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          once(sink, "drain").catch(() => undefined),
-          new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-        ]);
+      const hopeless = permanentFailure(sink);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        if (sink.writableLength > 0 && !sink.destroyed) {
+          await Promise.race([
+            once(sink, "drain").catch(() => undefined),
+            new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+            hopeless.found,
+          ]);
+        }
+        const closed = sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
+        const fault = await Promise.race([closed.then(() => undefined), hopeless.found]);
+        // Waiting cannot mend a refused key or a server that never acks: stop now, the report counts the loss.
+        if (fault !== undefined) sink.destroy();
+        const report = await closed;
+        return closeReport(report, sink.stats(), options.requireAck === true, fault);
+      } finally {
         clearTimeout(timer);
+        hopeless.cancel();
       }
-      const report = await sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
-      const stats = sink.stats();
-      const text =
-        report.undeliveredEvents === 0
-          ? `delivered everything (${stats.sent} events sent, ${stats.acked} acknowledged)`
-          : `${report.undeliveredEvents} events (${report.undeliveredBytes} bytes) could not be delivered in time`;
-      return { undeliveredEvents: report.undeliveredEvents, text };
     },
+  };
+}
+
+/**
+ * Faults that waiting does not mend within a shutdown: the server refused our shared key or user
+ * (`FORWARD_AUTH_FAILED`), or never sends the acks we require (`FORWARD_ACK_UNSUPPORTED`).
+ */
+const PERMANENT_FAULTS: ReadonlySet<string> = new Set(["FORWARD_AUTH_FAILED", "FORWARD_ACK_UNSUPPORTED"]);
+
+/**
+ * Watches the sink's servers (through `stats()` and `serverError`) until every one of them is out of rotation for
+ * good or in a fault that waiting does not mend; `found` then resolves with a description of those faults.
+ */
+function permanentFailure(sink: ForwardSink): { found: Promise<string>; cancel: () => void } {
+  let check = (): void => {};
+  const found = new Promise<string>((resolve) => {
+    check = () => {
+      const servers = sink.stats().servers;
+      const permanent = servers.filter((s) => s.state === "failed" || PERMANENT_FAULTS.has(s.fault ?? ""));
+      if (servers.length === 0 || permanent.length < servers.length) return;
+      resolve(permanent.map((s) => `${s.id}: ${s.fault ?? s.lastError?.code ?? "failed"}`).join(", "));
+    };
+  });
+  sink.on("serverError", check);
+  check();
+  return { found, cancel: () => sink.off("serverError", check) };
+}
+
+/** The exit line's words: what was written and acknowledged (acks only), or what was lost and why. */
+function closeReport(
+  report: CloseReport,
+  stats: SinkStats,
+  requireAck: boolean,
+  fault: string | undefined,
+): OutputCloseReport {
+  const counts = requireAck
+    ? `${stats.sent} events sent, ${stats.acked} acknowledged`
+    : `${stats.sent} events sent`;
+  if (report.undeliveredEvents === 0) {
+    return { undeliveredEvents: 0, text: `delivered everything (${counts})` };
+  }
+  const lost = `${report.undeliveredEvents} events (${report.undeliveredBytes} bytes)`;
+  return {
+    undeliveredEvents: report.undeliveredEvents,
+    text:
+      fault === undefined
+        ? `${lost} could not be delivered in time (${counts})`
+        : `${lost} could not be delivered: every server failed for good (${fault}), so the shutdown did not wait (${counts})`,
   };
 }

@@ -102,11 +102,19 @@ testWithUwsgi("a wrong shared key is logged once with its code, not once per rec
   await receiver.waitForConnections(3);
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);
-  assert.equal(cli.stderr.filter((l) => /FORWARD_AUTH_FAILED/.test(l)).length, 1, cli.stderr.join("\n"));
+  assert.equal(
+    cli.stderr.filter((l) => /failing: FORWARD_AUTH_FAILED/.test(l)).length,
+    1,
+    cli.stderr.join("\n"),
+  );
   assert.equal(receiver.events.length, 0);
   assert.ok(
-    cli.stderr.some((l) => /could not be delivered in time/.test(l)),
-    "the undelivered events are reported",
+    cli.stderr.some((l) =>
+      / warn stopped: \d+ events \(\d+ bytes\) could not be delivered: every server failed for good \(127\.0\.0\.1:\d+: FORWARD_AUTH_FAILED\)/.test(
+        l,
+      ),
+    ),
+    `the undelivered events are reported as a warning, with the fault that ended the wait:\n${cli.stderr.join("\n")}`,
   );
 });
 
@@ -238,7 +246,9 @@ testWithUwsgi(
       cli.stderr.join("\n"),
     );
     assert.ok(
-      cli.stderr.some((l) => /polled once: 1 records; 1 events .* could not be delivered in time/.test(l)),
+      cli.stderr.some((l) =>
+        / warn polled once: 1 records; 1 events .* could not be delivered in time \(0 events sent\)$/.test(l),
+      ),
       cli.stderr.join("\n"),
     );
   },
@@ -272,3 +282,49 @@ testWithUwsgi("with the primary --forward down, records go to the ,standby one",
   );
   assert.ok(cli.stderr.some((l) => l.includes(`connected to 127.0.0.1:${standby.port}`)));
 });
+
+testWithUwsgi(
+  "--once stops waiting as soon as every server refuses the shared key, says so as a warning and exits 1",
+  { timeout: 60_000 },
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const receiver = await startCliReceiver(t, { sharedKey: "right" });
+    // A shutdown timeout far longer than the test's: only giving up on the refused key lets it end in time.
+    const cli = startCli(
+      t,
+      [
+        "--once",
+        "--stats",
+        uwsgi.stats,
+        "--forward",
+        `127.0.0.1:${receiver.port}`,
+        "--shutdown-timeout",
+        "1h",
+      ],
+      { UWSGI_FORWARD_SHARED_KEY: "wrong" },
+    );
+    assert.equal(await cli.exited, 1, cli.stderr.join("\n"));
+    assert.equal(receiver.events.length, 0);
+    assert.ok(
+      cli.stderr.some((l) =>
+        / warn polled once: 1 records; 1 events \(\d+ bytes\) could not be delivered: every server failed for good \(127\.0\.0\.1:\d+: FORWARD_AUTH_FAILED\), so the shutdown did not wait \(0 events sent\)$/.test(
+          l,
+        ),
+      ),
+      cli.stderr.join("\n"),
+    );
+  },
+);
+
+testWithUwsgi(
+  "without --require-ack the exit line counts what was sent and says nothing of acknowledgements",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const receiver = await startCliReceiver(t);
+    const cli = startCli(t, ["--once", "--stats", uwsgi.stats, "--forward", `127.0.0.1:${receiver.port}`]);
+    assert.equal(await cli.exited, 0, cli.stderr.join("\n"));
+    const line = cli.stderr.find((l) => /polled once:/.test(l)) ?? "";
+    assert.match(line, / info polled once: 1 records; delivered everything \(1 events sent\)$/);
+    assert.doesNotMatch(line, /acknowledged/);
+  },
+);

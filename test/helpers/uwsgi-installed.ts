@@ -23,7 +23,7 @@ export function assertUwsgiInstalled(): void {
   if (UWSGI_MISSING !== undefined) throw new Error(UWSGI_MISSING);
 }
 
-type TestFn = (t: TestContext) => unknown;
+type TestFn = (t: TestContext) => void | Promise<void>;
 
 /**
  * node:test's `test` for a test that runs a real uWSGI: skipped, with what is missing and how to install it, on a
