@@ -23,7 +23,8 @@ export function readConfigFile(path: string): RawSettings {
   try {
     document = parse(text);
   } catch (err) {
-    const reason = ((err as Error).message.split("\n")[0] ?? "").trim();
+    // yaml's first line ends "at line 1, column 4:" before a quote of the source, which is left out (it may hold a key).
+    const reason = ((err as Error).message.split("\n")[0] ?? "").trim().replace(/:$/, "");
     throw new CliUsageError(
       `--config: ${JSON.stringify(path)} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${reason}`,
     );
