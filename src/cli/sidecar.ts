@@ -1,6 +1,12 @@
 import { finished } from "node:stream/promises";
 import { setTimeout as delay } from "node:timers/promises";
-import { InvalidOptionError, UwsgiStatsErrorCode, UwsgiStatsSource, type ForwardItem } from "../index.js";
+import {
+  ForwardSink,
+  InvalidOptionError,
+  UwsgiStatsErrorCode,
+  UwsgiStatsSource,
+  type ForwardItem,
+} from "../index.js";
 import type { SidecarConfig } from "./config/load.js";
 import { formatDuration } from "./config/durations.js";
 import { Health } from "./health.js";
@@ -208,11 +214,16 @@ export class Sidecar {
     }
   }
 
-  /** A ForwardSink (or stdout) for `config`; the sink's validation errors are named by the setting they came from. */
+  /**
+   * A ForwardSink (or stdout) for `config`; the sink's validation errors are named by the setting they came from.
+   * With --stdout the forward settings are checked all the same (a sink that never connects is made and dropped),
+   * so a configuration tried with --stdout also runs without it.
+   */
   #makeOutput(config: SidecarConfig): Output {
-    if (config.stdout) return stdoutOutput(this.io.stdout);
     try {
-      return sinkOutput(config.sink, this.io.logger, this.#states, this.io.fatal);
+      if (!config.stdout) return sinkOutput(config.sink, this.io.logger, this.#states, this.io.fatal);
+      new ForwardSink(config.sink).destroy();
+      return stdoutOutput(this.io.stdout);
     } catch (err) {
       throw err instanceof InvalidOptionError ? config.origins.usageError("sink", err) : err;
     }

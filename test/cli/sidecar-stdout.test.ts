@@ -116,6 +116,12 @@ test("wrong values exit with code 2 and one line on stderr, from flags, env and 
       {},
       /^uwsgi-forward: --stats: Invalid option "targets\[0\]": unsupported scheme/,
     ],
+    // --stdout sends nothing, but checks the forward settings as a run without it would (docs/cli.md).
+    [
+      ["--stdout", "--once", "--forward", "127.0.0.1:1,weight=2000000"],
+      {},
+      /^uwsgi-forward: --forward: Invalid option "servers\[0\]\.weight": expected an integer from 1 to 1000000/,
+    ],
   ];
   const help = startCli(t, ["--help"]);
   const version = startCli(t, ["-V"]);
