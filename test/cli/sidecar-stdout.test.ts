@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { cliTempDir } from "../helpers/cli-temp.js";
@@ -139,3 +140,25 @@ test("wrong values exit with code 2 and one line on stderr, from flags, env and 
   assert.equal(await version.exited, 0);
   assert.match(version.stdout[0] ?? "", /^\d+\.\d+\.\d+$/);
 });
+
+testWithUwsgi(
+  "a stats socket the sidecar's user may not open (chmod-socket = 600) is reported with EACCES and what to change",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t, { extra: ["chmod-socket = 600"] });
+    // uWSGI applies chmod-socket to its stats socket too: only its owner may connect. Root may open any socket, so
+    // as root the sidecar runs as nobody; as any other user, the socket is made unwritable for its owner as well.
+    const root = process.getuid?.() === 0;
+    if (root) chmodSync(uwsgi.dir, 0o755);
+    else chmodSync(uwsgi.stats, 0o000);
+    const cli = startCli(t, ["--stdout", "--once", "--stats", uwsgi.stats], {}, root ? { uid: 65534 } : {});
+    assert.equal(await cli.exited, 1, cli.stderr.join("\n"));
+    const line =
+      cli.stderr.find((l) => /failing: UWSGI_STATS_CONNECT_FAILED/.test(l)) ?? cli.stderr.join("\n");
+    assert.match(
+      line,
+      /no permission to connect to .*stats\.sock \(EACCES\): .*chmod-socket.*the socket's group/,
+    );
+    const record = parse(cli.stdout).find((l) => l.tag === "uwsgi.error")?.record;
+    assert.equal(record?.code, "UWSGI_STATS_CONNECT_FAILED");
+  },
+);

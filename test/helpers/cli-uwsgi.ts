@@ -33,11 +33,11 @@ const APP = `def application(env, start_response):
 /**
  * Starts uWSGI in its temp dir (its working directory) with the stats socket there, or at `options.stats`
  * (a relative path is relative to that dir: two instances can serve the same target string), and waits until
- * the socket answers.
+ * the socket answers. `options.extra` lines are added to the ini.
  */
 export async function startCliUwsgi(
   t: { after: (fn: () => Promise<void>) => void },
-  options: { stats?: string } = {},
+  options: { stats?: string; extra?: readonly string[] } = {},
 ): Promise<CliUwsgi> {
   assertUwsgiInstalled();
   const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-uwsgi-"));
@@ -59,6 +59,7 @@ export async function startCliUwsgi(
       "need-app = true",
       "die-on-term = true",
       `logto = ${join(dir, "uwsgi.log")}`,
+      ...(options.extra ?? []),
       "",
     ].join("\n"),
   );
