@@ -285,6 +285,43 @@ testWithUwsgi(
       },
     );
 
+    await t.test(
+      "the README's library example type-checks as an ES module with @types/node, and the README says it needs both",
+      async () => {
+        const readme = readFileSync(path.join(clone, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## 30 seconds: the library"));
+        const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+        assert.match(example, /await pipeline\(source, sink\)/, "the README's library example");
+        assert.match(section.slice(0, section.indexOf("```ts")), /"type": "module"[\s\S]*@types\/node/);
+        writeFileSync(path.join(app, "readme.mts"), example);
+        const flags = ["--noEmit", "--strict", "--target", "es2022", "--module", "nodenext"];
+        const typeRoots = ["--typeRoots", path.join(ROOT, "node_modules", "@types")];
+        await run("node", [tsc, ...flags, "--types", "node", ...typeRoots, "readme.mts"], app);
+        const withoutNodeTypes = await outcome("node", [tsc, ...flags, "--types", "", "readme.mts"], app);
+        assert.notEqual(withoutNodeTypes.code, 0, "without @types/node the example does not type-check");
+        assert.match(withoutNodeTypes.stdout, /Cannot find module 'node:stream\/promises'/);
+      },
+    );
+
+    await t.test(
+      "from the clone, npx uwsgi-forward runs the command the README's quick start names",
+      async () => {
+        const readme = readFileSync(path.join(clone, "README.md"), "utf8");
+        assert.match(
+          readme,
+          /from a clone \(after `npm ci`, which builds it\) run\s+it as `npx uwsgi-forward`/,
+        );
+        // A cache of its own: npx links the clone there, and nothing outside the scratch folder is touched.
+        const env = { npm_config_cache: path.join(work, "npm-cache"), npm_config_yes: "true" };
+        const lines = (
+          await run("npx", ["uwsgi-forward", "--stdout", "--once", "--stats", uwsgi.stats], clone, env)
+        )
+          .trim()
+          .split("\n");
+        assert.equal((JSON.parse(lines[0] ?? "{}") as { tag?: string }).tag, "uwsgi.stats", lines.join("\n"));
+      },
+    );
+
     await t.test("the README's tarball install names the tarball npm pack makes", () => {
       const readme = readFileSync(path.join(clone, "README.md"), "utf8");
       assert.ok(readme.includes(`/${tarball.filename}`), `README.md does not name ${tarball.filename}`);
