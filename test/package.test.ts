@@ -297,7 +297,8 @@ testWithUwsgi(
         const flags = ["--noEmit", "--strict", "--target", "es2022", "--module", "nodenext"];
         const typeRoots = ["--typeRoots", path.join(ROOT, "node_modules", "@types")];
         await run("node", [tsc, ...flags, "--types", "node", ...typeRoots, "readme.mts"], app);
-        const withoutNodeTypes = await outcome("node", [tsc, ...flags, "--types", "", "readme.mts"], app);
+        const noTypes = ["--typeRoots", path.join(app, "no-types")]; // no @types package at all
+        const withoutNodeTypes = await outcome("node", [tsc, ...flags, ...noTypes, "readme.mts"], app);
         assert.notEqual(withoutNodeTypes.code, 0, "without @types/node the example does not type-check");
         assert.match(withoutNodeTypes.stdout, /Cannot find module 'node:stream\/promises'/);
       },
