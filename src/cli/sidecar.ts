@@ -10,6 +10,7 @@ import {
 import type { SidecarConfig } from "./config/load.js";
 import { formatDuration } from "./config/durations.js";
 import { Health } from "./health.js";
+import { MemoryReportCheck } from "./memory-report.js";
 import { formatSize } from "./config/sizes.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
 import { StateLog, type Logger } from "./log.js";
@@ -237,8 +238,13 @@ export class Sidecar {
       throw err instanceof InvalidOptionError ? config.origins.usageError("source", err) : err;
     }
     const key = (target: string): string => `target ${target}`;
-    source.on("record", (item) => this.#health.record(item.record));
+    const memory = new MemoryReportCheck(source.options.tags, (message) => this.io.logger.warn(message));
+    source.on("record", (item) => {
+      this.#health.record(item.record);
+      memory.record(item);
+    });
     source.on("poll", (summary) => {
+      memory.poll();
       this.#health.poll(summary.targets);
       this.#failedTargets += summary.failed;
       if (summary.targets > 0 && this.#states.get("targets") === "none") {
