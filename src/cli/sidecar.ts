@@ -15,7 +15,7 @@ import { formatSize } from "./config/sizes.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
 import { StateLog, type Logger } from "./log.js";
 import { mergeOutputHealth, type Output, type OutputCloseReport } from "./output.js";
-import { sinkOutput } from "./sink-output.js";
+import { forwardOptions, sinkOutput } from "./sink-output.js";
 import { stdoutOutput, type LineOutput } from "./stdout-output.js";
 
 /** What the sidecar needs from its process: a logger (stderr) and stdout (for --stdout). */
@@ -223,7 +223,7 @@ export class Sidecar {
   #makeOutput(config: SidecarConfig): Output {
     try {
       if (!config.stdout) return sinkOutput(config.sink, this.io.logger, this.#states, this.io.fatal);
-      new ForwardSink(config.sink).destroy();
+      new ForwardSink(forwardOptions(config.sink, this.io.logger)).destroy();
       return stdoutOutput(this.io.stdout);
     } catch (err) {
       throw err instanceof InvalidOptionError ? config.origins.usageError("sink", err) : err;

@@ -5,22 +5,24 @@ import {
   type EventRecord,
   type ForwardSinkOptions,
   type SinkStats,
+  tlsFiles,
 } from "../index.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
 import type { Logger, StateLog } from "./log.js";
 import type { Output, OutputCloseReport } from "./output.js";
+import type { SidecarSinkOptions } from "./config/load.js";
 
 /**
  * The normal output: a ForwardSink whose connection changes are logged once per change of state
  * (connected, disconnected, failing with a code), never once per reconnect attempt.
  */
 export function sinkOutput(
-  options: ForwardSinkOptions,
+  options: SidecarSinkOptions,
   logger: Logger,
   states: StateLog,
   onFatal: (err: Error) => void,
 ): Output {
-  const sink = new ForwardSink(options);
+  const sink = new ForwardSink(forwardOptions(options, logger));
   let closing = false;
   const key = (server: unknown): string => `server ${serverLabel(server)}`;
   sink.on("connect", (server) => {
@@ -98,11 +100,14 @@ export function sinkOutput(
           ]);
         }
         const closed = sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
-        const fault = await Promise.race([closed.then(() => undefined), hopeless.found]);
+        const gaveUp = await Promise.race([closed.then(() => false), hopeless.found]);
         // Waiting cannot mend a refused key or a server that never acks: stop now, the report counts the loss.
-        if (fault !== undefined) sink.destroy();
+        if (gaveUp) sink.destroy();
         const report = await closed;
-        return closeReport(report, sink.stats(), options.requireAck === true, fault);
+        return {
+          undeliveredEvents: report.undeliveredEvents,
+          text: closeText(report, sink.stats(), gaveUp),
+        };
       } finally {
         clearTimeout(timer);
         hopeless.cancel();
@@ -119,16 +124,15 @@ const PERMANENT_FAULTS: ReadonlySet<string> = new Set(["FORWARD_AUTH_FAILED", "F
 
 /**
  * Watches the sink's servers (through `stats()` and `serverError`) until every one of them is out of rotation for
- * good or in a fault that waiting does not mend; `found` then resolves with a description of those faults.
+ * good or in a fault that waiting does not mend; `found` then resolves with true.
  */
-function permanentFailure(sink: ForwardSink): { found: Promise<string>; cancel: () => void } {
+function permanentFailure(sink: ForwardSink): { found: Promise<true>; cancel: () => void } {
   let check = (): void => {};
-  const found = new Promise<string>((resolve) => {
+  const found = new Promise<true>((resolve) => {
     check = () => {
       const servers = sink.stats().servers;
       const permanent = servers.filter((s) => s.state === "failed" || PERMANENT_FAULTS.has(s.fault ?? ""));
-      if (servers.length === 0 || permanent.length < servers.length) return;
-      resolve(permanent.map((s) => `${s.id}: ${s.fault ?? s.lastError?.code ?? "failed"}`).join(", "));
+      if (servers.length > 0 && permanent.length === servers.length) resolve(true);
     };
   });
   sink.on("serverError", check);
@@ -136,25 +140,39 @@ function permanentFailure(sink: ForwardSink): { found: Promise<string>; cancel: 
   return { found, cancel: () => sink.off("serverError", check) };
 }
 
-/** The exit line's words: what was written and acknowledged (acks only), or what was lost and why. */
-function closeReport(
-  report: CloseReport,
-  stats: SinkStats,
-  requireAck: boolean,
-  fault: string | undefined,
-): OutputCloseReport {
-  const counts = requireAck
-    ? `${stats.sent} events sent, ${stats.acked} acknowledged`
-    : `${stats.sent} events sent`;
-  if (report.undeliveredEvents === 0) {
-    return { undeliveredEvents: 0, text: `delivered everything (${counts})` };
+/**
+ * What the close achieved, in words that claim no more than the sink knows: "delivered" only when acks confirmed
+ * it; without acks, "written" (a port that is not a Forward input takes bytes too); what failed, per server.
+ */
+function closeText(report: CloseReport, stats: SinkStats, gaveUp: boolean): string {
+  if (report.undeliveredEvents > 0) {
+    const faults = stats.servers
+      .filter((s) => s.lastError !== undefined)
+      .map((s) => `${serverLabel(s)}: ${s.lastError!.code}: ${s.lastError!.message}`);
+    const why = faults.length > 0 ? `; ${faults.join("; ")}` : "";
+    const when = gaveUp ? ": every server failed for good, so the shutdown did not wait" : " in time";
+    return `${report.undeliveredEvents} events (${report.undeliveredBytes} bytes) could not be delivered${when}${why}`;
   }
-  const lost = `${report.undeliveredEvents} events (${report.undeliveredBytes} bytes)`;
-  return {
-    undeliveredEvents: report.undeliveredEvents,
-    text:
-      fault === undefined
-        ? `${lost} could not be delivered in time (${counts})`
-        : `${lost} could not be delivered: every server failed for good (${fault}), so the shutdown did not wait (${counts})`,
-  };
+  if (report.acknowledged !== undefined) {
+    return `delivered everything (${report.written} events sent, ${report.acknowledged} acknowledged)`;
+  }
+  return (
+    `wrote everything (${report.written} events written to the servers; without --require-ack nothing confirms ` +
+    "that a server kept them)"
+  );
+}
+
+/**
+ * The sink's options: the TLS files become `tlsFiles()` sources, read again for each new connection once renewed;
+ * a renewal that cannot be used (a certificate without its new key yet) is a warning, and the files that worked
+ * stay in use.
+ */
+export function forwardOptions(options: SidecarSinkOptions, logger: Logger): ForwardSinkOptions {
+  const servers = options.servers.map(({ tls, ...server }) => {
+    if (tls === undefined) return server;
+    if (Object.keys(tls).length === 0) return { ...server, tls: true };
+    const onError = (err: Error): void => logger.warn(`${errorCode(err)}: ${errorMessage(err)}`);
+    return { ...server, tls: tlsFiles({ ...tls, onError }) };
+  });
+  return { ...options, servers };
 }

@@ -15,6 +15,7 @@ export const ForwardErrorCode = {
   INVALID_RECORD: "FORWARD_INVALID_RECORD",
   INVALID_TIME: "FORWARD_INVALID_TIME",
   INVALID_CALL: "FORWARD_INVALID_CALL",
+  TLS_FILES: "FORWARD_TLS_FILES",
 } as const;
 
 /** One of the `FORWARD_*` codes. */
@@ -136,5 +137,16 @@ export class ForwardInvalidTimeError extends ForwardError {
 export class ForwardInvalidCallError extends ForwardError {
   constructor(message: string) {
     super("FORWARD_INVALID_CALL", message);
+  }
+}
+
+/**
+ * The TLS files of `tlsFiles()` cannot be used: unreadable, not PEM, or a certificate and key that do not match
+ * (read half-way through a renewal). Before any good read this fails the connection; after one, the files that
+ * worked stay in use and this goes to `onError`. Code `FORWARD_TLS_FILES`.
+ */
+export class ForwardTlsFilesError extends ForwardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("FORWARD_TLS_FILES", message, options);
   }
 }

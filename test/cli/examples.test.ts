@@ -14,6 +14,7 @@ import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { recordsFromSamples } from "../helpers/cli-samples.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
+import { closedPort } from "../helpers/misbehaving-servers.js";
 
 const EXAMPLES = join(ROOT, "examples");
 const read = (name: string): string => readFileSync(join(EXAMPLES, name), "utf8");
@@ -57,6 +58,22 @@ testWithUwsgi(
     assert.equal(await example.exited, 0, example.stderr());
     assert.match(example.stdout(), /all delivered/);
     assert.equal(receiver.events.find((e) => e.tag === "uwsgi.summary")?.record.target, uwsgi.stats);
+  },
+);
+
+testWithUwsgi(
+  "examples/sidecar.ts exits on SIGTERM while Fluentd is down, within its closeTimeoutMs, saying what it gave up",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const example = startExample(t, "sidecar.ts", {
+      STATS: uwsgi.stats,
+      FORWARD_PORT: String(await closedPort()),
+      INTERVAL_MS: "200",
+    });
+    while (!/FORWARD_CONNECT_FAILED/.test(example.stderr())) await once(example.child.stderr, "data");
+    example.child.kill("SIGTERM");
+    assert.equal(await example.exited, 0, example.stderr());
+    assert.match(example.stdout(), /[1-9]\d* events undelivered/);
   },
 );
 
