@@ -14,7 +14,7 @@ import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { recordsFromSamples } from "../helpers/cli-samples.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
-import { closedPort } from "../helpers/misbehaving-servers.js";
+import { freePort } from "../helpers/free-port.js";
 
 const EXAMPLES = join(ROOT, "examples");
 const read = (name: string): string => readFileSync(join(EXAMPLES, name), "utf8");
@@ -67,7 +67,7 @@ testWithUwsgi(
     const uwsgi = await startCliUwsgi(t);
     const example = startExample(t, "sidecar.ts", {
       STATS: uwsgi.stats,
-      FORWARD_PORT: String(await closedPort()),
+      FORWARD_PORT: String(await freePort()),
       INTERVAL_MS: "200",
     });
     while (!/FORWARD_CONNECT_FAILED/.test(example.stderr())) await once(example.child.stderr, "data");

@@ -6,7 +6,7 @@ import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
-import { freePort } from "../helpers/uwsgi-process.js";
+import { freePort } from "../helpers/free-port.js";
 import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
 
 testWithUwsgi(

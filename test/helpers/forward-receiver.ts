@@ -191,11 +191,5 @@ export class ForwardReceiver {
   }
 }
 
-/** A TCP port on 127.0.0.1 where nothing listens (a server that is down). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** Kept here for the tests that import it with the receiver; defined in free-port.ts. */
+export { freePort } from "./free-port.js";

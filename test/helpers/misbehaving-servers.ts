@@ -323,13 +323,3 @@ export function forwardReceiver(options: ForwardReceiverOptions = {}, port = 0):
 export function dropAfterFrames(n: number, connections = Infinity): Promise<ForwardReceiver> {
   return forwardReceiver({ dropConnectionAfterFrames: n, dropConnections: connections });
 }
-
-/** A port with nothing listening on it (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
