@@ -157,16 +157,19 @@ testWithUwsgi(
     writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${oldPort}` }));
     const cli = startCli(t, ["--config", config]);
     await cli.waitForLog(new RegExp(`server 127\\.0\\.0\\.1:${oldPort} failing`));
-    await cli.waitForLog(/polling/);
-    await new Promise((resolve) => setTimeout(resolve, 500)); // a few polls buffered for the old server
+    // The sink connects on its first event, so once the old server is failing, that poll's records are held for it.
 
     writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${second.port}` }));
     cli.child.kill("SIGHUP");
     const keeps = await cli.waitForLog(/the previous sink keeps the \d+ events it holds/);
     const held = Number(/keeps the (\d+) events/.exec(keeps)?.[1]);
     assert.ok(held > 0, keeps);
-    await second.waitFor((events) => events.length >= 2, "events at the new server");
-    await new Promise((resolve) => setTimeout(resolve, 2000)); // past --shutdown-timeout
+    // 20 polls (one raw record each, every 100 ms) reach the new server: more than the 1 s --shutdown-timeout passes
+    // while the old sink keeps what it holds.
+    await second.waitFor(
+      (events) => events.filter((e) => e.tag === "uwsgi.stats").length >= 20,
+      "20 polls' records at the new server",
+    );
 
     const first = await startCliReceiver(t, { port: oldPort });
     await cli.waitForLog(/previous sink closed: delivered everything/, 60_000);

@@ -123,12 +123,8 @@ test("block: a pipeline into the sink stalls at the buffer bound while every ser
   const sample = setInterval(() => (maxBuffered = Math.max(maxBuffered, sink.stats().bufferedBytes)), 5);
   t.after(() => clearInterval(sample));
   const done = pipeline(source, sink);
-  // Wait until the pipeline has stalled: the buffer is full and the source is no longer pulled.
-  let last = -1;
-  while (produced !== last) {
-    last = produced;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  // The pipeline stalls: the buffer is full and the Writable asks the source to wait.
+  await until(() => sink.writableNeedDrain, "the pipeline stalled at the buffer bound");
   await bothDown(sink);
   assert.ok(produced < 20_000, `the source was paused after ${produced} items`);
   // The Writable holds an item until it fits: the buffer never goes past the limit.
