@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -38,11 +38,6 @@ export interface UwsgiInstance {
   kill(): Promise<void>;
 }
 
-/** A new temporary directory, removed by `cleanup`. */
-export function tempDir(prefix = "uwsgi-forward-"): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
-}
-
 /**
  * Starts `uwsgi --ini` with a master, `processes` workers, an http-socket for load and a stats server
  * (`stats: "unix"` on `<dir>/stats.sock`, `"tcp"` on a free port, `"http"` for stats-http on a free port).
@@ -57,7 +52,7 @@ export async function startUwsgi(
     extra?: string[];
   } = {},
 ): Promise<UwsgiInstance> {
-  const dir = options.dir ?? tempDir();
+  const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), "uwsgi-forward-"));
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "app.py"), APP_PY);
   const http = path.join(dir, "http.sock");
@@ -169,11 +164,6 @@ export function get(
   });
 }
 
-/** Removes a directory tree, ignoring errors. */
-export function cleanup(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
-
 /** An Emperor started for a test: vassal inis go in `vassalsDir`, their stats sockets in `statsDir`. */
 export interface UwsgiEmperor {
   readonly dir: string;
@@ -190,7 +180,7 @@ export interface UwsgiEmperor {
 
 /** Starts `uwsgi --ini emperor.ini` with an empty vassals directory and `emperor-stats`. */
 export async function startEmperor(): Promise<UwsgiEmperor> {
-  const dir = tempDir("uwsgi-emperor-");
+  const dir = mkdtempSync(path.join(tmpdir(), "uwsgi-emperor-"));
   const vassalsDir = path.join(dir, "vassals");
   const statsDir = path.join(dir, "stats");
   mkdirSync(vassalsDir);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { unlinkSync } from "node:fs";
+import { unlinkSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { ForwardItem } from "../../src/item.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
-import { cleanup, startEmperor, type UwsgiEmperor } from "../helpers/uwsgi-process.js";
+import { startEmperor, type UwsgiEmperor } from "../helpers/uwsgi-process.js";
 import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
 
 /** Polls until `done` says the items are what the test waits for (the Emperor scans its directory every second). */
@@ -38,7 +38,7 @@ testWithUwsgi(
     const emperor = await startEmperor();
     t.after(async () => {
       await emperor.kill();
-      cleanup(emperor.dir);
+      rmSync(emperor.dir, { recursive: true, force: true });
     });
     const app1 = await emperor.addVassal("app1", { vacuum: true });
     const app2 = await emperor.addVassal("app2");

@@ -4,8 +4,9 @@ import { ForwardSink } from "../../src/index.js";
 import type { ForwardItem } from "../../src/item.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
 import { ForwardReceiver } from "../helpers/forward-receiver.js";
-import { cleanup, get, startUwsgi, type UwsgiInstance } from "../helpers/uwsgi-process.js";
+import { get, startUwsgi, type UwsgiInstance } from "../helpers/uwsgi-process.js";
 import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
+import { rmSync } from "node:fs";
 
 const SECRETS = {
   authorization: "Bearer auth-secret-4f9a",
@@ -26,7 +27,7 @@ async function started(t: { after: (fn: () => unknown) => void }, instance: Prom
   const u = await instance;
   t.after(async () => {
     await u.kill();
-    cleanup(u.dir);
+    rmSync(u.dir, { recursive: true, force: true });
   });
   return u;
 }

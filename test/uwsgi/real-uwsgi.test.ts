@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import path from "node:path";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import type { ForwardItem } from "../../src/item.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
-import { cleanup, load, startUwsgi, tempDir, type UwsgiInstance } from "../helpers/uwsgi-process.js";
+import { load, startUwsgi, type UwsgiInstance } from "../helpers/uwsgi-process.js";
 import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
 
 const KEY = /^[A-Za-z][A-Za-z0-9_]*$/;
 
@@ -26,7 +27,7 @@ async function started(t: { after: (fn: () => unknown) => void }, instance: Prom
   const u = await instance;
   t.after(async () => {
     await u.kill();
-    cleanup(u.dir);
+    rmSync(u.dir, { recursive: true, force: true });
   });
   return u;
 }
@@ -181,8 +182,7 @@ testWithUwsgi(
 testWithUwsgi(
   "a uWSGI run from a directory whose name holds a quote and a backslash is read by the repair pass, numbers intact",
   async (t) => {
-    const parent = tempDir();
-    t.after(() => cleanup(parent));
+    const parent = cliTempDir(t);
     const dir = path.join(parent, `it's "quoted" \\ dir`);
     mkdirSync(dir);
     const u = await started(t, startUwsgi({ dir, processes: 1 }));
