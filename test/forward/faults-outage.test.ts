@@ -5,7 +5,8 @@ import { pipeline } from "node:stream/promises";
 import { ForwardSink, type OverflowPolicy } from "../../src/forward/index.js";
 import { until } from "../helpers/fake-time.js";
 import { FAULT_TAG, numbered, watch } from "../helpers/misbehaving-emit.js";
-import { forwardReceiver, type ForwardReceiver } from "../helpers/misbehaving-servers.js";
+import type { ForwardReceiver } from "../helpers/forward-receiver.js";
+import { forwardReceiver } from "../helpers/misbehaving-servers.js";
 
 const LIMIT = 256 * 1024;
 
@@ -14,8 +15,8 @@ async function twoServersDown(
   t: TestContext,
   overflow: OverflowPolicy,
 ): Promise<{ a: ForwardReceiver; b: ForwardReceiver; sink: ForwardSink }> {
-  const a = await forwardReceiver({ keepEvents: true });
-  const b = await forwardReceiver({ keepEvents: true });
+  const a = await forwardReceiver();
+  const b = await forwardReceiver();
   await a.stop();
   await b.stop();
   t.after(() => a.close());
@@ -53,7 +54,7 @@ function emitDuringOutage(sink: ForwardSink, n: number): { maxBuffered: number }
 }
 
 function arrivedIds(...servers: ForwardReceiver[]): number[] {
-  return [...new Set(servers.flatMap((s) => s.received.map((e) => e.record.id as number)))].sort(
+  return [...new Set(servers.flatMap((s) => s.events.map((e) => e.record.id as number)))].sort(
     (x, y) => x - y,
   );
 }
