@@ -46,6 +46,23 @@ test(".ci/run runs the README's test command, then the real peers' setup and the
   ]);
 });
 
+test("the README's quick start runs the command from a clone as npx uwsgi-forward: the package's bin, built by npm ci", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  assert.match(readme, /from a clone \(after `npm ci`, which builds it\) run\s+it as `npx uwsgi-forward`/);
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+    bin: Record<string, string>;
+    scripts: Record<string, string>;
+    version: string;
+  };
+  // npx in the package's own folder runs its bin; npm ci runs `prepare`, which builds it.
+  assert.equal(pkg.bin["uwsgi-forward"], "./dist/esm/cli/main.js");
+  assert.equal(pkg.scripts.prepare, "npm run build");
+  const bin = join(ROOT, pkg.bin["uwsgi-forward"]);
+  assert.match(readFileSync(bin, "utf8"), /^#!\/usr\/bin\/env node\n/);
+  const version = spawnSync(process.execPath, [bin, "--version"], { encoding: "utf8" });
+  assert.equal(version.stdout.trim(), pkg.version, version.stderr);
+});
+
 testWithUwsgi(
   "the demo (scripts/demo-route.sh, what bash scripts/demo.sh runs once uWSGI and npm packages are there), from a clean clone, shows records arriving and cleans up",
   async (t) => {
