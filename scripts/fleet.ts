@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { ForwardSink } from "../src/index.js";
 import { startDnsmasq } from "../test/helpers/dnsmasq.js";
-import { freePort } from "../test/helpers/forward-receiver.js";
+import { freePort } from "../test/helpers/free-port.js";
 import { forwardReceiver } from "../test/helpers/misbehaving-servers.js";
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     `${SINKS} sinks in ${PROCESSES} processes, ${RATE} events/s each, refreshMs ${REFRESH_MS}; ${NAME} = 3 addresses`,
   );
   await sleep(WARMUP_S * 1000);
-  const counts = () => receivers.map((r) => r.events);
+  const counts = () => receivers.map((r) => r.events.length);
   await dns.setHosts({ [NAME]: hosts });
   const addedAt = Date.now();
   console.log("added 127.0.0.5 to the name; the new receiver's share of each second's events:");
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   );
   await sleep(500);
   const sent = results.reduce((n, r) => n + r.sent, 0);
-  const arrived = receivers.reduce((n, r) => n + r.events, 0);
+  const arrived = receivers.reduce((n, r) => n + r.events.length, 0);
   console.log(
     `share 20–30 % reached ${reached === undefined ? "never" : `${reached} ms`} after the address was added ` +
       `(refreshMs ${REFRESH_MS}); ${sent} events sent, ${arrived} arrived, ` +

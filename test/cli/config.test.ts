@@ -220,6 +220,8 @@ test("every wrong value is one line naming where it was given and what it accept
   writeFileSync(broken, "{ not json");
   const list = join(dir, "list.yaml");
   writeFileSync(list, "- a\n- b\n");
+  const malformed = join(dir, "malformed.yaml");
+  writeFileSync(malformed, "interval: 1s: 2s\n");
   const empty = join(dir, "empty");
   writeFileSync(empty, "\n");
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
@@ -279,6 +281,11 @@ test("every wrong value is one line naming where it was given and what it accept
     ],
     [["--config", broken], {}, /^--config: ".*broken\.json" is not valid JSON/],
     [["--config", list], {}, /^--config: ".*list\.yaml" must hold a mapping/],
+    [
+      ["--config", malformed],
+      {},
+      /^--config: ".*malformed\.yaml" is not valid YAML: Nested mappings are not allowed in compact mappings at line 1, column 11$/,
+    ],
     [["--config", join(dir, "nope.yaml")], {}, /^--config: cannot read ".*nope\.yaml": ENOENT/],
   ];
   for (const [argv, env, message] of cases) {

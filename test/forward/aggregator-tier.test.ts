@@ -4,9 +4,10 @@ import net from "node:net";
 import { ForwardSink, type ForwardSinkOptions } from "../../src/forward/index.js";
 import { skipWithoutDnsmasq, startDnsmasq } from "../helpers/dnsmasq.js";
 import { until } from "../helpers/fake-time.js";
-import { freePort } from "../helpers/forward-receiver.js";
+import { freePort } from "../helpers/free-port.js";
 import { FAULT_TAG, numbered } from "../helpers/misbehaving-emit.js";
-import { forwardReceiver, type ForwardReceiver } from "../helpers/misbehaving-servers.js";
+import { type ForwardReceiver } from "../helpers/forward-receiver.js";
+import { forwardReceiver } from "../helpers/misbehaving-servers.js";
 
 /** Sends numbered events, `perTick` every `everyMs`, until stopped; counts what was accepted. */
 function steadyStream(sink: ForwardSink, perTick = 20, everyMs = 5) {
@@ -59,8 +60,8 @@ test(
     });
     t.after(() => sink.close({ timeoutMs: 1000 }));
     const stream = steadyStream(sink);
-    await until(() => a.events > 0 && b.events > 0, "both addresses take traffic", 10_000_000);
-    assert.equal(c.events, 0);
+    await until(() => a.events.length > 0 && b.events.length > 0, "both addresses take traffic", 10_000_000);
+    assert.equal(c.events.length, 0);
     assert.deepEqual(
       sink
         .stats()
@@ -70,7 +71,7 @@ test(
     );
 
     await dns.setHosts({ "agg.test": ["127.0.0.2", "127.0.0.3", "127.0.0.4"] });
-    await until(() => c.events > 0, "the added address takes traffic", 10_000_000);
+    await until(() => c.events.length > 0, "the added address takes traffic", 10_000_000);
 
     await dns.setHosts({ "agg.test": ["127.0.0.3", "127.0.0.4"] });
     await until(
@@ -78,12 +79,12 @@ test(
       "the removed address left the pool",
       10_000_000,
     );
-    const atRemoval = a.events;
-    const bBefore = b.events;
-    await until(() => b.events > bBefore + 500, "more traffic after the removal", 10_000_000);
+    const atRemoval = a.events.length;
+    const bBefore = b.events.length;
+    await until(() => b.events.length > bBefore + 500, "more traffic after the removal", 10_000_000);
     stream.stop();
     await sink.flush();
-    assert.equal(a.events, atRemoval, "nothing reached the removed address after it left");
+    assert.equal(a.events.length, atRemoval, "nothing reached the removed address after it left");
     assert.equal(uniqueTotal(rx), stream.sent, "every event arrived");
     assert.equal(a.duplicates + b.duplicates + c.duplicates, 0);
     assert.equal(sink.stats().dropped, 0);
@@ -98,14 +99,14 @@ test("setServers moves the traffic; the server that left is drained (its acks co
   const disconnects: string[] = [];
   sink.on("disconnect", (server, reason) => disconnects.push(`${server.id} ${reason?.message ?? "drained"}`));
   const stream = steadyStream(sink);
-  await until(() => a.events > 500, "traffic to the first server", 10_000_000);
+  await until(() => a.events.length > 500, "traffic to the first server", 10_000_000);
   sink.setServers([{ host: "127.0.0.3", port }]);
   await until(() => sink.stats().servers.length === 1, "the first server left the pool", 10_000_000);
-  const atSwitch = a.events;
-  await until(() => b.events > 500, "traffic to the second server", 10_000_000);
+  const atSwitch = a.events.length;
+  await until(() => b.events.length > 500, "traffic to the second server", 10_000_000);
   stream.stop();
   await sink.flush();
-  assert.equal(a.events, atSwitch);
+  assert.equal(a.events.length, atSwitch);
   assert.equal(uniqueTotal(rx), stream.sent);
   assert.equal(a.duplicates + b.duplicates + sink.stats().retried, 0, "nothing was sent twice");
   assert.deepEqual(disconnects, [`127.0.0.2:${port} drained`]);
@@ -130,22 +131,33 @@ test(
     });
     t.after(() => sink.close({ timeoutMs: 1000 }));
     const stream = steadyStream(sink);
-    await until(() => first.events > 500, "the priority-1 target takes the traffic", 10_000_000);
-    assert.equal(second.events, 0);
+    await until(() => first.events.length > 500, "the priority-1 target takes the traffic", 10_000_000);
+    assert.equal(second.events.length, 0);
     await first.stop();
-    await until(() => second.events > 500, "the priority-2 target while priority 1 is down", 10_000_000);
+    await until(
+      () => second.events.length > 500,
+      "the priority-2 target while priority 1 is down",
+      10_000_000,
+    );
     await first.start();
     await until(
       () => sink.stats().servers.find((s) => s.host === "a.agg.test")?.state === "up",
       "priority 1 is back",
       10_000_000,
     );
-    const secondAtReturn = second.events;
-    const firstAtReturn = first.events;
-    await until(() => first.events > firstAtReturn + 500, "priority 1 takes the traffic again", 10_000_000);
+    const secondAtReturn = second.events.length;
+    const firstAtReturn = first.events.length;
+    await until(
+      () => first.events.length > firstAtReturn + 500,
+      "priority 1 takes the traffic again",
+      10_000_000,
+    );
     stream.stop();
     await sink.flush();
-    assert.ok(second.events - secondAtReturn <= 128 * 50, "priority 2 took at most what was in flight");
+    assert.ok(
+      second.events.length - secondAtReturn <= 128 * 50,
+      "priority 2 took at most what was in flight",
+    );
     assert.equal(uniqueTotal(rx), stream.sent);
   },
 );
@@ -186,13 +198,13 @@ test("behind one address, maxConnectionAgeMs spreads the traffic over a backend 
   );
   t.after(() => Promise.all(sinks.map((s) => s.close({ timeoutMs: 1000 }))).then(() => undefined));
   const streams = sinks.map((s) => steadyStream(s, 5, 10));
-  await until(() => rx[0]!.events > 0 && rx[1]!.events > 0, "both backends in use", 10_000_000);
+  await until(() => rx[0]!.events.length > 0 && rx[1]!.events.length > 0, "both backends in use", 10_000_000);
   lb.backends.push({ host: "127.0.0.4", port });
-  await until(() => rx[2]!.events > 200, "the added backend takes a share", 10_000_000);
+  await until(() => rx[2]!.events.length > 200, "the added backend takes a share", 10_000_000);
   for (const s of streams) s.stop();
   await Promise.all(sinks.map((s) => s.flush()));
   const sent = streams.reduce((n, s) => n + s.sent, 0);
-  const arrived = rx.reduce((n, r) => n + r.events, 0);
+  const arrived = rx.reduce((n, r) => n + r.events.length, 0);
   // Each sink numbers its events from 0: count events, not ids; acks make re-sends possible only on failure.
   assert.equal(arrived, sent, "every event arrived once");
   assert.equal(

@@ -11,7 +11,8 @@ import {
 } from "../../src/forward/index.js";
 import { fuzzCases, type Rng } from "../helpers/fuzz.js";
 import { FrameSplitter, unpackr } from "../helpers/misbehaving-msgpack.js";
-import { answerWith, heloFrame } from "../helpers/misbehaving-servers.js";
+import { heloFrame } from "../helpers/forward-receiver.js";
+import { answerWith } from "../helpers/misbehaving-servers.js";
 
 // A seeded fuzzer over what a Forward server answers: random bytes, msgpack values of every kind where an ack, a
 // HELO or a PONG belongs (wrong types, unknown chunk ids, huge claimed lengths), right acks, closes, silences,

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dnsServersResolver } from "../../src/forward/servers/resolver.js";
-import { freePort } from "./forward-receiver.js";
+import { freePort } from "./free-port.js";
 
 /** Where Debian's `dnsmasq-base` puts the binary. */
 const DNSMASQ = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"].find(

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
 import { request } from "node:http";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { freePort } from "./free-port.js";
+import { assertUwsgiInstalled } from "./uwsgi-installed.js";
 
 /**
  * The WSGI app every test uWSGI runs: `/` answers, `/slow?s=N` sleeps N seconds, `/boom` raises; with the
@@ -83,23 +85,6 @@ export interface UwsgiInstance {
   kill(): Promise<void>;
 }
 
-/** A new temporary directory, removed by `cleanup`. */
-export function tempDir(prefix = "uwsgi-forward-"): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
-}
-
-/** A TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * Starts `uwsgi --ini` with a master, `processes` workers, an http-socket for load and a stats server
  * (`stats: "unix"` on `<dir>/stats.sock`, `"tcp"` on a free port, `"http"` for stats-http on a free port).
@@ -114,7 +99,7 @@ export async function startUwsgi(
     extra?: string[];
   } = {},
 ): Promise<UwsgiInstance> {
-  const dir = options.dir ?? tempDir();
+  const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), "uwsgi-forward-"));
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "app.py"), APP_PY);
   const http = path.join(dir, "http.sock");
@@ -226,11 +211,6 @@ export function get(
   });
 }
 
-/** Removes a directory tree, ignoring errors. */
-export function cleanup(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
-
 /** An Emperor started for a test: vassal inis go in `vassalsDir`, their stats sockets in `statsDir`. */
 export interface UwsgiEmperor {
   readonly dir: string;
@@ -247,7 +227,7 @@ export interface UwsgiEmperor {
 
 /** Starts `uwsgi --ini emperor.ini` with an empty vassals directory and `emperor-stats`. */
 export async function startEmperor(): Promise<UwsgiEmperor> {
-  const dir = tempDir("uwsgi-emperor-");
+  const dir = mkdtempSync(path.join(tmpdir(), "uwsgi-emperor-"));
   const vassalsDir = path.join(dir, "vassals");
   const statsDir = path.join(dir, "stats");
   mkdirSync(vassalsDir);
@@ -309,6 +289,7 @@ function spawnUwsgi(
   iniPath: string,
   dir: string,
 ): { child: ChildProcess; log: () => string; kill: () => Promise<void> } {
+  assertUwsgiInstalled();
   const child = spawn("uwsgi", ["--ini", iniPath], {
     cwd: dir,
     detached: true,

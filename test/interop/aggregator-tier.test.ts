@@ -5,7 +5,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ForwardSink, type ForwardSinkOptions, type ServerStats } from "../../src/index.js";
 import { skipWithoutDnsmasq, startDnsmasq } from "../helpers/dnsmasq.js";
-import { freePort } from "../helpers/forward-receiver.js";
+import { freePort } from "../helpers/free-port.js";
 import {
   peerTempDir,
   readEvents,

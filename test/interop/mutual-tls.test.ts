@@ -5,7 +5,7 @@ import path from "node:path";
 import { ForwardSink } from "../../src/index.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
-import { freePort } from "../helpers/forward-receiver.js";
+import { freePort } from "../helpers/free-port.js";
 import { closeSink } from "./helpers/close.js";
 import { certFiles, type CertFiles } from "./helpers/matrix.js";
 import {

@@ -7,7 +7,8 @@ import { NorikraRpc, type NorikraEvent } from "../../src/cli/norikra/rpc.js";
 import { splitQueries } from "../../src/cli/norikra/queries-file.js";
 import { SHIPPED_QUERIES } from "../../src/cli/norikra/shipped-queries.js";
 import { startCli, type CliProcess } from "../helpers/cli-process.js";
-import { entityConfig, freePort, startUwsgi } from "../helpers/uwsgi-process.js";
+import { freePort } from "../helpers/free-port.js";
+import { entityConfig, startUwsgi } from "../helpers/uwsgi-process.js";
 import { startForwardTee, type ForwardTee } from "./helpers/forward-tee.js";
 import {
   norikraClient,

@@ -5,7 +5,7 @@ import { MAX_UNDECLARED_FIELDS } from "../../src/uwsgi/keys.js";
 import type { StatsShape } from "../../src/uwsgi/options.js";
 import { UwsgiStatsSource, type PollSummary } from "../../src/uwsgi/source.js";
 import { fakeStatsServer } from "../helpers/uwsgi-fake-servers.js";
-import { cleanup, tempDir } from "../helpers/uwsgi-process.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
 
 const GOOD = { pid: 10, workers: [{ id: 1, pid: 11, requests: 5, status: "idle" }] };
 
@@ -15,8 +15,7 @@ async function polls(
   documents: (object | string)[],
   shapes: StatsShape[],
 ): Promise<{ items: ForwardItem[][]; dropped: number[] }> {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t, "uwsgi-forward-test-");
   const bodies = documents.map((d) => (typeof d === "string" ? d : JSON.stringify(d)));
   let served = 0;
   const server = await fakeStatsServer(dir, "s.sock", (socket) =>

@@ -9,7 +9,7 @@ import { escapeKey, TypeRegistry } from "../../src/uwsgi/keys.js";
 import { redactVar } from "../../src/uwsgi/redact.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
 import { RECORD_SCHEMA } from "../../src/uwsgi/shapes/schema.js";
-import { cleanup, tempDir } from "../helpers/uwsgi-process.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
 
 test("targets are parsed from paths, unix://, host:port, tcp:// and http:// forms", () => {
   assert.deepEqual(parseTarget("/run/a.sock"), {
@@ -58,8 +58,7 @@ test("glob segments match like a shell: *, ?, classes, no leading dot", () => {
 });
 
 test("a glob expands to the sockets it matches, not to regular files or directories", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   mkdirSync(path.join(dir, "sub"));
   writeFileSync(path.join(dir, "sub", "notes.sock"), "not a socket");
   const server = createServer();

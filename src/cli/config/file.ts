@@ -21,7 +21,9 @@ export function readConfigFile(path: string, label = "--config"): RawSettings {
   try {
     document = parse(read.text);
   } catch (err) {
-    const reason = err instanceof CliUsageError ? err.message : firstLine((err as Error).message);
+    // yaml's first line ends "at line 1, column 4:" before a quote of the source, which is left out (it may hold a key).
+    const reason =
+      err instanceof CliUsageError ? err.message : firstLine((err as Error).message).replace(/:$/, "");
     throw new CliUsageError(
       `${label}: ${quote(path)} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${reason}`,
     );
