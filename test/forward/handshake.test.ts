@@ -1,3 +1,4 @@
+import { HEARTBEAT_TAG } from "../../src/forward/protocol/frame-encoder.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -118,7 +119,7 @@ test("a Fluent Bit style server (str nonce of random bytes) authenticates the si
           socket.write(
             packr.pack(["PONG", pingOk, pingOk ? "" : "shared_key mismatch", "fluent-bit", serverDigest]),
           );
-        } else {
+        } else if ((value as Buffer[])[0]?.toString() !== HEARTBEAT_TAG) {
           received.push(value);
         }
       }
