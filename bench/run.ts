@@ -3,98 +3,25 @@
  * same run, one connection each, every client and every receiver in its own process. Only events the
  * receiver decoded count. Writes docs/benchmarks.md.
  */
-import { fork, execFileSync } from "node:child_process";
-import { once } from "node:events";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import * as prettier from "prettier";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { ClientJob, ClientName, ClientResult, WarmReport } from "./client.js";
-import type { ReceiverResult } from "./receiver.js";
+import type { BufferMode, ClientName } from "./client.js";
 import type { RecordName } from "./records.js";
 import { median } from "./median.js";
+import { DURATION_MS, WARMUP_MS, runOne, type Run } from "./run-one.js";
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
-const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1000);
-
-/** One measured run. */
-interface Run {
-  client: ClientName;
-  acks: boolean;
-  record: RecordName;
-  emitted: number;
-  arrived: number;
-  eventsPerSec: number;
-  cpuUsPerEvent: number;
-  bytesPerEvent: number;
-  peakRssMb: number;
-  receiverCpuUsPerEvent: number;
-  errors: number;
-}
-
-function child(file: string, args: string[] = []) {
-  return fork(here(file), args, {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-}
-
-async function message<T>(proc: ReturnType<typeof fork>, type: string): Promise<T> {
-  for (;;) {
-    const [msg] = (await once(proc, "message")) as [{ type: string }];
-    if (msg.type === type) return msg as T;
-  }
-}
-
-async function runOne(client: ClientName, record: RecordName, acks: boolean): Promise<Run> {
-  const receiver = child("./receiver.ts");
-  try {
-    const { port } = await message<{ port: number }>(receiver, "ready");
-    const job: ClientJob = { client, record, port, acks, durationMs: DURATION_MS, warmupMs: WARMUP_MS };
-    const proc = child("./client.ts", [JSON.stringify(job)]);
-    try {
-      if (WARMUP_MS > 0) {
-        const warm = await message<WarmReport>(proc, "warm");
-        receiver.send({ type: "reset", events: warm.emitted, timeoutMs: 60_000 });
-        await message(receiver, "reset");
-        proc.send({ type: "go" });
-      }
-      const sent = await message<ClientResult>(proc, "result");
-      const gotP = message<ReceiverResult>(receiver, "result");
-      receiver.send({ type: "expect", events: sent.emitted, timeoutMs: 60_000 });
-      const got = await gotP;
-      proc.send({ type: "exit" });
-      const seconds = Number(BigInt(got.lastEventNs) - BigInt(sent.startNs)) / 1e9;
-      return {
-        client,
-        acks,
-        record,
-        emitted: sent.emitted,
-        arrived: got.events,
-        eventsPerSec: got.events / seconds,
-        cpuUsPerEvent: sent.cpuUs / sent.emitted,
-        bytesPerEvent: got.bytes / got.events,
-        peakRssMb: sent.maxRssKb / 1024,
-        receiverCpuUsPerEvent: got.cpuUs / Math.max(1, got.events),
-        errors: sent.errors,
-      };
-    } finally {
-      await Promise.race([once(proc, "exit"), new Promise((r) => setTimeout(r, 4000))]);
-      proc.kill();
-    }
-  } finally {
-    receiver.kill();
-  }
-}
 
 /** Runs every config REPEATS times, round-robin (so a change in machine load hits every client alike); median by events/s. */
 /** Every config's runs, in round order: REPEATS rounds, the configs taking turns within a round. */
 async function rounds(record: RecordName): Promise<Run[][]> {
   const runs: Run[][] = CONFIGS.map(() => []);
   for (let i = 0; i < REPEATS; i++) {
-    for (const [k, c] of CONFIGS.entries()) runs[k]!.push(await runOne(c.client, record, c.acks));
+    for (const [k, c] of CONFIGS.entries()) runs[k]!.push(await runOne(c.client, record, c.acks, c.buffer));
   }
   return runs;
 }
@@ -130,7 +57,7 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
-const CONFIGS: { client: ClientName; acks: boolean }[] = [
+const CONFIGS: { client: ClientName; acks: boolean; buffer?: BufferMode }[] = [
   { client: "ForwardSink", acks: false },
   { client: "ForwardSink", acks: true },
   { client: "FluentClient", acks: false },
