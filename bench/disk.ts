@@ -10,8 +10,12 @@ import type { RecordName } from "./records.js";
 import { runOne, type Run } from "./run-one.js";
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
-const MODES = (process.env.BENCH_BUFFERS ?? "memory,frame,event,fsync").split(",") as (BufferMode | "memory")[];
-const records = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["small", "uwsgi"]) as RecordName[];
+const MODES = (process.env.BENCH_BUFFERS ?? "memory,frame,event,fsync").split(",") as (
+  BufferMode | "memory"
+)[];
+const records = (
+  process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["small", "uwsgi"]
+) as RecordName[];
 
 for (const record of records) {
   const runs: Run[][] = MODES.map(() => []);

@@ -55,7 +55,15 @@ export async function runOne(
   const receiver = child("./receiver.ts");
   try {
     const { port } = await message<{ port: number }>(receiver, "ready");
-    const job: ClientJob = { client, record, port, acks, buffer, durationMs: DURATION_MS, warmupMs: WARMUP_MS };
+    const job: ClientJob = {
+      client,
+      record,
+      port,
+      acks,
+      buffer,
+      durationMs: DURATION_MS,
+      warmupMs: WARMUP_MS,
+    };
     const proc = child("./client.ts", [JSON.stringify(job)]);
     try {
       if (WARMUP_MS > 0) {
@@ -92,4 +100,3 @@ export async function runOne(
     receiver.kill();
   }
 }
-

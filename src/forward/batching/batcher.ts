@@ -4,8 +4,8 @@ import { RecordEncoder } from "../protocol/record-encoder.js";
 import { Batch } from "./batch.js";
 import { BufferPool } from "./buffer-pool.js";
 import { GzipMembers } from "./gzip-members.js";
-import type { FrameBuffer } from "./frame-buffer.js";
 import { newChunkId, newFrame, type Frame } from "./frame.js";
+import type { FrameStore } from "../store/frame-store.js";
 
 const NO_CHUNK = (): undefined => undefined;
 /** Evicted frame objects kept for the next seals: more than the frames a buffer holds between two evictions. */
@@ -23,11 +23,11 @@ export interface BatcherOptions {
 
 /**
  * Per-tag batching: encodes each record once into the open batch of its tag and seals batches into frames
- * (added to the FrameBuffer) at `maxEvents`, `maxBytes`, or `maxDelayMs` after a batch's first event.
+ * (added to the FrameStore) at `maxEvents`, `maxBytes`, or `maxDelayMs` after a batch's first event.
  */
 export class Batcher {
   readonly #opts: BatcherOptions;
-  readonly #buffer: FrameBuffer;
+  readonly #buffer: FrameStore;
   readonly #onReady: () => void;
   readonly #encoder = new RecordEncoder();
   readonly #pool = new BufferPool();
@@ -51,12 +51,14 @@ export class Batcher {
 
   /**
    * `onReady` runs when frames became sendable outside a `commit`: the `maxDelayMs` timer sealed the open batches, or
-   * a CompressedPackedForward frame was gzipped (the sink then dispatches them).
+   * a CompressedPackedForward frame was gzipped (the sink then dispatches them). Frames are numbered from
+   * `lastSeq + 1` (past the frames a disk store replayed).
    */
-  constructor(opts: BatcherOptions, buffer: FrameBuffer, onReady: () => void) {
+  constructor(opts: BatcherOptions, buffer: FrameStore, onReady: () => void, lastSeq = 0) {
     this.#opts = opts;
     this.#buffer = buffer;
     this.#onReady = onReady;
+    this.#seq = lastSeq;
     this.#chunkId = opts.requireAck ? newChunkId : NO_CHUNK;
   }
 

@@ -6,6 +6,11 @@ export interface Frame {
   readonly seq: number;
   /** The complete msgpack frame; while `compressing`, the raw entries (counted against the limit until gzipped). */
   bytes: Buffer;
+  /**
+   * `bytes.length`, counted against the limits; kept when a disk store lets go of `bytes` (the frame is then read
+   * back from its file before it is sent).
+   */
+  size: number;
   /** Number of events inside. */
   readonly events: number;
   /** Ack id (base64 of 16 random bytes) when acks are required. */
@@ -38,6 +43,7 @@ export function newFrame(seq: number, content: FrameContent, spare?: Frame): Fra
     return {
       seq,
       bytes: content.bytes,
+      size: content.bytes.length,
       events: content.events,
       chunk: content.chunk,
       backing: content.backing,
@@ -52,6 +58,7 @@ export function newFrame(seq: number, content: FrameContent, spare?: Frame): Fra
   const frame = spare as { -readonly [K in keyof Frame]: Frame[K] };
   frame.seq = seq;
   frame.bytes = content.bytes;
+  frame.size = content.bytes.length;
   frame.events = content.events;
   frame.chunk = content.chunk;
   frame.backing = content.backing;

@@ -1,0 +1,468 @@
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fdatasyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeSync,
+  writevSync,
+} from "node:fs";
+import path from "node:path";
+import { newFrame, type Frame } from "../batching/frame.js";
+import { ForwardBufferFormatError, ForwardBufferPathError, ForwardBufferWriteError } from "../errors.js";
+import type { ResolvedDiskOptions } from "../options.js";
+import { acquireLock } from "./lock.js";
+import { MemoryFrameStore } from "./memory-store.js";
+import {
+  MAX_RECORD_HEAD_SIZE,
+  SETTLE_RECORD_SIZE,
+  readSegmentHeader,
+  readSettleLog,
+  recordIntact,
+  scanSegment,
+  segmentHeader,
+  settleRecord,
+  writeRecordHead,
+} from "./segment-format.js";
+
+/** A segment grows to about this size, then the next frame starts a new one. */
+export const SEGMENT_BYTES = 16 * 1024 * 1024;
+/** After a failed write, the disk is tried again at the first seal this long after. */
+export const RETRY_MS = 1000;
+const EMPTY = Buffer.alloc(0);
+const SEGMENT_NAME = /^(\d{16})\.seg$/;
+
+/** What the disk store tells the sink. */
+export interface DiskStoreHooks {
+  /** The store lets go of a frame's bytes (kept on disk only): its batch buffer may carry the next batch. */
+  letGo(frame: Frame): void;
+  /** Records of the files were torn or corrupt: `events` events (of the records whose header survived) are lost. */
+  damaged(events: number, records: number): void;
+  /** Writing failed (once per failure): new frames stay in memory until a write succeeds again. */
+  failed(error: ForwardBufferWriteError): void;
+  /** Milliseconds on a monotonic clock; default `performance.now()`. */
+  now?: () => number;
+}
+
+/** One segment file and its settle log. */
+interface Segment {
+  readonly id: number;
+  readonly file: string;
+  readonly settleFile: string;
+  /** Open for appending frames: only the segment being written. */
+  fd: number | undefined;
+  /** Bytes written (where the next record goes). */
+  size: number;
+  /** Frames of this segment not settled yet. */
+  unsettled: number;
+  settleFd: number | undefined;
+}
+
+/** Where a frame's record lies. */
+interface Place {
+  segment: Segment;
+  offset: number;
+  length: number;
+}
+
+/**
+ * The frame store with `bufferPath`: the memory store's queue, and every frame also in append-only segment files,
+ * its settlement in the segment's settle log; a new store on the directory replays what is unsettled (first, oldest
+ * first). At most `memoryLimitBytes` of frame bytes stay in memory: past that a frame keeps only its place in its
+ * file and is read back when it reaches the front of the queue. See docs/architecture.md, "The frame store".
+ */
+export class DiskFrameStore extends MemoryFrameStore {
+  readonly #opts: ResolvedDiskOptions;
+  readonly #dir: string;
+  readonly #memoryLimit: number;
+  readonly #acks: boolean;
+  readonly #hooks: DiskStoreHooks;
+  readonly #now: () => number;
+  readonly #release: () => void;
+  readonly #places = new Map<Frame, Place>();
+  /** Segments holding unsettled frames, and the one being written. */
+  readonly #segments = new Map<number, Segment>();
+  #current: Segment | undefined;
+  #nextId = 1;
+  /** Bytes of frames on disk whose bytes are also in memory. */
+  #resident = 0;
+  /** Bytes of frames in memory only (sealed while the disk failed). */
+  #memoryOnly = 0;
+  /** False from a failed write until a write succeeds again. */
+  #diskOk = true;
+  #retryAt = 0;
+  #closed = false;
+  readonly #head = Buffer.allocUnsafe(MAX_RECORD_HEAD_SIZE);
+  readonly #settleScratch = Buffer.allocUnsafe(SETTLE_RECORD_SIZE);
+
+  /**
+   * Takes the directory (created if missing) and replays it. Throws FORWARD_BUFFER_PATH (not a directory, not
+   * writable), FORWARD_BUFFER_LOCKED (another sink holds it), FORWARD_BUFFER_FORMAT (unknown version, other acks).
+   */
+  constructor(
+    opts: ResolvedDiskOptions,
+    memoryLimitBytes: number,
+    requireAck: boolean,
+    hooks: DiskStoreHooks,
+  ) {
+    super(opts.limitBytes);
+    this.#opts = opts;
+    this.#memoryLimit = memoryLimitBytes;
+    this.#acks = requireAck;
+    this.#hooks = hooks;
+    this.#now = hooks.now ?? (() => performance.now());
+    this.#dir = openDirectory(opts.path);
+    this.#release = acquireLock(this.#dir, opts.path);
+    try {
+      this.#replay();
+    } catch (err) {
+      this.#closeFiles();
+      this.#release();
+      throw err;
+    }
+  }
+
+  /** Bytes counted against `limitBytes`: every unsettled byte while the disk works, memory only while it fails. */
+  override get bytes(): number {
+    return this.#diskOk ? super.bytes : this.openBytes + this.#memoryOnly;
+  }
+
+  /** `diskLimitBytes`, or `bufferLimitBytes` while the disk fails. */
+  override get limitBytes(): number {
+    return this.#diskOk ? super.limitBytes : this.#memoryLimit;
+  }
+
+  override add(frame: Frame): void {
+    super.add(frame);
+    // A CompressedPackedForward frame is written once gzipped (`compressed`).
+    if (!frame.compressing) this.#persist(frame);
+  }
+
+  override compressed(frame: Frame, bytes: Buffer): boolean {
+    if (!super.compressed(frame, bytes)) return false;
+    this.#persist(frame);
+    return true;
+  }
+
+  override peek(): Frame | undefined {
+    for (let frame = super.peek(); frame !== undefined; frame = super.peek()) {
+      if (frame.settled || frame.bytes !== EMPTY || this.#load(frame)) return frame;
+      // Unreadable now: lost (counted), the next one is tried.
+      super.shift();
+      this.#hooks.damaged(frame.events, 1);
+      this.settle(frame);
+    }
+    return undefined;
+  }
+
+  override settle(frame: Frame): boolean {
+    if (!super.settle(frame)) return false;
+    const place = this.#places.get(frame);
+    if (place === undefined) {
+      this.#memoryOnly -= frame.size;
+      return true;
+    }
+    this.#places.delete(frame);
+    if (frame.bytes !== EMPTY) this.#resident -= frame.size;
+    if (this.#closed) return true;
+    const segment = place.segment;
+    segment.unsettled--;
+    if (segment.unsettled === 0 && segment !== this.#current) {
+      this.#delete(segment);
+      return true;
+    }
+    try {
+      segment.settleFd ??= openSync(segment.settleFile, "a");
+      writeSync(segment.settleFd, settleRecord(place.offset, this.#settleScratch));
+    } catch {
+      // Not recorded: after a restart the frame is sent again (at least once). The next frame write reports the disk.
+    }
+    return true;
+  }
+
+  /** Keeps the frames that are on disk for the next store on the directory; gives up the others. Returns the events kept. */
+  override close(): number {
+    if (this.#closed) return 0;
+    this.#closed = true;
+    let kept = 0;
+    for (const [frame] of this.#places) if (!frame.settled) kept += frame.events;
+    for (const frame of this.unsettledFrames()) if (!this.#places.has(frame)) this.settle(frame);
+    this.#closeFiles();
+    this.#release();
+    this.releaseAllWaiters();
+    return kept;
+  }
+
+  #replay(): void {
+    const names = readdirSync(this.#dir)
+      .filter((name) => SEGMENT_NAME.test(name))
+      .sort();
+    const found: { segment: Segment; file: Buffer }[] = [];
+    for (const name of names) {
+      const segment = this.#segment(Number(SEGMENT_NAME.exec(name)![1]));
+      this.#nextId = segment.id + 1;
+      const file = readFileSync(segment.file);
+      const header = readSegmentHeader(file);
+      if (!header.ok) {
+        if (header.reason === "version") {
+          throw new ForwardBufferFormatError(
+            `${segment.file} is in disk buffer format version ${header.version}, which this release does not read ` +
+              `(it reads version 1): replay it with the release that wrote it, or move it out of bufferPath`,
+            segment.file,
+          );
+        }
+        // Cut short at creation (nothing in it) or not a segment at all: set aside, never read as one.
+        if (header.reason === "short") this.#delete(segment);
+        else {
+          this.#hooks.damaged(0, 1);
+          renameSync(segment.file, `${segment.file}.damaged`);
+        }
+        continue;
+      }
+      if (header.acks !== this.#acks) {
+        throw new ForwardBufferFormatError(
+          `${segment.file} holds frames written with requireAck: ${header.acks}, and this sink has requireAck: ` +
+            `${this.#acks}: its frames cannot be sent as they are. Start the sink with requireAck: ${header.acks} ` +
+            "until the directory is empty, or move the file out of bufferPath",
+          segment.file,
+        );
+      }
+      found.push({ segment, file });
+    }
+    for (const { segment, file } of found) this.#replaySegment(segment, file);
+  }
+
+  #replaySegment(segment: Segment, file: Buffer): void {
+    let settled = new Set<number>();
+    try {
+      const log = readFileSync(segment.settleFile);
+      settled = readSettleLog(log);
+      // A record torn at the end would misalign the ones appended after it.
+      const whole = log.length - (log.length % SETTLE_RECORD_SIZE);
+      if (whole !== log.length) truncateSync(segment.settleFile, whole);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    const scan = scanSegment(file);
+    if (scan.damagedRecords > 0) this.#hooks.damaged(scan.damagedEvents, scan.damagedRecords);
+    segment.size = file.length;
+    for (const record of scan.records) {
+      if (settled.has(record.offset)) continue;
+      const frame = newFrame(this.frameCount + 1, {
+        bytes: EMPTY,
+        events: record.events,
+        chunk: record.chunk,
+        backing: undefined,
+      });
+      frame.size = record.frameLength;
+      super.add(frame);
+      this.#places.set(frame, { segment, offset: record.offset, length: record.length });
+      segment.unsettled++;
+    }
+    if (segment.unsettled === 0) this.#delete(segment);
+  }
+
+  #segment(id: number): Segment {
+    const base = path.join(this.#dir, String(id).padStart(16, "0"));
+    const segment: Segment = {
+      id,
+      file: `${base}.seg`,
+      settleFile: `${base}.settled`,
+      fd: undefined,
+      size: 0,
+      unsettled: 0,
+      settleFd: undefined,
+    };
+    this.#segments.set(id, segment);
+    return segment;
+  }
+
+  /** True when frames may be written now: the disk works, or it failed long enough ago and a new segment opens. */
+  #writable(): boolean {
+    if (this.#diskOk && this.#current !== undefined && this.#current.size < SEGMENT_BYTES) return true;
+    if (!this.#diskOk && this.#now() < this.#retryAt) return false;
+    const previous = this.#current;
+    if (previous !== undefined) this.#finish(previous);
+    const segment = this.#segment(this.#nextId++);
+    try {
+      segment.fd = openSync(segment.file, "wx+");
+      const header = segmentHeader(this.#acks);
+      if (writeSync(segment.fd, header) !== header.length) throw shortWrite();
+      segment.size = header.length;
+      if (this.#opts.fsync) {
+        fdatasyncSync(segment.fd);
+        syncDirectory(this.#dir);
+      }
+    } catch (err) {
+      this.#current = segment;
+      this.#failed(err, segment, 0);
+      return false;
+    }
+    this.#current = segment;
+    this.#diskOk = true;
+    return true;
+  }
+
+  /** Writes `frame` to the current segment; keeps its bytes in memory while they fit, else lets them go. */
+  #persist(frame: Frame): void {
+    if (this.#closed || !this.#writable()) {
+      this.#memoryOnly += frame.size;
+      return;
+    }
+    const segment = this.#current!;
+    const head = this.#head.subarray(0, writeRecordHead(this.#head, frame.bytes, frame.events, frame.chunk));
+    const offset = segment.size;
+    const length = head.length + frame.size;
+    try {
+      if (writevSync(segment.fd!, [head, frame.bytes], offset) !== length) throw shortWrite();
+      if (this.#opts.fsync) fdatasyncSync(segment.fd!);
+    } catch (err) {
+      this.#failed(err, segment, offset);
+      this.#memoryOnly += frame.size;
+      return;
+    }
+    segment.size += length;
+    segment.unsettled++;
+    this.#places.set(frame, { segment, offset, length });
+    if (this.#resident + this.#memoryOnly + this.openBytes + frame.size > this.#memoryLimit) {
+      this.#hooks.letGo(frame);
+      frame.backing = undefined;
+      frame.bytes = EMPTY;
+    } else {
+      this.#resident += frame.size;
+    }
+  }
+
+  /** Reads a frame's bytes back from its file; false when they cannot be read or are damaged. */
+  #load(frame: Frame): boolean {
+    const place = this.#places.get(frame);
+    if (place === undefined) return false;
+    const record = Buffer.allocUnsafe(place.length);
+    let fd: number | undefined;
+    try {
+      fd = place.segment.fd ?? openSync(place.segment.file, "r");
+      if (readSync(fd, record, 0, place.length, place.offset) !== place.length || !recordIntact(record))
+        return false;
+    } catch {
+      return false;
+    } finally {
+      if (fd !== undefined && fd !== place.segment.fd) closeSync(fd);
+    }
+    frame.bytes = record.subarray(place.length - frame.size);
+    this.#resident += frame.size;
+    return true;
+  }
+
+  /** A write failed: the segment is cut back to `offset` and closed; frames stay in memory until the retry. */
+  #failed(err: unknown, segment: Segment, offset: number): void {
+    const wasOk = this.#diskOk;
+    this.#diskOk = false;
+    this.#retryAt = this.#now() + RETRY_MS;
+    if (segment.fd !== undefined) {
+      try {
+        ftruncateSync(segment.fd, offset);
+      } catch {
+        // The torn record is skipped (and counted) at replay.
+      }
+      segment.size = offset;
+    }
+    this.#current = undefined;
+    this.#finish(segment);
+    if (wasOk) {
+      const message = (err as Error).message;
+      this.#hooks.failed(
+        new ForwardBufferWriteError(
+          `cannot write the disk buffer in ${JSON.stringify(this.#opts.path)} (${message}): new frames stay in ` +
+            "memory (bufferLimitBytes) until a write succeeds again",
+          err,
+        ),
+      );
+    }
+  }
+
+  /** A segment no longer written: closed, and deleted when it holds nothing unsettled. */
+  #finish(segment: Segment): void {
+    if (segment.fd !== undefined) {
+      closeSync(segment.fd);
+      segment.fd = undefined;
+    }
+    if (segment.unsettled === 0) this.#delete(segment);
+  }
+
+  #delete(segment: Segment): void {
+    if (segment.fd !== undefined) closeSync(segment.fd);
+    if (segment.settleFd !== undefined) closeSync(segment.settleFd);
+    segment.fd = segment.settleFd = undefined;
+    this.#segments.delete(segment.id);
+    if (segment === this.#current) this.#current = undefined;
+    for (const file of [segment.file, segment.settleFile]) {
+      try {
+        unlinkSync(file);
+      } catch {
+        // Already gone, or never created (a settle log).
+      }
+    }
+  }
+
+  #closeFiles(): void {
+    for (const segment of this.#segments.values()) {
+      if (segment.fd !== undefined) closeSync(segment.fd);
+      if (segment.settleFd !== undefined) closeSync(segment.settleFd);
+      segment.fd = segment.settleFd = undefined;
+    }
+    this.#current = undefined;
+  }
+}
+
+/** Creates `dir` if missing and checks that this process can use it; throws FORWARD_BUFFER_PATH naming `bufferPath`. */
+function openDirectory(dir: string): string {
+  const resolved = path.resolve(dir);
+  if (existsSync(resolved) && !statSync(resolved).isDirectory()) {
+    throw new ForwardBufferPathError(
+      dir,
+      `bufferPath ${JSON.stringify(dir)} is not a directory (it is a file)`,
+    );
+  }
+  try {
+    mkdirSync(resolved, { recursive: true });
+  } catch (err) {
+    throw new ForwardBufferPathError(
+      dir,
+      `bufferPath ${JSON.stringify(dir)} cannot be created as a directory: ${(err as Error).message}`,
+      err,
+    );
+  }
+  try {
+    accessSync(resolved, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new ForwardBufferPathError(
+      dir,
+      `bufferPath ${JSON.stringify(dir)} is not writable by this process: ${(err as Error).message}`,
+      err,
+    );
+  }
+  return resolved;
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function shortWrite(): Error {
+  return Object.assign(new Error("short write (no space left on device?)"), { code: "ENOSPC" });
+}
