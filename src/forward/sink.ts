@@ -104,9 +104,9 @@ export class ForwardSink extends Writable {
     super({ objectMode: true });
     this.#opts = resolveOptions(options);
     const o = this.#opts;
-    this.#buffer =
+    const disk =
       o.disk === undefined
-        ? new MemoryFrameStore(o.bufferLimitBytes)
+        ? undefined
         : new DiskFrameStore(o.disk, o.bufferLimitBytes, o.requireAck, {
             letGo: (frame) => this.#batcher.recycle(frame),
             damaged: (events, records) => {
@@ -115,6 +115,7 @@ export class ForwardSink extends Writable {
             },
             failed: (err) => this.#notify("bufferError", err),
           });
+    this.#buffer = disk ?? new MemoryFrameStore(o.bufferLimitBytes);
     this.#batcher = new Batcher(
       o,
       this.#buffer,
@@ -124,6 +125,9 @@ export class ForwardSink extends Writable {
       },
       // Replayed frames are numbered 1 to frameCount.
       this.#buffer.frameCount,
+      o.disk?.durability === "event"
+        ? (tag, tagBytes, entry) => disk!.logEvent(tag, tagBytes, entry)
+        : undefined,
     );
     this.#admission = new BufferAdmission(o, this.#buffer, this.#batcher, {
       overflowed: (count) => this.#countDrop(count, "overflow"),

@@ -53,9 +53,10 @@ function open(
 }
 
 let seq = 0;
+const TAG = Buffer.from("app.test");
 /** A frame of `size` bytes whose bytes say which frame it is (`label` repeated). */
 function frame(label: number, events: number, size = 64, chunk?: string): Frame {
-  return newFrame(++seq, { bytes: Buffer.alloc(size, label), events, chunk, backing: undefined });
+  return newFrame(++seq, { bytes: Buffer.alloc(size, label), events, tag: TAG, chunk, backing: undefined });
 }
 
 /** The labels of the frames a store holds, in queue order, their bytes read back. */
@@ -121,7 +122,7 @@ test("a torn last record, cut at every byte offset, loses only that record and c
   writeFrames(source, 3);
   const [name] = segments(source);
   const bytes = readFileSync(path.join(source, name!));
-  const lastLength = RECORD_HEADER_SIZE + 1 + 43;
+  const lastLength = RECORD_HEADER_SIZE + 1 + 2 + TAG.length + 43;
   const lastStart = bytes.length - lastLength;
   for (let cut = lastStart; cut < bytes.length; cut++) {
     const dir = path.join(base, `cut-${cut}`);
@@ -144,9 +145,9 @@ test("a flipped byte in a frame's payload loses that frame only; one in its head
   writeFrames(source, 3);
   const [name] = segments(source);
   const bytes = readFileSync(path.join(source, name!));
-  const second = SEGMENT_HEADER_SIZE + RECORD_HEADER_SIZE + 1 + 41;
+  const second = SEGMENT_HEADER_SIZE + RECORD_HEADER_SIZE + 1 + 2 + TAG.length + 41;
   for (const [where, at, events] of [
-    ["payload", second + RECORD_HEADER_SIZE + 10, 2],
+    ["payload", second + RECORD_HEADER_SIZE + 20, 2],
     ["header", second + 6, 0],
   ] as const) {
     const dir = path.join(base, where);

@@ -21,6 +21,9 @@ export interface BatcherOptions {
   batch: { maxEvents: number; maxBytes: number; maxDelayMs: number };
 }
 
+/** `durability: "event"`: called with every event committed to a batch, before `send()` returns. */
+export type EventLog = (tag: string, tagBytes: Buffer, entry: Buffer) => void;
+
 /**
  * Per-tag batching: encodes each record once into the open batch of its tag and seals batches into frames
  * (added to the FrameStore) at `maxEvents`, `maxBytes`, or `maxDelayMs` after a batch's first event.
@@ -35,6 +38,7 @@ export class Batcher {
   /** Frames evicted before they were ever written, whose objects the next seals reuse (see `evicted`). */
   readonly #spareFrames: Frame[] = [];
   readonly #chunkId: () => string | undefined;
+  readonly #logEvent: EventLog | undefined;
   #lastTag = "";
   #lastBatch: Batch | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -54,8 +58,15 @@ export class Batcher {
    * a CompressedPackedForward frame was gzipped (the sink then dispatches them). Frames are numbered from
    * `lastSeq + 1` (past the frames a disk store replayed).
    */
-  constructor(opts: BatcherOptions, buffer: FrameStore, onReady: () => void, lastSeq = 0) {
+  constructor(
+    opts: BatcherOptions,
+    buffer: FrameStore,
+    onReady: () => void,
+    lastSeq = 0,
+    logEvent?: EventLog,
+  ) {
     this.#opts = opts;
+    this.#logEvent = logEvent;
     this.#buffer = buffer;
     this.#onReady = onReady;
     this.#seq = lastSeq;
@@ -121,6 +132,7 @@ export class Batcher {
       this.#timer = setTimeout(this.#sealAllLater, maxDelayMs);
       this.#timer.unref();
     }
+    if (this.#logEvent !== undefined) this.#logEvent(batch.tag, batch.tagBytes, batch.heldEntry());
     batch.commit();
     this.#buffer.openAdded(size);
     if (batch.count >= maxEvents || batch.bytes >= maxBytes) this.#seal(batch);

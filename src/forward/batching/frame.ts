@@ -13,6 +13,8 @@ export interface Frame {
   size: number;
   /** Number of events inside. */
   readonly events: number;
+  /** The tag of its events, encoded (UTF-8). */
+  readonly tag: Buffer;
   /** Ack id (base64 of 16 random bytes) when acks are required. */
   readonly chunk: string | undefined;
   /** The batch buffer `bytes` is a view of, reused once the frame is settled by its server (or gzipped). */
@@ -32,7 +34,7 @@ export interface Frame {
 }
 
 /** What a sealed batch gives a new frame. */
-export type FrameContent = Pick<Frame, "bytes" | "events" | "chunk" | "backing">;
+export type FrameContent = Pick<Frame, "bytes" | "events" | "tag" | "chunk" | "backing">;
 
 /**
  * A frame `seq` holding `content`, not yet written: in `spare`'s object when one is given (a frame evicted before it
@@ -45,6 +47,7 @@ export function newFrame(seq: number, content: FrameContent, spare?: Frame): Fra
       bytes: content.bytes,
       size: content.bytes.length,
       events: content.events,
+      tag: content.tag,
       chunk: content.chunk,
       backing: content.backing,
       compressing: false,
@@ -60,6 +63,7 @@ export function newFrame(seq: number, content: FrameContent, spare?: Frame): Fra
   frame.bytes = content.bytes;
   frame.size = content.bytes.length;
   frame.events = content.events;
+  frame.tag = content.tag;
   frame.chunk = content.chunk;
   frame.backing = content.backing;
   frame.compressing = false;

@@ -18,21 +18,25 @@ import {
   writevSync,
 } from "node:fs";
 import path from "node:path";
-import { newFrame, type Frame } from "../batching/frame.js";
+import { newChunkId, newFrame, type Frame } from "../batching/frame.js";
+import { encodePackedFrame } from "../protocol/frame-encoder.js";
 import { ForwardBufferFormatError, ForwardBufferPathError, ForwardBufferWriteError } from "../errors.js";
 import type { ResolvedDiskOptions } from "../options.js";
 import { acquireLock } from "./lock.js";
 import { MemoryFrameStore } from "./memory-store.js";
 import {
-  MAX_RECORD_HEAD_SIZE,
   SETTLE_RECORD_SIZE,
+  forwardEntry,
+  recordHeadSize,
   readSegmentHeader,
   readSettleLog,
   recordIntact,
   scanSegment,
   segmentHeader,
   settleRecord,
-  writeRecordHead,
+  writeEventHead,
+  writeFrameHead,
+  type ScannedRecord,
 } from "./segment-format.js";
 
 /** A segment grows to about this size, then the next frame starts a new one. */
@@ -65,7 +69,15 @@ interface Segment {
   size: number;
   /** Frames of this segment not settled yet. */
   unsettled: number;
+  /** `durability: "event"`: events written here whose frame is not written yet. */
+  openEvents: number;
   settleFd: number | undefined;
+}
+
+/** `durability: "event"`: a run of a tag's events written to one segment and not yet in a written frame. */
+interface EventRun {
+  segment: Segment;
+  count: number;
 }
 
 /** Where a frame's record lies. */
@@ -102,7 +114,9 @@ export class DiskFrameStore extends MemoryFrameStore {
   #diskOk = true;
   #retryAt = 0;
   #closed = false;
-  readonly #head = Buffer.allocUnsafe(MAX_RECORD_HEAD_SIZE);
+  /** `durability: "event"`: per tag, the segments holding its events not yet in a written frame, oldest first. */
+  readonly #openRuns = new Map<string, EventRun[]>();
+  #head = Buffer.allocUnsafe(1024);
   readonly #settleScratch = Buffer.allocUnsafe(SETTLE_RECORD_SIZE);
 
   /**
@@ -177,10 +191,7 @@ export class DiskFrameStore extends MemoryFrameStore {
     if (this.#closed) return true;
     const segment = place.segment;
     segment.unsettled--;
-    if (segment.unsettled === 0 && segment !== this.#current) {
-      this.#delete(segment);
-      return true;
-    }
+    if (this.#collect(segment)) return true;
     try {
       segment.settleFd ??= openSync(segment.settleFile, "a");
       writeSync(segment.settleFd, settleRecord(place.offset, this.#settleScratch));
@@ -197,6 +208,8 @@ export class DiskFrameStore extends MemoryFrameStore {
     let kept = 0;
     for (const [frame] of this.#places) if (!frame.settled) kept += frame.events;
     for (const frame of this.unsettledFrames()) if (!this.#places.has(frame)) this.settle(frame);
+    // The segment being written is finished: deleted if nothing in it is needed any more.
+    if (this.#current !== undefined) this.#finish(this.#current);
     this.#closeFiles();
     this.#release();
     this.releaseAllWaiters();
@@ -239,10 +252,18 @@ export class DiskFrameStore extends MemoryFrameStore {
       }
       found.push({ segment, file });
     }
-    for (const { segment, file } of found) this.#replaySegment(segment, file);
+    // durability "event": per tag, the event records no frame record covered yet (a frame covers the oldest).
+    const open = new Map<string, { segment: Segment; file: Buffer; record: ScannedRecord }[]>();
+    for (const { segment, file } of found) this.#replaySegment(segment, file, open);
+    for (const [tag, events] of open) this.#replayEvents(Buffer.from(tag, "latin1"), events);
+    for (const { segment } of found) this.#collect(segment);
   }
 
-  #replaySegment(segment: Segment, file: Buffer): void {
+  #replaySegment(
+    segment: Segment,
+    file: Buffer,
+    open: Map<string, { segment: Segment; file: Buffer; record: ScannedRecord }[]>,
+  ): void {
     let settled = new Set<number>();
     try {
       const log = readFileSync(segment.settleFile);
@@ -257,19 +278,125 @@ export class DiskFrameStore extends MemoryFrameStore {
     if (scan.damagedRecords > 0) this.#hooks.damaged(scan.damagedEvents, scan.damagedRecords);
     segment.size = file.length;
     for (const record of scan.records) {
+      let events = open.get(record.tag);
+      if (record.kind === "event") {
+        if (events === undefined) open.set(record.tag, (events = []));
+        events.push({ segment, file, record });
+        continue;
+      }
+      events?.splice(0, record.events);
       if (settled.has(record.offset)) continue;
       const frame = newFrame(this.frameCount + 1, {
         bytes: EMPTY,
         events: record.events,
+        tag: Buffer.from(record.tag, "latin1"),
         chunk: record.chunk,
         backing: undefined,
       });
-      frame.size = record.frameLength;
+      frame.size = record.dataLength;
       super.add(frame);
       this.#places.set(frame, { segment, offset: record.offset, length: record.length });
       segment.unsettled++;
     }
-    if (segment.unsettled === 0) this.#delete(segment);
+  }
+
+  /**
+   * Events written (`durability: "event"`) whose frame never was: framed again (PackedForward, up to 1000 events a
+   * frame) and written as frames, which cover them from now on.
+   */
+  #replayEvents(tag: Buffer, events: { segment: Segment; file: Buffer; record: ScannedRecord }[]): void {
+    for (let i = 0; i < events.length; i += 1000) {
+      const group = events.slice(i, i + 1000);
+      const body = Buffer.concat(
+        group.map(({ file, record }) =>
+          file.subarray(record.dataOffset, record.dataOffset + record.dataLength),
+        ),
+      );
+      const chunk = this.#acks ? newChunkId() : undefined;
+      const bytes = encodePackedFrame(tag, body, { size: group.length, chunk });
+      const frame = newFrame(this.frameCount + 1, {
+        bytes,
+        events: group.length,
+        tag,
+        chunk,
+        backing: undefined,
+      });
+      super.add(frame);
+      this.#persist(frame);
+      // Not written: the event records stay the only copy on disk, and their segments stay.
+      if (!this.#places.has(frame)) for (const { segment } of group) segment.openEvents++;
+    }
+  }
+
+  /** `durability: "event"`: writes one committed event (its `[time, record]` entry) before `send()` returns. */
+  logEvent(tag: string, tagBytes: Buffer, entry: Buffer): void {
+    if (this.#closed || !this.#writable()) return;
+    const segment = this.#current!;
+    const pieces = forwardEntry(entry);
+    const head = this.#headFor(tagBytes);
+    const headLength = writeEventHead(head, tagBytes, pieces);
+    let length = headLength;
+    for (const piece of pieces) length += piece.length;
+    const offset = segment.size;
+    try {
+      if (writevSync(segment.fd!, [head.subarray(0, headLength), ...pieces], offset) !== length) {
+        throw shortWrite();
+      }
+      if (this.#opts.fsync) fdatasyncSync(segment.fd!);
+    } catch (err) {
+      this.#failed(err, segment, offset);
+      return;
+    }
+    segment.size += length;
+    segment.openEvents++;
+    let runs = this.#openRuns.get(tag);
+    if (runs === undefined) this.#openRuns.set(tag, (runs = []));
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last.segment === segment) last.count++;
+    else runs.push({ segment, count: 1 });
+  }
+
+  /** `durability: "event"`: a frame of `frame.events` events of its tag was written: they are covered now. */
+  #covered(frame: Frame): void {
+    const runs = this.#openRuns.get(frame.tag.toString("utf8"));
+    let left = frame.events;
+    while (runs !== undefined && runs.length > 0 && left > 0) {
+      const run = runs[0]!;
+      const n = Math.min(run.count, left);
+      run.count -= n;
+      left -= n;
+      run.segment.openEvents -= n;
+      if (run.count === 0) {
+        runs.shift();
+        this.#collect(run.segment);
+      }
+    }
+  }
+
+  /** A scratch buffer for a record head with `tag`. */
+  #headFor(tag: Buffer): Buffer {
+    const size = recordHeadSize(tag);
+    if (this.#head.length < size) this.#head = Buffer.allocUnsafe(size);
+    return this.#head;
+  }
+
+  /**
+   * Deletes `segment` if nothing in it is needed any more (and, with `durability: "event"`, the segments after it
+   * that became deletable: those are deleted oldest first, so that an event record never outlives the frame record
+   * that covers it). Returns true when `segment` was deleted.
+   */
+  #collect(segment: Segment): boolean {
+    const done = (s: Segment): boolean => s.unsettled === 0 && s.openEvents === 0 && s !== this.#current;
+    if (this.#opts.durability === "frame") {
+      if (!done(segment)) return false;
+      this.#delete(segment);
+      return true;
+    }
+    for (const oldest of this.#segments.values()) {
+      if (!done(oldest)) break;
+      this.#delete(oldest);
+    }
+    return !this.#segments.has(segment.id);
   }
 
   #segment(id: number): Segment {
@@ -282,6 +409,7 @@ export class DiskFrameStore extends MemoryFrameStore {
       size: 0,
       unsettled: 0,
       settleFd: undefined,
+      openEvents: 0,
     };
     this.#segments.set(id, segment);
     return segment;
@@ -320,7 +448,8 @@ export class DiskFrameStore extends MemoryFrameStore {
       return;
     }
     const segment = this.#current!;
-    const head = this.#head.subarray(0, writeRecordHead(this.#head, frame.bytes, frame.events, frame.chunk));
+    const buf = this.#headFor(frame.tag);
+    const head = buf.subarray(0, writeFrameHead(buf, frame.bytes, frame.events, frame.tag, frame.chunk));
     const offset = segment.size;
     const length = head.length + frame.size;
     try {
@@ -334,6 +463,7 @@ export class DiskFrameStore extends MemoryFrameStore {
     segment.size += length;
     segment.unsettled++;
     this.#places.set(frame, { segment, offset, length });
+    if (this.#opts.durability === "event") this.#covered(frame);
     if (this.#resident + this.#memoryOnly + this.openBytes + frame.size > this.#memoryLimit) {
       this.#hooks.letGo(frame);
       frame.backing = undefined;
@@ -390,13 +520,14 @@ export class DiskFrameStore extends MemoryFrameStore {
     }
   }
 
-  /** A segment no longer written: closed, and deleted when it holds nothing unsettled. */
+  /** A segment no longer written: closed, and deleted when nothing in it is needed. */
   #finish(segment: Segment): void {
     if (segment.fd !== undefined) {
       closeSync(segment.fd);
       segment.fd = undefined;
     }
-    if (segment.unsettled === 0) this.#delete(segment);
+    if (segment === this.#current) this.#current = undefined;
+    this.#collect(segment);
   }
 
   #delete(segment: Segment): void {

@@ -2,8 +2,9 @@ import { crc32 } from "node:zlib";
 
 /**
  * The disk buffer's file format, pure bytes (docs/architecture.md, "The frame store"): a segment is a 16-byte header
- * then frame records, each with a 20-byte header (magic, payload length, events, header CRC32, payload CRC32) and a
- * payload (chunk id length, chunk id, the frame as it goes on the wire); a settle log is 8-byte records (the frame
+ * then records, each with a 20-byte header (magic, payload length, events, header CRC32, payload CRC32) and a
+ * payload: a frame record holds the chunk id and the tag, then the frame as it goes on the wire; an event record
+ * (`durability: "event"`) holds the tag, then one `[time, record]` entry. A settle log is 8-byte records (the frame
  * record's offset and its CRC32).
  */
 
@@ -12,8 +13,10 @@ export const FORMAT_VERSION = 1;
 const SEGMENT_MAGIC = Buffer.from("UWFWDSEG", "latin1");
 /** Bytes of a segment's header. */
 export const SEGMENT_HEADER_SIZE = 16;
-const RECORD_MAGIC = 0x55574652;
-const RECORD_MAGIC_BYTES = Buffer.from([0x55, 0x57, 0x46, 0x52]);
+const FRAME_MAGIC = 0x55574652; // "UWFR"
+const EVENT_MAGIC = 0x55574645; // "UWFE"
+/** The bytes every record's magic begins with ("UWF"), where a scan looks for the next record after damage. */
+const MAGIC_PREFIX = Buffer.from("UWF", "latin1");
 /** Bytes of a frame record's header. */
 export const RECORD_HEADER_SIZE = 20;
 /** Bytes of one settle record. */
@@ -46,42 +49,94 @@ export function readSegmentHeader(file: Buffer): SegmentHeader {
   return { ok: true, acks: (file[10]! & FLAG_ACKS) !== 0 };
 }
 
+/** Room a record's head (header and payload prefix) needs: `tag` bytes of tag, and a chunk id (at most 255 bytes). */
+export function recordHeadSize(tag: Buffer): number {
+  return RECORD_HEADER_SIZE + 1 + 255 + 2 + tag.length;
+}
+
 /**
- * Writes a frame record's header and payload prefix into `target` (at least `RECORD_HEADER_SIZE + 1 + chunk length`
- * bytes) for a frame of `frame` bytes and `events` events; returns the number of bytes written there (the frame
- * follows them in the file).
+ * Writes a frame record's header and payload prefix (chunk id, tag) into `target` (`recordHeadSize(tag)` bytes)
+ * for `frame` of `events` events; returns the bytes written there (the frame follows them in the file).
  */
-export function writeRecordHead(
+export function writeFrameHead(
   target: Buffer,
   frame: Buffer,
   events: number,
+  tag: Buffer,
   chunk: string | undefined,
 ): number {
   const chunkLength = chunk === undefined ? 0 : target.write(chunk, RECORD_HEADER_SIZE + 1, "latin1");
   target[RECORD_HEADER_SIZE] = chunkLength;
-  const prefixEnd = RECORD_HEADER_SIZE + 1 + chunkLength;
-  target.writeUInt32BE(RECORD_MAGIC, 0);
-  target.writeUInt32BE(1 + chunkLength + frame.length, 4);
-  target.writeUInt32BE(events, 8);
-  target.writeUInt32BE(crc32(target.subarray(0, 12)), 12);
-  target.writeUInt32BE(crc32(frame, crc32(target.subarray(RECORD_HEADER_SIZE, prefixEnd))), 16);
-  return prefixEnd;
+  let pos = RECORD_HEADER_SIZE + 1 + chunkLength;
+  pos = target.writeUInt16BE(tag.length, pos);
+  pos += tag.copy(target, pos);
+  finishHead(target, FRAME_MAGIC, events, pos, [frame]);
+  return pos;
 }
 
-/** Room `writeRecordHead` needs: the header, the chunk id's length byte and the chunk id (at most 255 bytes). */
-export const MAX_RECORD_HEAD_SIZE = RECORD_HEADER_SIZE + 1 + 255;
+/**
+ * Writes an event record's header and payload prefix (the tag) into `target` for the entry made of `pieces`
+ * (`[time, record]`, whole once concatenated); returns the bytes written there (the pieces follow).
+ */
+export function writeEventHead(target: Buffer, tag: Buffer, pieces: readonly Buffer[]): number {
+  let pos = target.writeUInt16BE(tag.length, RECORD_HEADER_SIZE);
+  pos += tag.copy(target, pos);
+  finishHead(target, EVENT_MAGIC, 1, pos, pieces);
+  return pos;
+}
 
-/** A frame record read back intact. */
+function finishHead(
+  target: Buffer,
+  magic: number,
+  events: number,
+  prefixEnd: number,
+  pieces: readonly Buffer[],
+): void {
+  let length = prefixEnd - RECORD_HEADER_SIZE;
+  let crc = crc32(target.subarray(RECORD_HEADER_SIZE, prefixEnd));
+  for (const piece of pieces) {
+    length += piece.length;
+    crc = crc32(piece, crc);
+  }
+  target.writeUInt32BE(magic, 0);
+  target.writeUInt32BE(length, 4);
+  target.writeUInt32BE(events, 8);
+  target.writeUInt32BE(crc32(target.subarray(0, 12)), 12);
+  target.writeUInt32BE(crc, 16);
+}
+
+/**
+ * The `[time, record]` entry of a Message-mode message `[tag, time, record]` (`0x93`, the tag, then the rest), as
+ * two pieces: a fixarray(2) byte and the rest of the message. Other entries are returned as they are.
+ */
+export function forwardEntry(entry: Buffer): Buffer[] {
+  if (entry[0] !== 0x93) return [entry];
+  const b = entry[1]!;
+  let tagEnd: number;
+  if (b >= 0xa0 && b <= 0xbf) tagEnd = 2 + (b & 0x1f);
+  else if (b === 0xd9) tagEnd = 3 + entry[2]!;
+  else if (b === 0xda) tagEnd = 4 + entry.readUInt16BE(2);
+  else tagEnd = 6 + entry.readUInt32BE(2);
+  return [FIXARRAY_2, entry.subarray(tagEnd)];
+}
+
+const FIXARRAY_2 = Buffer.from([0x92]);
+
+/** A record read back intact. */
 export interface ScannedRecord {
+  /** A frame, or one event (`durability: "event"`) not yet in a frame record when it was written. */
+  kind: "frame" | "event";
   /** Where the record begins in the segment (its name in the settle log). */
   offset: number;
   /** Bytes of the whole record. */
   length: number;
   events: number;
+  /** The tag, as a latin1 string of its UTF-8 bytes (a map key; `Buffer.from(tag, "latin1")` gives the bytes). */
+  tag: string;
   chunk: string | undefined;
-  /** Where the frame's bytes begin, and how many there are. */
-  frameOffset: number;
-  frameLength: number;
+  /** Where the frame's (or the entry's) bytes begin, and how many there are. */
+  dataOffset: number;
+  dataLength: number;
 }
 
 /** What a scan of a segment found. */
@@ -121,27 +176,43 @@ export function scanSegment(file: Buffer): SegmentScan {
       damagedEvents += events;
       break;
     }
-    const chunkLength = file[payload]!;
-    if (
-      payloadLength < 1 + chunkLength ||
-      crc32(file.subarray(payload, end)) !== file.readUInt32BE(pos + 16)
-    ) {
+    const record =
+      crc32(file.subarray(payload, end)) === file.readUInt32BE(pos + 16) && parse(file, pos, end);
+    if (!record) {
       damagedRecords++;
       damagedEvents += events;
       pos = end;
       continue;
     }
-    records.push({
-      offset: pos,
-      length: end - pos,
-      events,
-      chunk: chunkLength === 0 ? undefined : file.toString("latin1", payload + 1, payload + 1 + chunkLength),
-      frameOffset: payload + 1 + chunkLength,
-      frameLength: payloadLength - 1 - chunkLength,
-    });
+    records.push(record);
     pos = end;
   }
   return { records, damagedRecords, damagedEvents };
+}
+
+/** A record whose checksums passed, or undefined when its payload does not hold what its kind needs. */
+function parse(file: Buffer, pos: number, end: number): ScannedRecord | undefined {
+  const kind = file.readUInt32BE(pos) === FRAME_MAGIC ? "frame" : "event";
+  let at = pos + RECORD_HEADER_SIZE;
+  let chunk: string | undefined;
+  if (kind === "frame") {
+    const chunkLength = file[at]!;
+    if (chunkLength > 0) chunk = file.toString("latin1", at + 1, at + 1 + chunkLength);
+    at += 1 + chunkLength;
+  }
+  if (at + 2 > end) return undefined;
+  const tagEnd = at + 2 + file.readUInt16BE(at);
+  if (tagEnd > end) return undefined;
+  return {
+    kind,
+    offset: pos,
+    length: end - pos,
+    events: file.readUInt32BE(pos + 8),
+    tag: file.toString("latin1", at + 2, tagEnd),
+    chunk,
+    dataOffset: tagEnd,
+    dataLength: end - tagEnd,
+  };
 }
 
 function headerChecksumOk(file: Buffer, pos: number): boolean {
@@ -152,17 +223,13 @@ function headerChecksumOk(file: Buffer, pos: number): boolean {
 function validHeader(file: Buffer, pos: number): boolean {
   return (
     file.length - pos >= RECORD_HEADER_SIZE &&
-    file.readUInt32BE(pos) === RECORD_MAGIC &&
+    (file.readUInt32BE(pos) === FRAME_MAGIC || file.readUInt32BE(pos) === EVENT_MAGIC) &&
     headerChecksumOk(file, pos)
   );
 }
 
 function nextValidHeader(file: Buffer, from: number): number {
-  for (
-    let at = file.indexOf(RECORD_MAGIC_BYTES, from);
-    at >= 0;
-    at = file.indexOf(RECORD_MAGIC_BYTES, at + 1)
-  ) {
+  for (let at = file.indexOf(MAGIC_PREFIX, from); at >= 0; at = file.indexOf(MAGIC_PREFIX, at + 1)) {
     if (validHeader(file, at)) return at;
   }
   return -1;
