@@ -15,6 +15,12 @@ export function sinkOutput(
   onFatal: (err: Error) => void,
 ): Output {
   const sink = new ForwardSink(options);
+  const replayed = sink.stats().replayed;
+  if (replayed > 0) {
+    logger.info(
+      `replaying ${replayed} records left undelivered in --buffer-path ${options.bufferPath ?? ""}`,
+    );
+  }
   let closing = false;
   const key = (server: unknown): string => `server ${serverLabel(server)}`;
   sink.on("connect", (server) => {
@@ -48,6 +54,14 @@ export function sinkOutput(
       `dropping events (${info.reason}); the health record counts them`,
     );
     logger.debug(`dropped ${info.count} events (${info.reason})`);
+  });
+  sink.on("bufferError", (err) => {
+    states.change(
+      "disk buffer",
+      "failing",
+      "warn",
+      `disk buffer failing: ${errorCode(err)}: ${errorMessage(err)}; new records stay in memory`,
+    );
   });
   sink.on("error", (err) => onFatal(err));
   return {
@@ -91,11 +105,16 @@ export function sinkOutput(
       }
       const report = await sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
       const stats = sink.stats();
+      const lost = report.undeliveredEvents - report.keptEvents;
+      const kept =
+        report.keptEvents > 0 ? `${report.keptEvents} events kept in --buffer-path for the next start` : "";
       const text =
         report.undeliveredEvents === 0
           ? `delivered everything (${stats.sent} events sent, ${stats.acked} acknowledged)`
-          : `${report.undeliveredEvents} events (${report.undeliveredBytes} bytes) could not be delivered in time`;
-      return { undeliveredEvents: report.undeliveredEvents, text };
+          : lost === 0
+            ? kept
+            : `${lost} events could not be delivered in time${kept ? `; ${kept}` : ""}`;
+      return { undeliveredEvents: lost, text };
     },
   };
 }
