@@ -229,8 +229,19 @@ test("a lock held by another live process is refused; one left by a process that
   });
   writeFileSync(path.join(dir, "lock"), `${gone.stdout}\n`);
   const { store } = open(dir);
-  assert.equal(readFileSync(path.join(dir, "lock"), "utf8"), `${process.pid}\n`);
+  assert.match(readFileSync(path.join(dir, "lock"), "utf8"), new RegExp(`^${process.pid}\n\\d+\n$`));
   store.close();
+});
+
+test("a lock naming this pid is refused when this process wrote it (another thread), taken over when an earlier process did", (t) => {
+  const dir = cliTempDir(t, "disk-store-");
+  // What a sink in another worker thread of this process writes: our pid and our start time.
+  const started = Math.round(Date.now() - process.uptime() * 1000);
+  writeFileSync(path.join(dir, "lock"), `${process.pid}\n${started}\n`);
+  assert.throws(() => open(dir), { code: "FORWARD_BUFFER_LOCKED", pid: process.pid });
+  // Our pid, but a start time an hour earlier: a process before this one that had the same pid (a container's pid 1).
+  writeFileSync(path.join(dir, "lock"), `${process.pid}\n${started - 3_600_000}\n`);
+  open(dir).store.close();
 });
 
 test("a bufferPath that is a file, or cannot be created, is refused at construction naming bufferPath", (t) => {

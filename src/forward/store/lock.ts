@@ -6,9 +6,12 @@ import { ForwardBufferLockedError, ForwardBufferPathError } from "../errors.js";
 export const LOCK_FILE = "lock";
 
 /**
- * Lock files this process holds. A lock naming our own pid that is not here was left by an earlier process that had
- * the same pid (a container's pid 1 after a restart): stale.
+ * When this process started (ms since the epoch), written next to the pid: a lock naming our pid with another start
+ * time was left by an earlier process that had the same pid (a container's pid 1 after a restart), hence stale; one
+ * with ours is held by this process (another sink, maybe in a worker thread, whose module state is not ours).
  */
+const processStart = Math.round(Date.now() - process.uptime() * 1000);
+/** Lock files this thread holds. */
 const held = new Set<string>();
 
 /**
@@ -25,8 +28,12 @@ export function acquireLock(dir: string, bufferPath: string): () => void {
       fd = openSync(file, "wx");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw pathError(bufferPath, err);
-      const holder = readHolder(file);
-      const alive = holder === process.pid ? held.has(file) : holder !== undefined && isAlive(holder);
+      const lock = readHolder(file);
+      const holder = lock?.pid;
+      const alive =
+        holder === process.pid
+          ? held.has(file) || Math.abs(lock!.startedAt - processStart) < 1000
+          : holder !== undefined && isAlive(holder);
       if (alive) {
         const who = holder === process.pid ? "another sink of this process" : `process ${holder}`;
         throw new ForwardBufferLockedError(
@@ -43,7 +50,7 @@ export function acquireLock(dir: string, bufferPath: string): () => void {
       continue;
     }
     try {
-      writeSync(fd, `${process.pid}\n`);
+      writeSync(fd, `${process.pid}\n${processStart}\n`);
     } finally {
       closeSync(fd);
     }
@@ -51,7 +58,7 @@ export function acquireLock(dir: string, bufferPath: string): () => void {
     return () => {
       held.delete(file);
       try {
-        if (readHolder(file) === process.pid) unlinkSync(file);
+        if (readHolder(file)?.pid === process.pid) unlinkSync(file);
       } catch {
         // Already gone: nothing to release.
       }
@@ -59,11 +66,12 @@ export function acquireLock(dir: string, bufferPath: string): () => void {
   }
 }
 
-/** The pid in a lock file, or undefined when it holds none (a lock torn at creation: stale). */
-function readHolder(file: string): number | undefined {
+/** The pid and start time in a lock file, or undefined when it holds no pid (a lock torn at creation: stale). */
+function readHolder(file: string): { pid: number; startedAt: number } | undefined {
   try {
-    const pid = Number.parseInt(readFileSync(file, "latin1"), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    const [pidText = "", startText = ""] = readFileSync(file, "latin1").split("\n");
+    const pid = Number.parseInt(pidText, 10);
+    return Number.isInteger(pid) && pid > 0 ? { pid, startedAt: Number(startText) || 0 } : undefined;
   } catch {
     return undefined;
   }
