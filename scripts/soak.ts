@@ -307,7 +307,9 @@ async function diskOutage(): Promise<string> {
   rmSync(dir, { recursive: true, force: true });
   const lost = id - got.unique - stats.dropped;
   const bound = DISK_MEMORY + 32 * MB;
-  console.error(JSON.stringify({ scenario: "disk", id, got, stats, report, rssAtEnd, peak: rss.peak, peakDisk }));
+  console.error(
+    JSON.stringify({ scenario: "disk", id, got, stats, report, rssAtEnd, peak: rss.peak, peakDisk }),
+  );
   return [
     `### Server down for ${DISK_OUTAGE_S} s at ${n(DISK_RATE)} events/s with a disk buffer`,
     "",
