@@ -91,7 +91,7 @@ test("logger.close() delivers what the winston transport holds and closes it", a
   const closed = once(transport, "closed") as Promise<[LoggerCloseSummary]>;
   logger.close();
   const [summary] = await closed;
-  assert.deepEqual(summary, { undelivered: 0, dropped: 0, timedOut: false });
+  assert.deepEqual(summary, { undelivered: 0, kept: 0, dropped: 0, timedOut: false });
   await peer.waitFor(100);
   assert.equal(peer.entries.length, 100);
 });
