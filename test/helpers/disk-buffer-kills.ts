@@ -93,7 +93,7 @@ export async function killRuns(
   const checks: { start: number; lastSent: number; maxInFlight: number; down: boolean }[] = [];
   for (let i = 0; i < kills; i++) {
     const start = (i + 1) * 1_000_000;
-    const run = produce({ port, dir, durability, start, count: 20_000 });
+    const run = produce({ port, dir, durability, start, count: 999_999 });
     await run.waitLines(2 + Math.floor(random() * 30));
     const down = serverDownAtKill(i);
     if (down) {

@@ -1,10 +1,10 @@
 /**
  * A producer for the kill tests, run as its own process: a ForwardSink with `bufferPath` sending sequence-numbered
- * events (`{ seq }`, tag `kill.test`) with acks, in chunks of 50; after each chunk it prints `sent <last seq>
+ * events (`{ seq }`, tag `kill.test`) with acks, in chunks of 50 every 5 ms; after each chunk it prints `sent <last seq>
  * <frames in flight>` (every send() up to that seq has returned). Argument: JSON `{ port, dir, durability, start,
  * count }`; `count: 0` sends nothing: it replays the directory, flushes, closes and exits 0.
  */
-import { setImmediate as turn } from "node:timers/promises";
+import { setTimeout as pause } from "node:timers/promises";
 import { ForwardSink } from "../../src/index.js";
 
 const job = JSON.parse(process.argv[2]!) as {
@@ -34,7 +34,7 @@ if (job.count === 0) {
     for (; seq < end; seq++) sink.send("kill.test", { seq });
     const inFlight = sink.stats().servers[0]!.inFlightFrames;
     process.stdout.write(`sent ${seq - 1} ${inFlight}\n`);
-    await turn();
+    await pause(5); // about 10,000 events a second, for as long as the test needs
   }
   await sink.flush();
   process.stdout.write("flushed\n");
