@@ -30,7 +30,7 @@ async function rounds(record: RecordName): Promise<Run[][]> {
 function medianRun(all: Run[]): Run {
   const sorted = [...all].sort((a, b) => a.eventsPerSec - b.eventsPerSec);
   const mid = sorted[Math.floor(sorted.length / 2)]!;
-  const label = `${mid.client}${mid.acks ? " (acks)" : ""}`;
+  const label = clientLabel(mid);
   console.log(
     `${mid.record.padEnd(6)} ${label.padEnd(20)} ${fmt(mid.eventsPerSec).padStart(10)} ev/s ` +
       `[${all.map((r) => fmt(r.eventsPerSec)).join(", ")}] ${mid.cpuUsPerEvent.toFixed(2)} µs/ev ` +
@@ -62,7 +62,23 @@ const CONFIGS: { client: ClientName; acks: boolean; buffer?: BufferMode }[] = [
   { client: "ForwardSink", acks: true },
   { client: "FluentClient", acks: false },
   { client: "fluent-logger", acks: false },
+  { client: "ForwardSink", acks: false, buffer: "frame" },
+  { client: "ForwardSink", acks: false, buffer: "event" },
+  { client: "ForwardSink", acks: false, buffer: "fsync" },
 ];
+
+/** BufferMode as the tables show it. */
+const BUFFER_LABELS: Record<BufferMode, string> = {
+  frame: 'disk, durability "frame"',
+  event: 'disk, durability "event"',
+  fsync: 'disk, "frame" + fsync',
+};
+
+/** A config's name in the tables: `ForwardSink (acks)`, `ForwardSink (disk, durability "frame")`. */
+function clientLabel(r: Pick<Run, "client" | "acks" | "buffer">): string {
+  const notes = [r.acks ? "acks" : "", r.buffer ? BUFFER_LABELS[r.buffer] : ""].filter(Boolean);
+  return notes.length > 0 ? `${r.client} (${notes.join(", ")})` : r.client;
+}
 
 async function main(): Promise<void> {
   const started = new Date();
@@ -82,12 +98,18 @@ async function main(): Promise<void> {
     const vsRival = ratioByRound(all[0]!, all[2]!, rate);
     const ackRatio = ratioByRound(all[1]!, all[0]!, rate);
     const cpuVsRival = ratioByRound(all[0]!, all[2]!, perCpu);
+    const diskRatios = ([4, 5, 6] as const).map((k) => ({ k, ratio: ratioByRound(all[k]!, all[0]!, rate) }));
     const list = (xs: number[], pct = false): string =>
       xs.map((x) => (pct ? `${(x * 100).toFixed(0)} %` : `${x.toFixed(2)}×`)).join(", ");
     summary.push(
       `| ${recordTitle(record)}: ForwardSink ÷ FluentClient events/s | ${vsRival.median.toFixed(2)}× | ${list(vsRival.all)} | ≥ ${target}× | ${vsRival.median >= target ? "met" : "**missed**"} |`,
       `| ${recordTitle(record)}: ForwardSink acks on ÷ off events/s | ${(ackRatio.median * 100).toFixed(0)} % | ${list(ackRatio.all, true)} | ≥ 80 % | ${ackRatio.median >= 0.8 ? "met" : "**missed**"} |`,
       `| ${recordTitle(record)}: FluentClient ÷ ForwardSink client CPU per event | ${cpuVsRival.median.toFixed(2)}× | ${list(cpuVsRival.all)} | (for reference) | |`,
+      ...diskRatios.map(({ k, ratio }) => {
+        const target = k === 4 ? "≥ 70 %" : "(for reference)";
+        const verdict = k === 4 ? (ratio.median >= 0.7 ? "met" : "**missed**") : "";
+        return `| ${recordTitle(record)}: ForwardSink ${BUFFER_LABELS[CONFIGS[k]!.buffer!]} ÷ memory events/s | ${(ratio.median * 100).toFixed(0)} % | ${list(ratio.all, true)} | ${target} | ${verdict} |`;
+      }),
     );
     sections.push(
       `### ${recordTitle(record)} (msgpack ${top.bytes} bytes)`,
@@ -96,7 +118,7 @@ async function main(): Promise<void> {
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...runs.map(
         (r) =>
-          `| ${r.client}${r.acks ? " (acks)" : ""} | ${fmt(r.eventsPerSec)} | ${(r.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ` +
+          `| ${clientLabel(r)} | ${fmt(r.eventsPerSec)} | ${(r.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ` +
           `${r.cpuUsPerEvent.toFixed(2)} | ${r.bytesPerEvent.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${r.arrived} / ${r.emitted} | ${r.receiverCpuUsPerEvent.toFixed(2)} |`,
       ),
       `| *ceiling: msgpackr \`pack(record)\` alone, no I/O* | ${fmt(top.eventsPerSec)} | ${(top.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ${(1e6 / top.eventsPerSec).toFixed(2)} | ${top.bytes} | | | |`,
@@ -150,7 +172,8 @@ async function main(): Promise<void> {
       '`eventMode: "PackedForward"`, `milliseconds: true` (EventTime); fluent-logger with ' +
       '`eventMode: "PackedForward"` (integer-second times, its only batching mode). The producer loop emits ' +
       "1000 small (or 50 uWSGI) events, then yields to the event loop; for ForwardSink it waits for `drain` " +
-      "when `send` returns false.",
+      "when `send` returns false. The disk rows are ForwardSink with `bufferPath` in a fresh directory of the " +
+      "machine's temp dir (acks off, `durability` as named, `fsync: true` on the last), in the same rounds.",
     "",
     ...sections,
     "## Targets",
