@@ -459,7 +459,7 @@ export class ForwardSink extends Writable {
     this.#finalReport = {
       written: c.sent,
       acknowledged,
-      delivered: acknowledged !== undefined && c.dropped === 0 && acknowledged === c.accepted,
+      delivered: acknowledged !== undefined && c.dropped === 0 && acknowledged === c.accepted + c.replayed,
       timedOut: events > 0,
       undeliveredEvents: events,
       undeliveredFrames: frames,
