@@ -98,6 +98,20 @@ function record(id: number): Record<string, unknown> {
   return { id, level: "info", msg: "GET /api/v1/items 200", host: "web-1.example", ms: 12.5 };
 }
 
+/** The server comes back: how long until everything is acked, then the sink's figures and the receiver's counts. */
+async function recover(sink: ForwardSink, receiver: Receiver, rss: RssSampler) {
+  await receiver.start();
+  const t1 = Date.now();
+  await sink.flush();
+  const recoverS = (Date.now() - t1) / 1000;
+  const stats = sink.stats();
+  const report = await sink.close({ timeoutMs: 5000 });
+  rss.stop();
+  const got = await receiver.count();
+  receiver.kill();
+  return { recoverS, stats, report, got };
+}
+
 const mb = (bytes: number): string => (bytes / MB).toFixed(0);
 const n = (x: number): string => x.toLocaleString("en-US");
 
@@ -140,15 +154,7 @@ async function outage(): Promise<string> {
   }
   const rssAtEnd = rss.sample();
   const statsAtEnd = sink.stats();
-  await receiver.start();
-  const t1 = Date.now();
-  await sink.flush();
-  const recoverS = (Date.now() - t1) / 1000;
-  const stats = sink.stats();
-  const report = await sink.close({ timeoutMs: 5000 });
-  rss.stop();
-  const got = await receiver.count();
-  receiver.kill();
+  const { recoverS, stats, report, got } = await recover(sink, receiver, rss);
   const lost = id - got.unique - stats.dropped;
   console.error(JSON.stringify({ scenario: "outage", id, got, stats, report, rssAtEnd, peak: rss.peak }));
   return [
@@ -294,15 +300,7 @@ async function diskOutage(): Promise<string> {
   peakDisk = Math.max(peakDisk, diskBytes(dir));
   const rssAtEnd = rss.sample();
   const statsAtEnd = sink.stats();
-  await receiver.start();
-  const t1 = Date.now();
-  await sink.flush();
-  const recoverS = (Date.now() - t1) / 1000;
-  const stats = sink.stats();
-  const report = await sink.close({ timeoutMs: 5000 });
-  rss.stop();
-  const got = await receiver.count();
-  receiver.kill();
+  const { recoverS, stats, report, got } = await recover(sink, receiver, rss);
   const leftOnDisk = readdirSync(dir).filter((name) => name.endsWith(".seg")).length;
   rmSync(dir, { recursive: true, force: true });
   const lost = id - got.unique - stats.dropped;

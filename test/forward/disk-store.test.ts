@@ -85,6 +85,20 @@ function writeFrames(dir: string, n: number): void {
   assert.equal(store.close(), (n * (n + 1)) / 2);
 }
 
+/** A segment holding frames 1, 2, 3 (see `writeFrames`), to damage in copies: its name and bytes, and a base dir. */
+function threeFrameSegment(t: { after: (fn: () => void) => void }): {
+  base: string;
+  name: string;
+  bytes: Buffer;
+} {
+  const base = cliTempDir(t, "disk-store-");
+  const source = path.join(base, "source");
+  mkdirSync(source);
+  writeFrames(source, 3);
+  const name = segments(source)[0]!;
+  return { base, name, bytes: readFileSync(path.join(source, name)) };
+}
+
 test("frames kept at close are replayed by the next store, oldest first, and none of them twice", (t) => {
   const dir = cliTempDir(t, "disk-store-");
   writeFrames(dir, 5);
@@ -116,18 +130,13 @@ test("the settle log keeps settled frames from being replayed even when their se
 });
 
 test("a torn last record, cut at every byte offset, loses only that record and counts it", (t) => {
-  const base = cliTempDir(t, "disk-store-");
-  const source = path.join(base, "source");
-  mkdirSync(source);
-  writeFrames(source, 3);
-  const [name] = segments(source);
-  const bytes = readFileSync(path.join(source, name!));
+  const { base, name, bytes } = threeFrameSegment(t);
   const lastLength = RECORD_HEADER_SIZE + 1 + 2 + TAG.length + 43;
   const lastStart = bytes.length - lastLength;
   for (let cut = lastStart; cut < bytes.length; cut++) {
     const dir = path.join(base, `cut-${cut}`);
     mkdirSync(dir);
-    writeFileSync(path.join(dir, name!), bytes.subarray(0, cut));
+    writeFileSync(path.join(dir, name), bytes.subarray(0, cut));
     const { store, seen } = open(dir);
     assert.deepEqual(drain(store), [1, 2], `cut at ${cut}: the intact frames replay`);
     const torn = cut > lastStart;
@@ -139,12 +148,7 @@ test("a torn last record, cut at every byte offset, loses only that record and c
 });
 
 test("a flipped byte in a frame's payload loses that frame only; one in its header is skipped past", (t) => {
-  const base = cliTempDir(t, "disk-store-");
-  const source = path.join(base, "source");
-  mkdirSync(source);
-  writeFrames(source, 3);
-  const [name] = segments(source);
-  const bytes = readFileSync(path.join(source, name!));
+  const { base, name, bytes } = threeFrameSegment(t);
   const second = SEGMENT_HEADER_SIZE + RECORD_HEADER_SIZE + 1 + 2 + TAG.length + 41;
   for (const [where, at, events] of [
     ["payload", second + RECORD_HEADER_SIZE + 20, 2],
@@ -154,7 +158,7 @@ test("a flipped byte in a frame's payload loses that frame only; one in its head
     mkdirSync(dir);
     const damaged = Buffer.from(bytes);
     damaged[at]! ^= 0x40;
-    writeFileSync(path.join(dir, name!), damaged);
+    writeFileSync(path.join(dir, name), damaged);
     const { store, seen } = open(dir);
     assert.deepEqual(drain(store), [1, 3], `${where}: the frames around it replay`);
     assert.equal(seen.damagedRecords, 1);
