@@ -106,14 +106,15 @@ export function sinkOutput(
       const report = await sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
       const stats = sink.stats();
       const lost = report.undeliveredEvents - report.keptEvents;
-      const kept =
-        report.keptEvents > 0 ? `${report.keptEvents} events kept in --buffer-path for the next start` : "";
+      const kept = `${report.keptEvents} events kept in --buffer-path for the next start`;
       const text =
         report.undeliveredEvents === 0
           ? `delivered everything (${stats.sent} events sent, ${stats.acked} acknowledged)`
-          : lost === 0
-            ? kept
-            : `${lost} events could not be delivered in time${kept ? `; ${kept}` : ""}`;
+          : report.keptEvents === 0
+            ? `${lost} events (${report.undeliveredBytes} bytes) could not be delivered in time`
+            : lost === 0
+              ? kept
+              : `${lost} events could not be delivered in time; ${kept}`;
       return { undeliveredEvents: lost, text };
     },
   };

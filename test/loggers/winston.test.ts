@@ -112,7 +112,7 @@ test("winston lines logged while the server is down arrive once it is back, and 
   const [summary] = await closed;
 
   await assertOutageAccounted(peer, seen);
-  assert.deepEqual(summary, { undelivered: 0, dropped: seen.dropped.overflow, timedOut: false });
+  assert.deepEqual(summary, { undelivered: 0, kept: 0, dropped: seen.dropped.overflow, timedOut: false });
 });
 
 for (const [options, option] of [
