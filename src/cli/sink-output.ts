@@ -1,20 +1,28 @@
 import { once } from "node:events";
-import { ForwardSink, type EventRecord, type ForwardSinkOptions } from "../index.js";
+import {
+  ForwardSink,
+  type CloseReport,
+  type EventRecord,
+  type ForwardSinkOptions,
+  type SinkStats,
+  tlsFiles,
+} from "../index.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
 import type { Logger, StateLog } from "./log.js";
 import type { Output, OutputCloseReport } from "./output.js";
+import type { SidecarSinkOptions } from "./config/load.js";
 
 /**
  * The normal output: a ForwardSink whose connection changes are logged once per change of state
  * (connected, disconnected, failing with a code), never once per reconnect attempt.
  */
 export function sinkOutput(
-  options: ForwardSinkOptions,
+  options: SidecarSinkOptions,
   logger: Logger,
   states: StateLog,
   onFatal: (err: Error) => void,
 ): Output {
-  const sink = new ForwardSink(options);
+  const sink = new ForwardSink(forwardOptions(options, logger));
   const replayed = sink.stats().replayed;
   if (replayed > 0) {
     logger.info(
@@ -104,18 +112,52 @@ export function sinkOutput(
         clearTimeout(timer);
       }
       const report = await sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
-      const stats = sink.stats();
-      const lost = report.undeliveredEvents - report.keptEvents;
-      const kept = `${report.keptEvents} events kept in --buffer-path for the next start`;
-      const text =
-        report.undeliveredEvents === 0
-          ? `delivered everything (${stats.sent} events sent, ${stats.acked} acknowledged)`
-          : report.keptEvents === 0
-            ? `${lost} events (${report.undeliveredBytes} bytes) could not be delivered in time`
-            : lost === 0
-              ? kept
-              : `${lost} events could not be delivered in time; ${kept}`;
-      return { undeliveredEvents: lost, text };
+      return {
+        undeliveredEvents: report.undeliveredEvents - report.keptEvents,
+        text: closeText(report, sink.stats()),
+      };
     },
   };
+}
+
+/**
+ * What the close achieved, in words that claim no more than the sink knows: "delivered" only when acks confirmed
+ * it; without acks, "written" (a port that is not a Forward input takes bytes too); what failed, per server.
+ */
+function closeText(report: CloseReport, stats: SinkStats): string {
+  const lost = report.undeliveredEvents - report.keptEvents;
+  const kept =
+    report.keptEvents > 0 ? `${report.keptEvents} events kept in --buffer-path for the next start` : "";
+  if (lost > 0) {
+    const faults = stats.servers
+      .filter((s) => s.lastError !== undefined)
+      .map((s) => `${serverLabel(s)}: ${s.lastError!.code}: ${s.lastError!.message}`);
+    const why = faults.length > 0 ? `; ${faults.join("; ")}` : "";
+    // The bytes are those of every undelivered event: given only when none was kept.
+    const bytes = kept ? "" : ` (${report.undeliveredBytes} bytes)`;
+    return `${lost} events${bytes} could not be delivered in time${why}${kept ? `; ${kept}` : ""}`;
+  }
+  if (kept) return kept;
+  if (report.acknowledged !== undefined) {
+    return `delivered everything (${report.written} events sent, ${report.acknowledged} acknowledged)`;
+  }
+  return (
+    `wrote everything (${report.written} events written to the servers; without --require-ack nothing confirms ` +
+    "that a server kept them)"
+  );
+}
+
+/**
+ * The sink's options: the TLS files become `tlsFiles()` sources, read again for each new connection once renewed;
+ * a renewal that cannot be used (a certificate without its new key yet) is a warning, and the files that worked
+ * stay in use.
+ */
+function forwardOptions(options: SidecarSinkOptions, logger: Logger): ForwardSinkOptions {
+  const servers = options.servers.map(({ tls, ...server }) => {
+    if (tls === undefined) return server;
+    if (Object.keys(tls).length === 0) return { ...server, tls: true };
+    const onError = (err: Error): void => logger.warn(`${errorCode(err)}: ${errorMessage(err)}`);
+    return { ...server, tls: tlsFiles({ ...tls, onError }) };
+  });
+  return { ...options, servers };
 }

@@ -19,6 +19,7 @@ export const ForwardErrorCode = {
   BUFFER_LOCKED: "FORWARD_BUFFER_LOCKED",
   BUFFER_FORMAT: "FORWARD_BUFFER_FORMAT",
   BUFFER_WRITE: "FORWARD_BUFFER_WRITE",
+  TLS_FILES: "FORWARD_TLS_FILES",
 } as const;
 
 /** One of the `FORWARD_*` codes. */
@@ -193,5 +194,16 @@ export class ForwardBufferFormatError extends ForwardError {
 export class ForwardBufferWriteError extends ForwardError {
   constructor(message: string, cause?: unknown) {
     super("FORWARD_BUFFER_WRITE", message, { cause });
+  }
+}
+
+/**
+ * The TLS files of `tlsFiles()` cannot be used: unreadable, not PEM, or a certificate and key that do not match
+ * (read half-way through a renewal). Before any good read this fails the connection; after one, the files that
+ * worked stay in use and this goes to `onError`. Code `FORWARD_TLS_FILES`.
+ */
+export class ForwardTlsFilesError extends ForwardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("FORWARD_TLS_FILES", message, options);
   }
 }

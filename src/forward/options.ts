@@ -23,8 +23,12 @@ export interface ForwardServerOptions {
   port?: number;
   /** Unix socket path; when set, `host` and `port` are ignored. */
   path?: string;
-  /** `true` or Node TLS options (`ca`, `cert`/`key` for mutual TLS, `servername`, `rejectUnauthorized`). Default: plain TCP. */
-  tls?: boolean | tls.ConnectionOptions;
+  /**
+   * `true`, Node TLS options (`ca`, `cert`/`key` for mutual TLS, `servername`, `rejectUnauthorized`), or a function
+   * giving them for each new connection, such as `tlsFiles({ caFile, certFile, keyFile })` (files renewed in place
+   * are picked up). Default: plain TCP.
+   */
+  tls?: boolean | tls.ConnectionOptions | (() => tls.ConnectionOptions);
   /** Share of the traffic among healthy primaries (integer >= 1). Default `60`, like Fluentd. */
   weight?: number;
   /** A standby takes traffic only while every primary is down. Default `false`. */
@@ -45,8 +49,8 @@ export interface ForwardSinkOptions {
   port?: number;
   /** Unix socket path of a single server (instead of host/port). */
   path?: string;
-  /** TLS for the single server: `true` or Node TLS connection options. Default: plain TCP. */
-  tls?: boolean | tls.ConnectionOptions;
+  /** TLS for the single server: `true`, Node TLS connection options, or `tlsFiles(…)`. Default: plain TCP. */
+  tls?: boolean | tls.ConnectionOptions | (() => tls.ConnectionOptions);
   /** Several servers, balanced by weight with standbys; replaces host/port/path/tls. */
   servers?: ForwardServerOptions[];
   /** Event mode of the frames. Default `"PackedForward"` (entries as msgpack bin with a `size` option). */
@@ -75,6 +79,13 @@ export interface ForwardSinkOptions {
   password?: string;
   /** Time allowed to connect, and again to complete the handshake. Default `5000` ms. */
   connectTimeoutMs?: number;
+  /**
+   * Without `sharedKey` and without acks: frames written in a new connection's first `handshakeGraceMs` count as
+   * sent only once that time has passed with no HELO and no error from the server. A server with `<security>`
+   * (or something that is not a Forward input) drops what came before its handshake: those frames are then kept
+   * and re-sent, not counted as sent. `0` counts a frame as sent as soon as it is written. Default `1000` ms.
+   */
+  handshakeGraceMs?: number;
   /** Backoff between reconnects to a failing server: doubles from `minDelayMs` (default `500`) up to `maxDelayMs` (default `30000`), with jitter. */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   /**
@@ -101,6 +112,12 @@ export interface ForwardSinkOptions {
    * Every drop is counted in `stats().dropped` and reported by a `drop` event.
    */
   overflow?: OverflowPolicy;
+  /**
+   * How long `end()` (and so `pipeline(source, sink)`) and `close()` without a `timeoutMs` wait for what is
+   * buffered to be delivered; what is left then is given up and counted as dropped (`undelivered`), so neither
+   * waits for ever while every server is down. Default `10000` ms.
+   */
+  closeTimeoutMs?: number;
   /**
    * A directory: when set, every frame is also written to append-only files there (created if missing), and a new
    * sink on the same directory sends what a killed process left unsettled (see docs/reliability.md). One sink per
@@ -142,7 +159,7 @@ export interface ResolvedServer {
   host: string;
   port: number;
   path: string | undefined;
-  tls: tls.ConnectionOptions | undefined;
+  tls: tls.ConnectionOptions | (() => tls.ConnectionOptions) | undefined;
   weight: number;
   standby: boolean;
   sharedKey: string | undefined;
@@ -160,6 +177,7 @@ export interface ResolvedOptions {
   ackTimeoutMs: number;
   selfHostname: string;
   connectTimeoutMs: number;
+  handshakeGraceMs: number;
   reconnect: { minDelayMs: number; maxDelayMs: number };
   batch: { maxEvents: number; maxBytes: number; maxDelayMs: number };
   bufferLimitBytes: number;
@@ -167,6 +185,7 @@ export interface ResolvedOptions {
   overflow: OverflowPolicy;
   /** The disk buffer, when `bufferPath` is set. */
   disk: ResolvedDiskOptions | undefined;
+  closeTimeoutMs: number;
 }
 
 const SINK_KEYS = [
@@ -185,6 +204,7 @@ const SINK_KEYS = [
   "username",
   "password",
   "connectTimeoutMs",
+  "handshakeGraceMs",
   "reconnect",
   "batch",
   "bufferLimitBytes",
@@ -194,6 +214,7 @@ const SINK_KEYS = [
   "durability",
   "fsync",
   "diskLimitBytes",
+  "closeTimeoutMs",
 ] as const;
 const SERVER_KEYS = ["host", "port", "path", "tls", "weight", "standby", "sharedKey", "username", "password"];
 const MODES: ForwardMode[] = ["PackedForward", "Message", "Forward", "CompressedPackedForward"];
@@ -201,13 +222,14 @@ const OVERFLOWS: OverflowPolicy[] = ["block", "dropOldest", "dropNewest"];
 const DURABILITIES: Durability[] = ["frame", "event"];
 const DAY_MS = 86_400_000;
 
-function tlsOption(name: string, value: unknown): tls.ConnectionOptions | undefined {
+function tlsOption(name: string, value: unknown): ResolvedServer["tls"] {
   if (value === undefined || value === false) return undefined;
   if (value === true) return {};
+  if (typeof value === "function") return value as () => tls.ConnectionOptions;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new InvalidOptionError(
       name,
-      `expected true or an object of Node TLS options, got ${describe(value)}`,
+      `expected true, an object of Node TLS options, or tlsFiles({ caFile, certFile, keyFile }), got ${describe(value)}`,
     );
   }
   return value as tls.ConnectionOptions;
@@ -310,6 +332,7 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
     ackTimeoutMs: integerOption("ackTimeoutMs", o.ackTimeoutMs, 30_000, 1, DAY_MS),
     selfHostname: stringOption("selfHostname", o.selfHostname, os.hostname()),
     connectTimeoutMs: integerOption("connectTimeoutMs", o.connectTimeoutMs, 5000, 1, DAY_MS),
+    handshakeGraceMs: integerOption("handshakeGraceMs", o.handshakeGraceMs, 1000, 0, DAY_MS),
     reconnect: { minDelayMs, maxDelayMs },
     batch: {
       maxEvents: integerOption("batch.maxEvents", batch.maxEvents, 1000, 1, 1_000_000),
@@ -324,6 +347,7 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
       1,
     ),
     overflow: enumOption("overflow", o.overflow, "block", OVERFLOWS),
+    closeTimeoutMs: integerOption("closeTimeoutMs", o.closeTimeoutMs, 10_000, 0),
     disk: diskOptions(o),
   };
 }
@@ -350,9 +374,12 @@ function diskOptions(o: Record<string, unknown>): ResolvedDiskOptions | undefine
   };
 }
 
-/** `close()`'s deadline in ms (default 10000); throws INVALID_OPTION for a `timeoutMs` that is not an integer >= 0. */
-export function closeTimeoutMs(options: { timeoutMs?: number }): number {
+/**
+ * `close()`'s deadline in ms (default: the sink's `closeTimeoutMs`); throws INVALID_OPTION for a `timeoutMs` that is
+ * not an integer >= 0.
+ */
+export function closeTimeoutMs(options: { timeoutMs?: number }, fallback: number): number {
   assertObject("options", options);
   rejectUnknownKeys("", options, ["timeoutMs"]);
-  return integerOption("timeoutMs", options.timeoutMs, 10_000, 0);
+  return integerOption("timeoutMs", options.timeoutMs, fallback, 0);
 }

@@ -77,6 +77,8 @@ export class ForwardSink extends Writable {
   readonly #drops = new DropReporter((info) => this.#notify("drop", info));
   #closing = false;
   #closePromise: Promise<CloseReport> | undefined;
+  /** Set by `end()`: when it fires, what is still buffered is given up so that `end()` finishes. */
+  #endDeadline: NodeJS.Timeout | undefined;
   #finalReport: CloseReport | undefined;
   readonly #counters = {
     accepted: 0,
@@ -378,9 +380,28 @@ export class ForwardSink extends Writable {
     cb();
   }
 
-  /** Writable side: `end()` finishes once everything is delivered. */
+  /**
+   * Writable side: `end()` (and so `pipeline()`) finishes once everything is delivered, or at `closeTimeoutMs`
+   * after `end()` was called, whichever comes first: a write still waiting for room (overflow `"block"`) is given
+   * up too. What was not delivered is counted as dropped; `close()` then returns the report.
+   */
+  override end(...args: unknown[]): this {
+    if (!this.writableEnded && this.#closePromise === undefined) {
+      this.#endDeadline ??= setTimeout(() => this.#shutdown(false), this.#opts.closeTimeoutMs);
+    }
+    return (super.end as (...a: unknown[]) => this).apply(this, args);
+  }
+
+  /** Writable side: the last write is done; delivers what is buffered within the deadline `end()` set. */
   override _final(cb: (err?: Error | null) => void): void {
-    this.flush().then(() => cb(), cb);
+    if (this.#closing) {
+      cb();
+      return;
+    }
+    this.flush().then(() => {
+      this.#shutdown(false);
+      cb();
+    }, cb);
   }
 
   /** Writable side: `destroy()` closes every connection at once. */
@@ -409,15 +430,16 @@ export class ForwardSink extends Writable {
   }
 
   /**
-   * Flushes, then closes every connection. Never takes longer than `timeoutMs` (default 10000); reports what is
-   * known: `written`, `acknowledged` (acks only), `delivered` (acks confirmed every event). Events still buffered
-   * are dropped (reason `undelivered`). Idempotent.
+   * Flushes, then closes every connection. Never takes longer than `timeoutMs` (default: the sink's
+   * `closeTimeoutMs`, 10000); reports what is known: `written`, `acknowledged` (acks only), `delivered` (acks
+   * confirmed every event). Events still buffered are dropped (reason `undelivered`). Idempotent: after `end()`
+   * it returns the report of that ending.
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     if (this.#closePromise) return this.#closePromise;
     let timeoutMs: number;
     try {
-      timeoutMs = closeTimeoutMs(options);
+      timeoutMs = closeTimeoutMs(options, this.#opts.closeTimeoutMs);
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -432,9 +454,14 @@ export class ForwardSink extends Writable {
     return this.#closePromise;
   }
 
-  #shutdown(): CloseReport {
-    if (this.#finalReport) return this.#finalReport;
+  /** Gives up what is still buffered and closes every connection; `destroy` false while `end()` finishes. */
+  #shutdown(destroy = true): CloseReport {
+    if (this.#finalReport) {
+      if (destroy && !this.destroyed) this.destroy();
+      return this.#finalReport;
+    }
     this.#closing = true;
+    clearTimeout(this.#endDeadline);
     this.#batcher.sealOpen();
     this.#pool.close();
     const undelivered = {
@@ -472,7 +499,7 @@ export class ForwardSink extends Writable {
               `closed with ${events} events (${frames} frames, ${bytes} bytes) undelivered${where}`,
             ),
     };
-    if (!this.destroyed) this.destroy();
+    if (destroy && !this.destroyed) this.destroy();
     return this.#finalReport;
   }
 

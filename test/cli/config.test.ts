@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { cliTempDir } from "../helpers/cli-temp.js";
+import { generateForwardCerts } from "../helpers/forward-certs.js";
 import { loadConfig, type SidecarConfig } from "../../src/cli/config/load.js";
 import { CliUsageError } from "../../src/cli/errors.js";
 import { run as runCli } from "../../src/cli/run.js";
@@ -137,27 +138,39 @@ test("a shared key given as a flag works but is warned about", () => {
   assert.match(result.warnings[0] ?? "", /UWSGI_FORWARD_SHARED_KEY/);
 });
 
-test("TLS files are read into every server's TLS options", (t) => {
+test("TLS files are checked at load and given to every server by path, to be read again when renewed", (t) => {
   const dir = cliTempDir(t);
-  writeFileSync(join(dir, "ca.pem"), "CA");
-  writeFileSync(join(dir, "cert.pem"), "CERT");
-  writeFileSync(join(dir, "key.pem"), "KEY");
+  const certs = generateForwardCerts();
+  writeFileSync(join(dir, "ca.pem"), certs.ca);
+  writeFileSync(join(dir, "cert.pem"), certs.clientCert);
+  writeFileSync(join(dir, "key.pem"), certs.clientKey);
+  const files = {
+    caFile: join(dir, "ca.pem"),
+    certFile: join(dir, "cert.pem"),
+    keyFile: join(dir, "key.pem"),
+  };
   const config = run([
     "--forward",
     "a:1",
     "--forward",
     "b:2",
     "--tls-ca",
-    join(dir, "ca.pem"),
+    files.caFile,
     "--tls-cert",
-    join(dir, "cert.pem"),
+    files.certFile,
     "--tls-key",
-    join(dir, "key.pem"),
+    files.keyFile,
   ]);
-  for (const server of config.sink.servers)
-    assert.deepEqual(server.tls, { ca: "CA", cert: "CERT", key: "KEY" });
+  for (const server of config.sink.servers) assert.deepEqual(server.tls, files);
   assert.deepEqual(run(["--tls"]).sink.servers[0]?.tls, {});
   assert.equal(run([]).sink.servers[0]?.tls, undefined);
+  writeFileSync(join(dir, "bad.pem"), "not a certificate");
+  assert.throws(() => run(["--tls-ca", join(dir, "bad.pem")]), {
+    message: /^--tls-ca: expected PEM files that work together: .*no PEM certificate/,
+  });
+  assert.throws(() => run(["--tls-cert", files.certFile, "--tls-key", files.caFile]), {
+    message: /^--tls-cert: expected PEM files that work together/,
+  });
 });
 
 test("--help and --version are recognised before anything is validated", () => {

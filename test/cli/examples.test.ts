@@ -13,6 +13,7 @@ import { ROOT } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { recordsFromSamples } from "../helpers/cli-samples.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+import { closedPort } from "../helpers/misbehaving-servers.js";
 
 const EXAMPLES = join(ROOT, "examples");
 const read = (name: string): string => readFileSync(join(EXAMPLES, name), "utf8");
@@ -53,6 +54,19 @@ test("examples/sidecar.ts pipes a real uWSGI's stats into a FluentServer and del
   assert.equal(await example.exited, 0, example.stderr());
   assert.match(example.stdout(), /all delivered/);
   assert.equal(receiver.events.find((e) => e.tag === "uwsgi.summary")?.record.target, uwsgi.stats);
+});
+
+test("examples/sidecar.ts exits on SIGTERM while Fluentd is down, within its closeTimeoutMs, saying what it gave up", async (t) => {
+  const uwsgi = await startCliUwsgi(t);
+  const example = startExample(t, "sidecar.ts", {
+    STATS: uwsgi.stats,
+    FORWARD_PORT: String(await closedPort()),
+    INTERVAL_MS: "200",
+  });
+  while (!/FORWARD_CONNECT_FAILED/.test(example.stderr())) await once(example.child.stderr, "data");
+  example.child.kill("SIGTERM");
+  assert.equal(await example.exited, 0, example.stderr());
+  assert.match(example.stdout(), /[1-9]\d* events undelivered/);
 });
 
 test("examples/http-app.ts sends its access log and its uWSGI neighbour's stats through one sink", async (t) => {

@@ -38,7 +38,11 @@ const invalid: [string, unknown, string | RegExp][] = [
     { overflow: "drop" },
     /Invalid option "overflow": expected one of "block", "dropOldest", "dropNewest"/,
   ],
-  ["tls", { tls: "yes" }, 'Invalid option "tls": expected true or an object of Node TLS options, got "yes"'],
+  [
+    "tls",
+    { tls: "yes" },
+    'Invalid option "tls": expected true, an object of Node TLS options, or tlsFiles({ caFile, certFile, keyFile }), got "yes"',
+  ],
   ["servers empty", { servers: [] }, /Invalid option "servers": expected a non-empty array/],
   [
     "servers with host",

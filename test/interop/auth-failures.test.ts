@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ForwardSink, type ForwardSinkOptions } from "../../src/index.js";
+import { startCli } from "../helpers/cli-process.js";
+import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { freePort } from "../helpers/forward-receiver.js";
 import { closeSink } from "./helpers/close.js";
 import { SHARED_KEY, USER } from "./helpers/matrix.js";
@@ -96,6 +98,50 @@ for (const server of ["fluentd", "fluent-bit"] as const) {
       );
       console.log(`${server} wrong password: ${JSON.stringify(r)}`);
       assertOneClearError(r, /username\/password mismatch/);
+    });
+
+    test("no shared key, acks off: nothing counts as sent, one FORWARD_AUTH_FAILED, everything undelivered", async () => {
+      const sink = new ForwardSink({ port: peer.port, reconnect: { minDelayMs: 500, maxDelayMs: 30_000 } });
+      const codes: string[] = [];
+      sink.on("serverError", (err) => codes.push(err.code));
+      for (let seq = 0; seq < 31; seq++) sink.send("interop.nokey", { seq });
+      void sink.flush();
+      await sleep(WATCH_MS);
+      const { sent, servers } = sink.stats();
+      const report = await sink.close({ timeoutMs: 100 });
+      console.log(`${server} no key: ${JSON.stringify({ codes, sent, failures: servers[0]!.failures })}`);
+      assert.deepEqual(codes, ["FORWARD_AUTH_FAILED"], "reported once");
+      assert.equal(sent, 0, "what the server dropped is not counted as sent");
+      assert.ok(servers[0]!.failures <= MAX_ATTEMPTS, `${servers[0]!.failures} attempts in ${WATCH_MS} ms`);
+      assert.equal(report.undeliveredEvents, 31);
+      assert.equal(report.written, 0);
+    });
+
+    test("uwsgi-forward --once without --shared-key exits 1 and claims nothing was delivered or written", async (t) => {
+      const uwsgi = await startCliUwsgi(t);
+      const cli = startCli(t, [
+        "--once",
+        "--stats",
+        uwsgi.stats,
+        "--forward",
+        `127.0.0.1:${peer.port}`,
+        "--shape",
+        "summary",
+        "--interval",
+        "200ms",
+        "--shutdown-timeout",
+        "3s",
+      ]);
+      const code = await cli.exited;
+      const log = cli.stderr.join("\n");
+      assert.equal(code, 1, log);
+      assert.equal(
+        cli.stderr.filter((l) => /FORWARD_AUTH_FAILED/.test(l) && /failing/.test(l)).length,
+        1,
+        log,
+      );
+      assert.doesNotMatch(log, /delivered everything|wrote everything/);
+      assert.match(log, /could not be delivered in time; .*FORWARD_AUTH_FAILED/);
     });
   });
 }

@@ -1,17 +1,22 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { ForwardSink } from "../../src/index.js";
+import { startCli } from "../helpers/cli-process.js";
+import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { freePort } from "../helpers/forward-receiver.js";
 import { closeSink } from "./helpers/close.js";
 import { certFiles, type CertFiles } from "./helpers/matrix.js";
 import {
   peerTempDir,
+  readEvents,
   settledEvents,
   settledOutput,
   skipWithoutPeers,
   startFluentBit,
   startFluentd,
+  waitForEvents,
 } from "./helpers/peers.js";
 
 let certs: CertFiles;
@@ -72,6 +77,81 @@ test(
     assert.deepEqual(
       events.map((e) => [e._tag, e.seq]),
       [["interop.mtls.nocert", 0]],
+    );
+  },
+);
+
+test(
+  "the sidecar picks up a renewed CA and client certificate, written in place, for its next connection to a redeployed Fluentd: no signal, nothing lost",
+  { skip: skipWithoutPeers() },
+  async (t) => {
+    const renewed = certFiles();
+    t.after(() => rmSync(renewed.dir, { recursive: true, force: true }));
+    const dir = peerTempDir(t);
+    const client = {
+      ca: path.join(dir, "ca.pem"),
+      cert: path.join(dir, "client.pem"),
+      key: path.join(dir, "client.key"),
+    };
+    /** Renews the client's files in place, as cert-manager and ACME clients do, without a signal. */
+    const install = (c: CertFiles): void => {
+      writeFileSync(client.ca, c.ca);
+      writeFileSync(client.cert, c.clientCert);
+      writeFileSync(client.key, c.clientKey);
+    };
+    install(certs);
+    const port = await freePort();
+    const out = path.join(dir, "events.jsonl");
+    const fluentd = (c: CertFiles, workdir: string) =>
+      startFluentd({
+        port,
+        workdir,
+        out,
+        tlsCert: c.serverCertFile,
+        tlsKey: c.serverKeyFile,
+        clientCa: c.caFile,
+      });
+    let server = await fluentd(certs, path.join(dir, "first"));
+    t.after(() => server.stop());
+    const uwsgi = await startCliUwsgi(t);
+    const cli = startCli(t, [
+      "--stats",
+      uwsgi.stats,
+      "--forward",
+      `127.0.0.1:${port}`,
+      "--tls-ca",
+      client.ca,
+      "--tls-cert",
+      client.cert,
+      "--tls-key",
+      client.key,
+      "--require-ack",
+      "--interval",
+      "200ms",
+    ]);
+    await waitForEvents(out, (events) => events.length >= 3);
+
+    // Mid-stream: the CA and every certificate are replaced; the server comes back with the new ones.
+    install(renewed);
+    await server.stop();
+    const beforeRestart = readEvents(out).length;
+    server = await fluentd(renewed, path.join(dir, "second"));
+    await waitForEvents(out, (events) => events.length >= beforeRestart + 3);
+    cli.child.kill("SIGTERM");
+    assert.equal(await cli.exited, 0, cli.stderr.join("\n"));
+    const stopped = cli.stderr.find((l) => /stopped: delivered everything/.test(l)) ?? cli.stderr.join("\n");
+    const [, sent] = /\((\d+) events sent/.exec(stopped) ?? [];
+    const events = await settledEvents(out, 1000);
+    const health = events.filter((e) => e._tag === "uwsgi.health").at(-1);
+    assert.equal(health?.dropped, 0);
+    assert.ok(events.length >= Number(sent), `${events.length} events arrived of ${sent} acknowledged`);
+    assert.ok(
+      events.length - Number(sent) <= Number(health?.retried ?? 0),
+      "duplicates are at most what was re-sent",
+    );
+    assert.ok(
+      !cli.stderr.some((l) => /FORWARD_TLS_FILES|new forward settings/.test(l)),
+      cli.stderr.join("\n"),
     );
   },
 );

@@ -1,4 +1,9 @@
-import type { ForwardSinkOptions, InvalidOptionError, UwsgiStatsSourceOptions } from "../../index.js";
+import {
+  tlsFiles,
+  type ForwardSinkOptions,
+  type InvalidOptionError,
+  type UwsgiStatsSourceOptions,
+} from "../../index.js";
 import { CliUsageError } from "../errors.js";
 import type { LogLevel } from "../log.js";
 import { parseFlags } from "./argv.js";
@@ -38,11 +43,14 @@ export interface SidecarSinkOptions {
   diskLimitBytes?: number;
 }
 
-/** TLS client options read from --tls-ca, --tls-cert, --tls-key. */
+/**
+ * The PEM files of --tls-ca, --tls-cert, --tls-key (checked at load): the sink reads them again for each new
+ * connection when they changed (`tlsFiles`), so renewed certificates need no signal.
+ */
 export interface SidecarTlsOptions {
-  ca?: string;
-  cert?: string;
-  key?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
 }
 
 /** Everything the sidecar runs with, merged (flags over environment over file), its syntax checked. */
@@ -282,20 +290,31 @@ export class SettingOrigins {
 function readTls(values: Values): SidecarTlsOptions | undefined {
   const enabled = values.boolean("tls");
   const tls: SidecarTlsOptions = {};
-  for (const [key, field] of [
-    ["tls-ca", "ca"],
-    ["tls-cert", "cert"],
-    ["tls-key", "key"],
-  ] as const) {
+  const keys = [
+    ["tls-ca", "caFile"],
+    ["tls-cert", "certFile"],
+    ["tls-key", "keyFile"],
+  ] as const;
+  for (const [key, field] of keys) {
     const path = values.string(key);
-    if (path !== undefined) tls[field] = values.readFile(key, path);
+    if (path === undefined) continue;
+    values.readFile(key, path);
+    tls[field] = path;
   }
-  if (tls.cert !== undefined && tls.key === undefined)
+  if (tls.certFile !== undefined && tls.keyFile === undefined)
     values.fail("tls-cert", "a PEM file given together with --tls-key");
-  if (tls.key !== undefined && tls.cert === undefined)
+  if (tls.keyFile !== undefined && tls.certFile === undefined)
     values.fail("tls-key", "a PEM file given together with --tls-cert");
   const any = Object.keys(tls).length > 0;
   if (enabled === false && any) values.fail("tls", "true when --tls-ca, --tls-cert or --tls-key is given");
+  if (any) {
+    try {
+      tlsFiles(tls);
+    } catch (err) {
+      const key = tls.caFile !== undefined && tls.certFile === undefined ? "tls-ca" : "tls-cert";
+      values.fail(key, `PEM files that work together: ${(err as Error).message}`);
+    }
+  }
   return enabled || any ? tls : undefined;
 }
 

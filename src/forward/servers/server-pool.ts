@@ -140,6 +140,7 @@ function serverEntries(o: ResolvedOptions): Entry[] {
                 password: s.password,
               },
         connectTimeoutMs: o.connectTimeoutMs,
+        handshakeGraceMs: o.handshakeGraceMs,
         ackTimeoutMs: o.ackTimeoutMs,
         requireAck: o.requireAck,
         maxInFlightBytes,

@@ -1,6 +1,6 @@
 import net from "node:net";
 import tls from "node:tls";
-import { ForwardConnectError, ForwardConnectTimeoutError, type ForwardError } from "../errors.js";
+import { ForwardConnectError, ForwardConnectTimeoutError, ForwardError } from "../errors.js";
 import type { Clock } from "../servers/clock.js";
 
 /** Where and how to open a socket to a Forward server. */
@@ -9,7 +9,8 @@ export interface ConnectOptions {
   port: number;
   /** Unix socket path; when set, `host` and `port` are ignored. */
   path: string | undefined;
-  tls: tls.ConnectionOptions | undefined;
+  /** TLS options, or a function giving them for each new connection (`tlsFiles()`: renewed certificates). */
+  tls: tls.ConnectionOptions | (() => tls.ConnectionOptions) | undefined;
   connectTimeoutMs: number;
   /** Human name of the server for messages, e.g. `tcp://127.0.0.1:24224`. */
   label: string;
@@ -29,9 +30,10 @@ export function connect(
   let readyEvent: "connect" | "secureConnect";
   try {
     if (o.tls) {
-      const servername = o.tls.servername ?? (o.path || net.isIP(o.host) ? undefined : o.host);
+      const options = typeof o.tls === "function" ? o.tls() : o.tls;
+      const servername = options.servername ?? (o.path || net.isIP(o.host) ? undefined : o.host);
       socket = tls.connect({
-        ...o.tls,
+        ...options,
         ...(o.path ? { path: o.path } : { host: o.host, port: o.port }),
         servername,
       });
@@ -41,7 +43,11 @@ export function connect(
       readyEvent = "connect";
     }
   } catch (err) {
-    queueMicrotask(() => done(new ForwardConnectError(`cannot connect to ${o.label}: ${String(err)}`, err)));
+    const error =
+      err instanceof ForwardError
+        ? err
+        : new ForwardConnectError(`cannot connect to ${o.label}: ${String(err)}`, err);
+    queueMicrotask(() => done(error));
     return undefined;
   }
   let finished = false;

@@ -27,6 +27,8 @@ import { InFlightWindow, type InFlightKey, type InFlightLimits } from "./in-flig
 export interface ConnectionOptions extends ConnectOptions, InFlightLimits {
   /** With a shared key the connection waits for HELO before sending; without, HELO is an error. */
   credentials: Credentials | undefined;
+  /** Without credentials and acks: how long written frames wait, unconfirmed, for a HELO or an error (0: not at all). */
+  handshakeGraceMs: number;
   ackTimeoutMs: number;
   requireAck: boolean;
 }
@@ -53,6 +55,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #socket: net.Socket | undefined;
   #handshakeTimer: Timer | undefined;
   #ackTimer: Timer | undefined;
+  #graceTimer: Timer | undefined;
+  /**
+   * Acks off, no shared key, early in the connection: frames the socket took are not confirmed yet, because a
+   * server that wants a handshake (or is not a Forward input) drops them and says so only by answering. They are
+   * settled when the grace ends quietly, and handed back with the in-flight ones if the server speaks up first.
+   */
+  #unconfirmed: Frame[] | undefined;
   readonly #decoder = new ReplyDecoder();
   readonly #inFlight: InFlightWindow;
   #helo: Helo | undefined;
@@ -101,6 +110,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#socket?.[method]();
     this.#handshakeTimer?.[method]();
     this.#ackTimer?.[method]();
+    this.#graceTimer?.[method]();
   }
 
   #timer(fn: () => void, ms: number): Timer {
@@ -145,7 +155,32 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#clock.clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
     this.#state = "ready";
+    const { credentials, requireAck, handshakeGraceMs } = this.#options;
+    if (!credentials && !requireAck && handshakeGraceMs > 0) {
+      this.#unconfirmed = [];
+      this.#graceTimer = this.#timer(() => this.#endGrace(), handshakeGraceMs);
+    }
     this.emit("ready");
+  }
+
+  /** The server let the grace pass without a HELO or an error: what it took so far counts as written. */
+  #endGrace(): void {
+    this.#graceTimer = undefined;
+    const frames = this.#unconfirmed ?? [];
+    this.#unconfirmed = undefined;
+    for (const frame of frames) {
+      if (this.#state === "closed") return;
+      this.#confirmWritten(frame.seq, frame);
+    }
+  }
+
+  /** A socket took every byte of `frame`; without acks that settles it. */
+  #confirmWritten(key: InFlightKey, frame: Frame): void {
+    if (!frame.written) {
+      frame.written = true;
+      this.emit("written", frame);
+    }
+    if (!this.#options.requireAck) this.#settle(key, frame);
   }
 
   #onData(chunk: Buffer): void {
@@ -224,11 +259,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     socket.write(frame.bytes, (err) => {
       // Without acks, a frame taken back from a failed connection is not written: it is sent again.
       if (err || (!requireAck && this.#inFlight.get(key) !== frame)) return;
-      if (!frame.written) {
-        frame.written = true;
-        this.emit("written", frame);
-      }
-      if (!requireAck) this.#settle(key, frame);
+      if (this.#unconfirmed) this.#unconfirmed.push(frame);
+      else this.#confirmWritten(key, frame);
     });
     if (this.#ackTimer === undefined) this.#armAckTimer(this.#options.ackTimeoutMs);
   }
@@ -248,8 +280,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#state === "closed") return;
     const oldest = this.#inFlight.oldest();
     if (oldest === undefined) return;
-    const waited = this.#clock.now() - oldest.sentAt;
     const timeout = this.#options.ackTimeoutMs;
+    if (this.#unconfirmed) {
+      // Frames held through the grace were taken by the socket: the write deadline starts over after it.
+      this.#armAckTimer(timeout);
+      return;
+    }
+    const waited = this.#clock.now() - oldest.sentAt;
     if (waited < timeout) {
       this.#armAckTimer(timeout - waited);
       return;
@@ -308,7 +345,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#state = "closed";
     this.#clock.clearTimeout(this.#handshakeTimer);
     this.#clock.clearTimeout(this.#ackTimer);
-    this.#handshakeTimer = this.#ackTimer = undefined;
+    this.#clock.clearTimeout(this.#graceTimer);
+    this.#handshakeTimer = this.#ackTimer = this.#graceTimer = undefined;
+    this.#unconfirmed = undefined;
     const frames = this.#inFlight.takeAll();
     const socket = this.#socket;
     if (socket) {
