@@ -38,9 +38,14 @@ function child(file: string, args: string[] = []) {
   });
 }
 
+/** The next IPC message of `type` from `proc`; rejects if the process exits first (a run never hangs on a crash). */
 async function message<T>(proc: ReturnType<typeof fork>, type: string): Promise<T> {
+  const exited = once(proc, "exit").then(([code, signal]) => {
+    throw new Error(`${type}: the process exited (code ${String(code)}, signal ${String(signal)}) first`);
+  });
+  exited.catch(() => {});
   for (;;) {
-    const [msg] = (await once(proc, "message")) as [{ type: string }];
+    const [msg] = (await Promise.race([once(proc, "message"), exited])) as [{ type: string }];
     if (msg.type === type) return msg as T;
   }
 }
