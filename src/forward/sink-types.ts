@@ -31,12 +31,15 @@ export interface AckInfo {
 /**
  * Figures returned by `sink.stats()`. Event counts unless named otherwise. At every moment, under every overflow
  * policy: `accepted + replayed = (requireAck ? acked : sent) + bufferedEvents + droppedBy.evicted +
- * droppedBy.undelivered` (events kept on disk at close stay in `bufferedEvents`).
+ * droppedBy.undelivered + droppedBy.damaged` (events kept on disk at close stay in `bufferedEvents`).
  */
 export interface SinkStats {
   /** Events taken into the buffer by `send()` / `write()` (refused ones are not: see `droppedBy`). */
   accepted: number;
-  /** Events read back from `bufferPath` at start (left unsettled by the previous sink on the directory). */
+  /**
+   * Events found in `bufferPath` at start, left unsettled by the previous sink on the directory (those of damaged
+   * records included: they are also in `droppedBy.damaged`).
+   */
   replayed: number;
   /** Records of `bufferPath` skipped at start because they were torn or corrupt (their events: `droppedBy.damaged`). */
   damagedRecords: number;

@@ -149,9 +149,10 @@ export class ForwardSink extends Writable {
     this.#pool.on("connect", (server) => this.#notify("connect", server));
     this.#pool.on("disconnect", (server, reason) => this.#notify("disconnect", server, reason));
     this.#pool.on("serverError", (err, server) => this.#notify("serverError", err, server));
+    // Events found in bufferPath: the frames to replay, and those of records found damaged (also counted dropped).
+    this.#counters.replayed = this.#buffer.frameEvents + this.#droppedBy.damaged;
     if (this.#buffer.frameCount > 0) {
       // Frames left by a previous sink on bufferPath: send them now, before any new event.
-      this.#counters.replayed = this.#buffer.frameEvents;
       this.#started = true;
       this.#hold();
       this.#pool.demand();
