@@ -12,3 +12,14 @@ if ! command -v uwsgi >/dev/null 2>&1 || [ ! -e /usr/lib/uwsgi/plugins/python3_p
   apt-get install -y -qq uwsgi-core uwsgi-plugin-python3 >/dev/null
 fi
 npm ci --no-audit --no-fund
+
+# Prometheus (Debian package prometheus): promtool lints /metrics in the unit suite (skipped without it), and the
+# real-peer suite scrapes the sidecar with a real Prometheus (test/interop/prometheus.test.ts). Only when missing.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "prometheus is missing (promtool, prometheus): run as root, or: apt-get install -y prometheus" >&2
+  else
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+  fi
+fi

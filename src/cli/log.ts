@@ -4,24 +4,47 @@ export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
 /** A log level, most severe first: error, warn, info, debug. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Log line formats: `text` (one plain line) or `json` (one JSON object per line). */
+export const LOG_FORMATS = ["text", "json"] as const;
+
+/** A log line format: text or json. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/**
+ * What a log line is about, beside its message: a `json` line carries each as its own key (a `text` line has them
+ * in its message already), so a log pipeline can filter on `code` or `target` without parsing words.
+ */
+export interface LogFields {
+  /** The stable error code (`UWSGI_STATS_REFUSED`, `FORWARD_CONNECT_FAILED`, …). */
+  readonly code?: string;
+  /** The uWSGI stats target the line is about. */
+  readonly target?: string;
+  /** The Forward server (`host:port` or socket path) the line is about. */
+  readonly server?: string;
+}
+
 /** Where log lines go; `process.stderr` in the sidecar (stdout is kept for --stdout records). */
 export interface LogOutput {
   write(line: string): unknown;
 }
 
 /**
- * Plain one-line logs: `2026-11-25T11:47:20.123Z warn message`. Lines below the level are skipped;
- * the level can change at run time (SIGHUP with a new log-level).
+ * One line per log call: `2026-11-25T11:47:20.123Z warn message` (text), or
+ * `{"level":"warn","time":"2026-11-25T11:47:20.123Z","message":"…","code":"…","target":"…"}` (json). Lines below
+ * the level are skipped; the level and the format can change at run time (SIGHUP).
  */
 export class Logger {
   #rank: number;
+  #format: LogFormat;
 
   constructor(
     level: LogLevel,
     private readonly output: LogOutput,
     private readonly clock: () => Date = () => new Date(),
+    format: LogFormat = "text",
   ) {
     this.#rank = LOG_LEVELS.indexOf(level);
+    this.#format = format;
   }
 
   /** Changes the level from now on. */
@@ -29,20 +52,25 @@ export class Logger {
     this.#rank = LOG_LEVELS.indexOf(level);
   }
 
-  error(message: string): void {
-    this.#log("error", message);
+  /** Changes the format from now on. */
+  setFormat(format: LogFormat): void {
+    this.#format = format;
   }
 
-  warn(message: string): void {
-    this.#log("warn", message);
+  error(message: string, fields?: LogFields): void {
+    this.#log("error", message, fields);
   }
 
-  info(message: string): void {
-    this.#log("info", message);
+  warn(message: string, fields?: LogFields): void {
+    this.#log("warn", message, fields);
   }
 
-  debug(message: string): void {
-    this.#log("debug", message);
+  info(message: string, fields?: LogFields): void {
+    this.#log("info", message, fields);
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    this.#log("debug", message, fields);
   }
 
   /** True when lines of `level` are written (to skip building expensive debug messages). */
@@ -50,9 +78,16 @@ export class Logger {
     return LOG_LEVELS.indexOf(level) <= this.#rank;
   }
 
-  #log(level: LogLevel, message: string): void {
+  #log(level: LogLevel, message: string, fields: LogFields | undefined): void {
     if (!this.enabled(level)) return;
-    this.output.write(`${this.clock().toISOString()} ${level} ${message}\n`);
+    const time = this.clock().toISOString();
+    if (this.#format === "text") {
+      this.output.write(`${time} ${level} ${message}\n`);
+      return;
+    }
+    // Keys in a fixed order; JSON.stringify leaves out the fields that are undefined.
+    const { code, target, server } = fields ?? {};
+    this.output.write(JSON.stringify({ level, time, message, code, target, server }) + "\n");
   }
 }
 
@@ -69,10 +104,16 @@ export class StateLog {
    * Records `state` for `key`; when it differs from the previous state, logs `message` at `level` and returns true.
    * A first state of "up"/"ok" is not a change worth a warning, so callers pick the level.
    */
-  change(key: string, state: string, level: "error" | "warn" | "info" | "debug", message: string): boolean {
+  change(
+    key: string,
+    state: string,
+    level: "error" | "warn" | "info" | "debug",
+    message: string,
+    fields?: LogFields,
+  ): boolean {
     if (this.#states.get(key) === state) return false;
     this.#states.set(key, state);
-    this.logger[level](message);
+    this.logger[level](message, fields);
     return true;
   }
 

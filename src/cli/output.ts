@@ -1,5 +1,5 @@
 import type { Writable } from "node:stream";
-import type { EventRecord } from "../index.js";
+import type { EventRecord, ForwardSink } from "../index.js";
 
 /** What closing an output left undelivered, for the exit log line. */
 export interface OutputCloseReport {
@@ -13,6 +13,8 @@ export interface OutputCloseReport {
  */
 export interface Output {
   readonly writable: Writable;
+  /** The ForwardSink, for its `stats()` and `ack` events (`/metrics`); undefined with --stdout. */
+  readonly sink: ForwardSink | undefined;
   /** The output's part of the health record: sent, acked, dropped, buffered bytes, server states. */
   health(): EventRecord;
   /** Resolves once everything written so far is delivered (however long the servers take), or at close. */

@@ -1,7 +1,9 @@
+import { formatListenAddress } from "./config/listen-address.js";
 import { loadConfig, type SidecarConfig } from "./config/load.js";
 import { CliUsageError, USAGE_EXIT_CODE } from "./errors.js";
 import { helpText } from "./help.js";
-import { errorMessage } from "./labels.js";
+import { HttpEndpoint } from "./http-endpoint.js";
+import { errorCode, errorMessage } from "./labels.js";
 import { Logger } from "./log.js";
 import { Sidecar } from "./sidecar.js";
 import { installSignalHandlers, signalExitCode } from "./signals.js";
@@ -40,7 +42,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: R
     return USAGE_EXIT_CODE;
   }
 
-  const logger = new Logger(config.logLevel, io.stderr);
+  const logger = new Logger(config.logLevel, io.stderr, undefined, config.logFormat);
   for (const warning of warnings) logger.warn(warning);
   const fatal = (err: Error): void => {
     logger.error(`fatal: ${errorMessage(err)}`);
@@ -54,8 +56,31 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: R
     io.stderr.write(`uwsgi-forward: ${err.message}\n`);
     return USAGE_EXIT_CODE;
   }
-  if (config.once) return sidecar.once();
+  if (config.once) {
+    if (config.http) logger.warn("--http is not served with --once: the command exits after one delivery");
+    return sidecar.once();
+  }
 
+  let endpoint: HttpEndpoint | undefined;
+  if (config.http) {
+    const where = formatListenAddress(config.http);
+    try {
+      endpoint = await HttpEndpoint.listen(config.http, {
+        readiness: () => sidecar.readiness(),
+        metrics: () => sidecar.metrics(),
+        onError: (err) => logger.error(`--http: ${errorMessage(err)}`, { code: errorCode(err) }),
+        onCutOff: (path) =>
+          logger.debug(`--http: a client did not take ${path} in time; its connection was closed`),
+      });
+    } catch (err) {
+      logger.error(`--http ${where}: cannot listen: ${errorCode(err)}: ${errorMessage(err)}`, {
+        code: errorCode(err),
+      });
+      return 1;
+    }
+    const { host, port } = endpoint.address;
+    logger.info(`serving /healthz, /readyz and /metrics on http://${formatListenAddress({ host, port })}`);
+  }
   sidecar.start();
   return new Promise<number>((resolve) => {
     // Reloads and the stop run one after another, never interleaved.
@@ -65,6 +90,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: R
         chain = chain
           .then(() => sidecar.stop(`${signal} received`))
           .catch((err: unknown) => logger.error(`stop failed: ${errorMessage(err)}`))
+          // The endpoint answers (/readyz: 503 "stopping") until the final flush is over.
+          .then(() => endpoint?.close())
           .then(() => {
             uninstall();
             resolve(0);

@@ -7,6 +7,10 @@ import { Health } from "./health.js";
 import { formatSize } from "./config/sizes.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
 import { StateLog, type Logger } from "./log.js";
+import { readiness, type Readiness } from "./metrics/readiness.js";
+import { SidecarMetrics } from "./metrics/sidecar-metrics.js";
+import type { SidecarSnapshot, SourceTotals } from "./metrics/snapshot.js";
+import type { MetricShape } from "./metrics/uwsgi-metrics.js";
 import { mergeOutputHealth, type Output, type OutputCloseReport } from "./output.js";
 import { sinkOutput } from "./sink-output.js";
 import { stdoutOutput, type LineOutput } from "./stdout-output.js";
@@ -35,6 +39,10 @@ export class Sidecar {
   readonly #health = new Health();
   readonly #states: StateLog;
   #failedTargets = 0;
+  readonly #metrics = new SidecarMetrics();
+  /** Totals of the sources a reload replaced, so that the metrics' counters never go back. */
+  #retiredSources: SourceTotals = { polls: 0, skippedTicks: 0, records: 0 };
+  #stopping = false;
 
   constructor(
     config: SidecarConfig,
@@ -89,6 +97,7 @@ export class Sidecar {
    * and waits for delivery (acks included) up to --shutdown-timeout.
    */
   async stop(reason: string): Promise<void> {
+    this.#stopping = true;
     const deadline = Date.now() + this.#config.shutdownTimeoutMs;
     this.io.logger.info(
       `${reason}: stopping; delivering buffered events for up to ${formatDuration(this.#config.shutdownTimeoutMs)}`,
@@ -113,9 +122,14 @@ export class Sidecar {
   async reload(next: SidecarConfig): Promise<void> {
     const current = this.#config;
     this.io.logger.setLevel(next.logLevel);
+    this.io.logger.setFormat(next.logFormat);
     if (next.stdout !== current.stdout || next.once !== current.once) {
       this.io.logger.warn("reload: --stdout and --once cannot change while running; restart to change them");
       next = { ...next, stdout: current.stdout, once: current.once };
+    }
+    if (JSON.stringify(next.http) !== JSON.stringify(current.http)) {
+      this.io.logger.warn("reload: --http cannot change while running; restart to change it");
+      next = { ...next, http: current.http };
     }
     const sinkChanged = !next.stdout && JSON.stringify(next.sink) !== JSON.stringify(current.sink);
     const sourceChanged = JSON.stringify(next.source) !== JSON.stringify(current.source);
@@ -206,9 +220,44 @@ export class Sidecar {
     });
   }
 
+  /** `/readyz`: see readiness(). */
+  readiness(): Readiness {
+    return readiness(this.snapshot());
+  }
+
+  /** `/metrics`: the Prometheus text of this moment. */
+  metrics(): string {
+    return this.#metrics.render(this.snapshot());
+  }
+
+  /** What the sidecar is doing now: the source's and every sink's figures. */
+  snapshot(): SidecarSnapshot {
+    const outputs = [this.#output, ...this.#retiring, ...this.#retired];
+    const stdout = this.#output.sink === undefined;
+    return {
+      labels: this.#source.options.labels,
+      source: this.#source.stats(),
+      retiredSources: this.#retiredSources,
+      sinks: outputs.flatMap((o) => (o.sink ? [o.sink.stats()] : [])),
+      servers: this.#output.sink?.stats().servers,
+      printed: stdout ? outputs.reduce((n, o) => n + Number(o.health().sent), 0) : undefined,
+      bufferLimitBytes: stdout ? undefined : this.#config.sink.bufferLimitBytes,
+      stopping: this.#stopping,
+    };
+  }
+
   /** Stops a source and moves the items it still holds into the current output. */
   async #retireSource(source: UwsgiStatsSource, deadline: number): Promise<void> {
     await source.stop();
+    if (source !== this.#source) {
+      const stats = source.stats();
+      const totals = this.#retiredSources;
+      this.#retiredSources = {
+        polls: totals.polls + stats.polls,
+        skippedTicks: totals.skippedTicks + stats.skippedTicks,
+        records: totals.records + stats.records,
+      };
+    }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       finished(source).catch(() => undefined),
@@ -229,7 +278,9 @@ export class Sidecar {
   #makeOutput(config: SidecarConfig): Output {
     if (config.stdout) return stdoutOutput(this.io.stdout);
     try {
-      return sinkOutput(config.sink, this.io.logger, this.#states, this.io.fatal);
+      const output = sinkOutput(config.sink, this.io.logger, this.#states, this.io.fatal);
+      output.sink?.on("ack", (info) => this.#metrics.ack(info));
+      return output;
     } catch (err) {
       throw err instanceof InvalidOptionError ? config.origins.usageError("sink", err) : err;
     }
@@ -243,7 +294,15 @@ export class Sidecar {
       throw err instanceof InvalidOptionError ? config.origins.usageError("source", err) : err;
     }
     const key = (target: string): string => `target ${target}`;
-    source.on("record", (item) => this.#health.record(item.record));
+    const shapes = new Map<string, MetricShape>([
+      [config.source.tags.summary, "summary"],
+      [config.source.tags.worker, "worker"],
+      [config.source.tags.emperor, "emperor"],
+    ]);
+    source.on("record", (item) => {
+      this.#health.record(item.record);
+      this.#metrics.item(shapes.get(item.tag), item);
+    });
     source.on("poll", (summary) => {
       this.#health.poll(summary.targets);
       this.#failedTargets += summary.failed;
@@ -255,7 +314,7 @@ export class Sidecar {
       const code = errorCode(err);
       this.#health.targetError(target, code);
       if (err.code === UwsgiStatsErrorCode.NO_TARGETS) {
-        this.#states.change("targets", "none", "warn", `${code}: ${errorMessage(err)}`);
+        this.#states.change("targets", "none", "warn", `${code}: ${errorMessage(err)}`, { code, target });
         return;
       }
       this.#states.change(
@@ -263,14 +322,16 @@ export class Sidecar {
         `error ${code}`,
         "warn",
         `target ${target} failing: ${code}: ${errorMessage(err)}`,
+        { code, target },
       );
     });
-    source.on("stale", (_err, target) => {
+    source.on("stale", (err, target) => {
       this.#states.change(
         key(target),
         "stale",
         "warn",
         `target ${target} is stale (nothing answers); retrying quietly`,
+        { code: errorCode(err), target },
       );
     });
     source.on("recover", (target, info) => {
@@ -280,10 +341,13 @@ export class Sidecar {
         "ok",
         "info",
         `target ${target} recovered after ${info.failedPolls} failed polls (${formatDuration(Math.round(info.downMs))})`,
+        { target },
       );
     });
     source.on("reset", (target, info) => {
-      this.io.logger.info(`target ${target}: counters reset (${info.kind}, master pid ${String(info.pid)})`);
+      this.io.logger.info(`target ${target}: counters reset (${info.kind}, master pid ${String(info.pid)})`, {
+        target,
+      });
     });
     source.on("error", (err) => this.io.fatal(err));
     return source;

@@ -34,16 +34,23 @@ export function sinkOutput(
   sink.on("connect", (server) => {
     // Reconnecting after an expected close (keepalive: false servers close after each frame) is routine.
     const level = states.get(key(server)) === "closed" ? "debug" : "info";
-    states.change(key(server), "up", level, `connected to ${serverLabel(server)}`);
+    states.change(key(server), "up", level, `connected to ${serverLabel(server)}`, {
+      server: serverLabel(server),
+    });
   });
   sink.on("disconnect", (server, reason) => {
     if (states.get(key(server)) !== "up") return;
     if (closing || reason === undefined) {
-      states.change(key(server), "closed", "debug", `connection to ${serverLabel(server)} closed`);
+      states.change(key(server), "closed", "debug", `connection to ${serverLabel(server)} closed`, {
+        server: serverLabel(server),
+      });
       return;
     }
     const why = `${errorCode(reason)}: ${errorMessage(reason)}`;
-    states.change(key(server), "down", "warn", `disconnected from ${serverLabel(server)}: ${why}`);
+    states.change(key(server), "down", "warn", `disconnected from ${serverLabel(server)}: ${why}`, {
+      code: errorCode(reason),
+      server: serverLabel(server),
+    });
   });
   sink.on("serverError", (err, server) => {
     const code = errorCode(err);
@@ -52,6 +59,7 @@ export function sinkOutput(
       `error ${code}`,
       "warn",
       `server ${serverLabel(server)} failing: ${code}: ${errorMessage(err)}`,
+      { code, server: serverLabel(server) },
     );
   });
   sink.on("drop", (info: { count: number; reason: string }) => {
@@ -74,6 +82,7 @@ export function sinkOutput(
   sink.on("error", (err) => onFatal(err));
   return {
     writable: sink,
+    sink,
     health(): EventRecord {
       const stats = sink.stats();
       return {

@@ -51,6 +51,7 @@ export function stdoutOutput(output: LineOutput): Output {
   const writable = new StdoutOutput(output);
   return {
     writable,
+    sink: undefined,
     health: () => ({
       emitted: writable.printed,
       sent: writable.printed,

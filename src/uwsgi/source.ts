@@ -12,9 +12,11 @@ import { emperorItems, statsItems } from "./shapes/items.js";
 import { labelRecord } from "./labels.js";
 import { forEachLimited } from "./limit.js";
 import type { PollSummary, RecoverInfo, ResetInfo, UwsgiStatsSourceEvents } from "./source-events.js";
+import type { SourceStats } from "./source-stats.js";
 import { TargetRegistry, type ResolvedTarget } from "./targets.js";
 
 export type { PollSummary, RecoverInfo, ResetInfo, UwsgiStatsSourceEvents } from "./source-events.js";
+export type { SourceStats, TargetStats } from "./source-stats.js";
 
 /** The listener type of `event`: typed for the source's own events, any for Readable's. */
 type SourceListener<E> = E extends keyof UwsgiStatsSourceEvents
@@ -42,6 +44,10 @@ export class UwsgiStatsSource extends Readable {
   #tick = 0;
   #skipped = 0;
   #needDrain = false;
+  #polls = 0;
+  #skippedTotal = 0;
+  #records = 0;
+  #lastPoll: PollSummary | undefined;
   /** Targets the previous poll resolved to; NO_TARGETS is reported when this becomes 0. */
   #matched: number | undefined;
 
@@ -114,6 +120,30 @@ export class UwsgiStatsSource extends Readable {
     }
   }
 
+  /**
+   * Totals since the source was created, the last poll, and each known target's health (up, reads, failures,
+   * last read duration): what a readiness check or a metrics endpoint reads, at any time, without a poll.
+   */
+  stats(): SourceStats {
+    return {
+      polls: this.#polls,
+      skippedTicks: this.#skippedTotal,
+      records: this.#records,
+      lastPoll: this.#lastPoll,
+      targets: [...this.#targets.entries()].map(([target, s]) => ({
+        target,
+        up: s.up,
+        stale: s.stale,
+        reads: s.reads,
+        failures: s.failures,
+        failedPolls: s.failedPolls,
+        lastCode: s.lastCode,
+        lastDurationMs: s.lastDurationMs,
+        lastSuccessAt: s.lastSuccessAt,
+      })),
+    };
+  }
+
   override _read(): void {
     this.#needDrain = false;
     if (!this.#running && !this.#stopped) this.start();
@@ -181,6 +211,7 @@ export class UwsgiStatsSource extends Readable {
     });
     const skippedTicks = this.#skipped;
     this.#skipped = 0;
+    this.#skippedTotal += skippedTicks;
     const summary: PollSummary = {
       time: started,
       durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
@@ -190,6 +221,9 @@ export class UwsgiStatsSource extends Readable {
       records: items.length,
       skippedTicks,
     };
+    this.#polls++;
+    this.#records += items.length;
+    this.#lastPoll = summary;
     this.#notify("poll", summary);
     return items;
   }
@@ -199,6 +233,8 @@ export class UwsgiStatsSource extends Readable {
     signal: AbortSignal,
   ): Promise<{ ok: boolean; items: ForwardItem[] }> {
     const name = target.target;
+    const t0 = performance.now();
+    const took = (): number => Math.round((performance.now() - t0) * 1000) / 1000;
     try {
       const reply = await readStats(name, target.address, this.options, signal);
       const { doc, repaired } = parseDocument(name, reply.body, this.options);
@@ -207,7 +243,9 @@ export class UwsgiStatsSource extends Readable {
         const { kind: _kind, ...info } = health;
         this.#notify("recover", name, info satisfies RecoverInfo);
       }
-      return { ok: true, items: this.#shape(target, doc, repaired, reply.time, reply.monotonic) };
+      const items = this.#shape(target, doc, repaired, reply.time, reply.monotonic);
+      this.#targets.state(name).lastDurationMs = took();
+      return { ok: true, items };
     } catch (caught) {
       if (signal.aborted) return { ok: false, items: [] };
       const err =
@@ -222,6 +260,8 @@ export class UwsgiStatsSource extends Readable {
               },
             );
       const health = this.#targets.failed(target, err, Date.now());
+      const state = this.#targets.known(name); // a vanished glob target is forgotten: no state to update
+      if (state) state.lastDurationMs = took();
       if (health.kind === "quiet") return { ok: false, items: [] };
       if (health.kind === "stale") this.#notify("stale", err, name);
       this.#notify("targetError", err, name);

@@ -21,6 +21,14 @@ export class TargetState {
   lastCode: string | undefined;
   /** Reported stale (a glob's socket file that refuses connections); kept quiet until it answers again. */
   stale = false;
+  /** Reads and failed reads over the target's life, for `source.stats()`. */
+  reads = 0;
+  failures = 0;
+  /** Wall time of the last read, ms, and the epoch ms of the last good reply. */
+  lastDurationMs: number | undefined;
+  lastSuccessAt: number | undefined;
+  /** The last read gave a usable document. */
+  up = false;
 }
 
 /** What happened to a target's health on one poll. */
@@ -108,9 +116,22 @@ export class TargetRegistry {
     return state;
   }
 
+  /** The state of a target, or undefined when it is not known (never read, or forgotten). */
+  known(target: string): TargetState | undefined {
+    return this.states.get(target);
+  }
+
+  /** Every target known now, with its state, in the order they were first read. */
+  entries(): IterableIterator<[string, TargetState]> {
+    return this.states.entries();
+  }
+
   /** Records a successful read; says whether the target recovered from failures. */
   succeeded(target: string, now: number): HealthChange {
     const state = this.state(target);
+    state.reads++;
+    state.up = true;
+    state.lastSuccessAt = now;
     if (state.failedPolls === 0 && !state.stale) return { kind: "ok" };
     const change: HealthChange = {
       kind: "recovered",
@@ -135,6 +156,9 @@ export class TargetRegistry {
       return { kind: "quiet" };
     }
     const state = this.state(target.target);
+    state.reads++;
+    state.failures++;
+    state.up = false;
     if (state.failedPolls === 0) state.failingSince = now;
     state.failedPolls++;
     state.lastCode = err.code;

@@ -4,12 +4,9 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { buildConfig } from "../../src/cli/config/load.js";
-import { readConfigFile } from "../../src/cli/config/file.js";
-import { USAGE_EXIT_CODE } from "../../src/cli/errors.js";
-import { parseFlags } from "../../src/cli/config/argv.js";
 import type { ForwardItem } from "../../src/index.js";
 import { ROOT } from "../helpers/cli-process.js";
+import { parseFluentBitClassic } from "../helpers/fluent-bit-config.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { recordsFromSamples } from "../helpers/cli-samples.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
@@ -266,17 +263,7 @@ test("every target and field named in norikra/queries.sql exists in the records 
 });
 
 test("fluent-bit.conf listens where the sidecar sends by default and forwards our tags to td-agent's port", () => {
-  const sections: { name: string; params: Map<string, string> }[] = [];
-  for (const raw of read("fluent-bit.conf").split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const header = /^\[([A-Z]+)\]$/.exec(line);
-    if (header) sections.push({ name: header[1] as string, params: new Map() });
-    else {
-      const [key, ...value] = line.split(/\s+/);
-      sections.at(-1)?.params.set((key as string).toLowerCase(), value.join(" "));
-    }
-  }
+  const sections = parseFluentBitClassic(read("fluent-bit.conf"));
   const input = sections.find((s) => s.name === "INPUT");
   assert.equal(input?.params.get("name"), "forward");
   assert.equal(`${input?.params.get("listen")}:${input?.params.get("port")}`, "127.0.0.1:24224");
@@ -288,27 +275,4 @@ test("fluent-bit.conf listens where the sidecar sends by default and forwards ou
     `^${(output?.params.get("match") ?? "").replace(/\./g, "\\.").replace(/\*/g, ".*")}$`,
   );
   for (const tag of [...DEFAULT_TAGS, "uwsgi.health", "uwsgi.error"]) assert.match(tag, match);
-});
-
-test("uwsgi-forward.service runs valid flags, reloads with SIGHUP and outlasts the shutdown timeout", () => {
-  const unit = new Map<string, string>();
-  for (const line of read("uwsgi-forward.service").split("\n")) {
-    const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
-    if (m) unit.set(m[1] as string, m[2] as string);
-  }
-  const exec = (unit.get("ExecStart") ?? "").split(/\s+/);
-  const args = exec.slice(exec.indexOf("uwsgi-forward") + 1);
-  assert.deepEqual(args, ["--config", "/etc/uwsgi-forward.yaml"]);
-  assert.equal(parseFlags(args).settings.get("config")?.value, "/etc/uwsgi-forward.yaml");
-  assert.match(unit.get("ExecReload") ?? "", /kill -HUP \$MAINPID/);
-  assert.equal(unit.get("KillSignal"), "SIGTERM");
-  assert.equal(unit.get("RestartPreventExitStatus"), String(USAGE_EXIT_CODE));
-
-  const raw = readConfigFile(join(EXAMPLES, "uwsgi-forward.yaml"));
-  assert.equal(raw.get("shared-key-file")?.value, "/etc/uwsgi-forward/shared-key");
-  raw.delete("shared-key-file"); // a path on the target machine
-  const config = buildConfig(raw, join(EXAMPLES, "uwsgi-forward.yaml"));
-  assert.ok(Number(unit.get("TimeoutStopSec")) * 1000 > config.shutdownTimeoutMs);
-  assert.deepEqual(config.source.shapes, ["summary", "worker"]);
-  assert.equal(config.sink.servers.filter((s) => s.standby).length, 1);
 });

@@ -99,7 +99,11 @@ test("a wrong shared key is logged once with its code, not once per reconnect", 
   await receiver.waitForConnections(3);
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);
-  assert.equal(cli.stderr.filter((l) => /failing: FORWARD_AUTH_FAILED/.test(l)).length, 1, cli.stderr.join("\n"));
+  assert.equal(
+    cli.stderr.filter((l) => /failing: FORWARD_AUTH_FAILED/.test(l)).length,
+    1,
+    cli.stderr.join("\n"),
+  );
   assert.equal(receiver.events.length, 0);
   assert.ok(
     cli.stderr.some((l) => /could not be delivered in time; .*FORWARD_AUTH_FAILED/.test(l)),

@@ -5,11 +5,12 @@ import {
   type UwsgiStatsSourceOptions,
 } from "../../index.js";
 import { CliUsageError } from "../errors.js";
-import type { LogLevel } from "../log.js";
+import type { LogFormat, LogLevel } from "../log.js";
 import { parseFlags } from "./argv.js";
 import { readEnv } from "./env.js";
 import { readConfigFile } from "./file.js";
 import { parseForwardAddress, type ForwardAddress } from "./forward-address.js";
+import { parseListenAddress, type ListenAddress } from "./listen-address.js";
 import { SETTINGS, type RawSettings } from "./settings.js";
 import { Values } from "./values.js";
 
@@ -64,6 +65,9 @@ export interface SidecarConfig {
   stdout: boolean;
   once: boolean;
   logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** `--http`: where /healthz, /readyz and /metrics are served; undefined when off. */
+  http: ListenAddress | undefined;
   configFile: string | undefined;
   /** Where each library option came from, to report the library's own validation errors under it. */
   origins: SettingOrigins;
@@ -191,6 +195,7 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
   if (username !== undefined) sink.username = username;
   if (password !== undefined) sink.password = password;
 
+  const httpText = values.string("http");
   return {
     source,
     sink,
@@ -201,6 +206,8 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
     stdout: values.boolean("stdout") ?? false,
     once: values.boolean("once") ?? false,
     logLevel: (values.enumValue("log-level") as LogLevel | undefined) ?? "info",
+    logFormat: (values.enumValue("log-format") as LogFormat | undefined) ?? "text",
+    http: httpText === undefined ? undefined : parseListenAddress(httpText, values.label("http")),
     configFile,
     origins: new SettingOrigins(values, serverOrigins, raw),
   };

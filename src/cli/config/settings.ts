@@ -1,4 +1,4 @@
-import { LOG_LEVELS } from "../log.js";
+import { LOG_FORMATS, LOG_LEVELS } from "../log.js";
 import { DURATION_SYNTAX } from "./durations.js";
 import { SIZE_SYNTAX } from "./sizes.js";
 
@@ -255,6 +255,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     "10s",
     "on SIGTERM/SIGINT, how long to wait for the last events to be delivered",
   ),
+  spec(
+    "http",
+    "string",
+    "HOST:PORT",
+    "off",
+    "serve /healthz, /readyz and /metrics (Prometheus) on this address, e.g. 127.0.0.1:9191 or 0.0.0.0:9191",
+  ),
   spec("stdout", "boolean", "", "false", "print JSON lines of exactly what would be sent, and send nothing"),
   spec(
     "once",
@@ -265,6 +272,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   ),
   spec("log-level", "enum", "LEVEL", "info", "error, warn, info or debug (logs go to stderr)", {
     values: LOG_LEVELS,
+  }),
+  spec("log-format", "enum", "FORMAT", "text", "text (one plain line) or json (one JSON object per line)", {
+    values: LOG_FORMATS,
   }),
 ];
 
