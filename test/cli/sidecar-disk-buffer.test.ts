@@ -45,10 +45,12 @@ test("--buffer-path: records polled while the server was down survive a kill -9 
   const line = await second.waitForLog(/replaying \d+ records left undelivered in --buffer-path/);
   const replayed = Number(/replaying (\d+)/.exec(line)?.[1]);
   assert.ok(replayed > 0, line);
+  // Replay goes first: the first records to arrive are the replayed ones, all polled before the kill.
   await receiver.waitFor(
-    (events) => events.filter((e) => seconds(e) < killedAt).length >= replayed,
+    (events) => events.length >= replayed,
     `the ${replayed} records polled before the kill`,
   );
+  assert.ok(receiver.events.slice(0, replayed).every((e) => seconds(e) < killedAt));
   second.child.kill("SIGTERM");
   assert.equal(await second.exited, 0);
 });
@@ -73,16 +75,18 @@ test("SIGHUP with the same --buffer-path: the new sink takes the directory over 
   await new Promise((resolve) => setTimeout(resolve, 500)); // a few polls held for the old server
 
   writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${second.port}` }));
-  const reloadedAt = Date.now() / 1000;
   cli.child.kill("SIGHUP");
   await cli.waitForLog(/same --buffer-path; previous sink closed \(\d+ events kept in --buffer-path/);
+  const closedAt = Date.now() / 1000;
   const line = await cli.waitForLog(/replaying \d+ records/);
   const replayed = Number(/replaying (\d+)/.exec(line)?.[1]);
   assert.ok(replayed > 0, line);
+  // Replay goes first: the first records at the new server are those the old sink held, polled before it closed.
   await second.waitFor(
-    (events) => events.filter((e) => seconds(e) < reloadedAt).length >= replayed,
+    (events) => events.length >= replayed,
     "the records held before the reload, at the new server",
   );
+  assert.ok(second.events.slice(0, replayed).every((e) => seconds(e) < closedAt));
   assert.ok(!cli.stderr.some((l) => /FORWARD_BUFFER_LOCKED|reload failed/.test(l)), cli.stderr.join("\n"));
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);
