@@ -7,14 +7,28 @@
  *    everything they spawned and waited for).
  * 3. How many unix-socket targets one process polls within a 1 s interval: 1,000 stats servers serving a
  *    real sample document from a separate Node process, polled on the source's schedule.
+ * 4. CPU per poll of each record shape on a big document (`big-metrics.json`: 8 workers × 4 threads, two
+ *    mountpoints, a cache, a spooler, 319 metrics), served by a separate Node process
+ *    (`node --import tsx bench/source.ts shapes` runs this part alone).
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { UwsgiStatsSource, type PollSummary } from "../src/index.js";
+import {
+  DEFAULT_TAGS,
+  parseDocument,
+  STATS_SHAPES,
+  UwsgiStatsSource,
+  type PollSummary,
+  type StatsShape,
+} from "../src/index.js";
+import { TypeRegistry } from "../src/uwsgi/keys.js";
+import { documentItems } from "../src/uwsgi/shapes/items.js";
+import { TargetState } from "../src/uwsgi/targets.js";
+import { median } from "./median.js";
 import { UWSGI_SAMPLES } from "../test/helpers/uwsgi-samples.js";
 
 const APP = `def application(env, start_response):
@@ -108,7 +122,7 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
-async function cpuPerPoll(sock: string, shapes: ("raw" | "summary" | "worker" | "flat")[], polls: number) {
+async function cpuPerPoll(sock: string, shapes: StatsShape[], polls: number) {
   const source = new UwsgiStatsSource({ targets: [sock], shapes });
   for (let i = 0; i < 300; i++) await source.poll();
   const c0 = cpuMicros();
@@ -166,6 +180,98 @@ async function manyTargets(dir: string, count: number, seconds: number) {
   }
 }
 
+const EVERY_SHAPE = [...STATS_SHAPES];
+
+/**
+ * CPU per poll of each shape alone, and of every shape at once, on the big sample served by one stats server in
+ * a separate Node process; returns a markdown section for docs/benchmarks.md.
+ */
+export async function runShapeBench(): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), "uwsgi-forward-bench-shapes-"));
+  const polls = Number(process.env.BENCH_SHAPE_POLLS ?? 400);
+  const rounds = Number(process.env.BENCH_SHAPE_ROUNDS ?? 5);
+  const docName = "big-metrics.json";
+  const docPath = path.join(UWSGI_SAMPLES, docName);
+  writeFileSync(path.join(dir, "fake.mjs"), FAKE_SERVERS);
+  const child = spawn(process.execPath, [path.join(dir, "fake.mjs"), dir, "1", docPath], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const loadBefore = loadavg()[0] ?? 0;
+  try {
+    await waitForLine(child, "ready");
+    const sock = path.join(dir, "t0.stats.sock");
+    const probe = new UwsgiStatsSource({ targets: [sock], shapes: EVERY_SHAPE });
+    await probe.poll();
+    const counts = new Map<string, number>();
+    for (const item of await probe.poll()) counts.set(item.tag, (counts.get(item.tag) ?? 0) + 1);
+    await probe.stop();
+    const records = (shape: StatsShape): number =>
+      counts.get(shape === "raw" ? "uwsgi.stats" : `uwsgi.${shape}`) ?? 0;
+    const configs: [string, StatsShape[]][] = [
+      ...EVERY_SHAPE.map((s): [string, StatsShape[]] => [s, [s]]),
+      ["all", EVERY_SHAPE],
+    ];
+    const polled = new Map<string, number[]>();
+    const shaped = new Map<string, number[]>();
+    const doc = parseDocument("bench", readFileSync(docPath)).doc;
+    // Rounds interleave the shapes, so that a burst of load from other processes spreads over all of them.
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, shapes] of configs) {
+        const r = await cpuPerPoll(sock, shapes, polls);
+        polled.set(name, [...(polled.get(name) ?? []), r.cpu]);
+        shaped.set(name, [...(shaped.get(name) ?? []), shapingMicros(doc, shapes, polls)]);
+      }
+    }
+    const at = (m: Map<string, number[]>, name: string): number => median(m.get(name) ?? []);
+    const row = (label: string, name: string, count: number): string =>
+      `| ${label} | ${count} | ${at(polled, name).toFixed(0)} | ${at(shaped, name).toFixed(0)} |`;
+    const rows = EVERY_SHAPE.map((shape) => row(`\`${shape}\``, shape, records(shape)));
+    rows.push(
+      row(
+        "all ten",
+        "all",
+        [...counts.values()].reduce((a, b) => a + b, 0),
+      ),
+    );
+    const size = readFileSync(docPath).length;
+    return [
+      "## UwsgiStatsSource: CPU per poll by shape",
+      "",
+      `Load average (1 min) before / after this section: ${loadBefore.toFixed(2)} / ${(loadavg()[0] ?? 0).toFixed(2)}` +
+        " — the machine is shared: other processes competed for the cores.",
+      "",
+      `\`${docName}\` (${(size / 1024).toFixed(0)} KB, captured from a real uWSGI 2.0.21 with 8 workers × 4 threads, ` +
+        "two mountpoints, a cache, a spooler and `enable-metrics` with a custom counter: 319 metrics) served by one " +
+        "unix-socket stats server in a separate Node process. _Per poll_: user+system CPU of this Node process " +
+        `(\`process.cpuUsage()\`) per \`poll()\` with that shape alone (connect, read, parse, shape; 300 warm-up polls, ` +
+        `then ${polls} polls), the median of ${rounds} rounds that interleave the shapes. _Shaping_: the CPU of building ` +
+        "that shape's records (type checks and rates included) from the parsed document, without reading it, per " +
+        "document, same rounds. Every poll after the first computes rates (the same document each time: rates of 0).",
+      "",
+      "| shapes | records per poll | CPU µs per poll | shaping µs per document |",
+      "| --- | ---: | ---: | ---: |",
+      ...rows,
+      "",
+      "Command: `node --import tsx bench/source.ts shapes` (alone), or `npm run bench` (all sections).",
+      "",
+    ].join("\n");
+  } finally {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** CPU µs of shaping `doc` into `shapes` (as a source does after parsing), per document, over `n` documents. */
+function shapingMicros(doc: Record<string, unknown>, shapes: StatsShape[], n: number): number {
+  const options = { shapes: new Set(shapes), tags: DEFAULT_TAGS, escapeKeys: false };
+  const memory = new TargetState();
+  const types = new TypeRegistry();
+  for (let i = 0; i < 50; i++) documentItems(doc, "t", false, 0, i, memory, options, types);
+  const c0 = cpuMicros();
+  for (let i = 0; i < n; i++) documentItems(doc, "t", false, 0, 50 + i, memory, options, types);
+  return (cpuMicros() - c0) / n;
+}
+
 /** Runs the source benchmark and returns a markdown section for docs/benchmarks.md. */
 export async function runSourceBench(): Promise<string> {
   const dir = mkdtempSync(path.join(tmpdir(), "uwsgi-forward-bench-"));
@@ -196,6 +302,7 @@ export async function runSourceBench(): Promise<string> {
     killGroup(started.child);
     uwsgi = undefined;
     const many = await manyTargets(dir, 1000, 10);
+    const shapes = await runShapeBench();
 
     const us = (n: number): string => n.toFixed(0);
     const loadNote =
@@ -238,6 +345,7 @@ export async function runSourceBench(): Promise<string> {
       "",
       `Target (1,000 unix-socket targets within 1 s): ${many.maxMs < 1000 && many.okPerPoll === 1000 && many.skipped === 0 ? "met" : "NOT met"}.`,
       "",
+      shapes,
     ].join("\n");
   } finally {
     if (uwsgi) killGroup(uwsgi);
@@ -246,5 +354,5 @@ export async function runSourceBench(): Promise<string> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  console.log(await runSourceBench());
+  console.log(process.argv[2] === "shapes" ? await runShapeBench() : await runSourceBench());
 }

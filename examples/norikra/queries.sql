@@ -59,3 +59,38 @@ SELECT host, target, sum(requests_per_sec * interval_ms / 1000.0) AS requests,
        max(workers_busy) AS workers_busy_max
 FROM summary.win:time_batch(1 min)
 GROUP BY host, target;
+
+-- name: uwsgi_app_requests
+-- Requests and exceptions per mountpoint per minute (--shape app: one record per app per worker, summed here
+-- over the workers).
+SELECT host, target, mountpoint, sum(requests_per_sec * interval_ms / 1000.0) AS app_requests,
+       sum(exceptions_per_sec * interval_ms / 1000.0) AS app_exceptions
+FROM app.win:time_batch(1 min)
+GROUP BY host, target, mountpoint;
+
+-- name: uwsgi_cache_hit_ratio
+-- Hits, misses and the hit ratio of each uWSGI cache per minute (--shape cache), and the most items it held.
+-- The ratio is the minute's lookups found over all its lookups (no lookup in the minute: no ratio).
+SELECT host, target, name, sum(hits_per_sec * interval_ms / 1000.0) AS cache_hits,
+       sum(miss_per_sec * interval_ms / 1000.0) AS cache_misses,
+       sum(hits_per_sec * interval_ms) / sum((hits_per_sec + miss_per_sec) * interval_ms) AS hit_ratio,
+       max(items) AS items_max
+FROM cache.win:time_batch(1 min)
+GROUP BY host, target, name;
+
+-- name: uwsgi_spooler_backlog
+-- uWSGI does not report how many tasks wait in a spool directory. A backlog shows as a spooler busy at every
+-- poll (busy_share near 1) while it runs few tasks: busy_share is the share of polls that found it running a
+-- task, tasks_run the tasks it ran in the minute (--shape spooler).
+SELECT host, target, dir, avg(running) AS busy_share, sum(tasks_per_sec * interval_ms / 1000.0) AS tasks_run
+FROM spooler.win:time_batch(1 min)
+GROUP BY host, target, dir;
+
+-- name: uwsgi_app_metrics
+-- The application's own counters (uWSGI's metrics subsystem: metric = name=app.orders,type=counter in the
+-- ini, uwsgi.metric_inc('app.orders') in the code), increments per minute (--shape metric). Change the LIKE
+-- to your metrics' names.
+SELECT host, target, name, sum(value_per_sec * interval_ms / 1000.0) AS increments, max(value) AS value_max
+FROM metric.win:time_batch(1 min)
+WHERE name LIKE 'app.%'
+GROUP BY host, target, name;

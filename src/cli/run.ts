@@ -98,7 +98,11 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: R
           });
       },
       force: (signal) => {
-        logger.warn(`${signal} received again: exiting now without waiting for delivery`);
+        const held = sidecar.heldEvents();
+        logger.warn(
+          `${signal} received again: exiting now without waiting for delivery; ` +
+            (held === 0 ? "nothing was held, nothing is lost" : `${held} events still held are lost`),
+        );
         io.exit(signalExitCode(signal));
       },
       reload: () => {

@@ -1,9 +1,16 @@
 import { finished } from "node:stream/promises";
 import { setTimeout as delay } from "node:timers/promises";
-import { InvalidOptionError, UwsgiStatsErrorCode, UwsgiStatsSource, type ForwardItem } from "../index.js";
+import {
+  ForwardSink,
+  InvalidOptionError,
+  UwsgiStatsErrorCode,
+  UwsgiStatsSource,
+  type ForwardItem,
+} from "../index.js";
 import type { SidecarConfig } from "./config/load.js";
 import { formatDuration } from "./config/durations.js";
 import { Health } from "./health.js";
+import { MemoryReportCheck } from "./memory-report.js";
 import { formatSize } from "./config/sizes.js";
 import { errorCode, errorMessage, serverLabel } from "./labels.js";
 import { StateLog, type Logger } from "./log.js";
@@ -12,7 +19,7 @@ import { SidecarMetrics } from "./metrics/sidecar-metrics.js";
 import type { SidecarSnapshot, SourceTotals } from "./metrics/snapshot.js";
 import type { MetricShape } from "./metrics/uwsgi-metrics.js";
 import { mergeOutputHealth, type Output, type OutputCloseReport } from "./output.js";
-import { sinkOutput } from "./sink-output.js";
+import { forwardOptions, sinkOutput } from "./sink-output.js";
 import { stdoutOutput, type LineOutput } from "./stdout-output.js";
 
 /** What the sidecar needs from its process: a logger (stderr) and stdout (for --stdout). */
@@ -22,6 +29,9 @@ export interface SidecarIo {
   /** Called on a fatal stream error (a bug): the process should exit 1. */
   readonly fatal: (err: Error) => void;
 }
+
+/** Shapes whose records carry rates, which need two polls. */
+const RATE_SHAPES = new Set(["summary", "worker", "app", "core", "cache", "spooler", "metric"]);
 
 /**
  * The long-running sidecar: a UwsgiStatsSource piped into a ForwardSink (or stdout), a health record
@@ -72,13 +82,13 @@ export class Sidecar {
 
   /**
    * --once: polls every target once, delivers the items (up to --shutdown-timeout) and closes. With a rate
-   * shape (summary, worker) it polls twice, one --interval apart, and delivers the second poll, whose records
-   * have rates. Resolves to the exit code: 0 when every target answered (and matched) and everything was
+   * shape (any but raw, flat and socket) it polls twice, one --interval apart, and delivers the second poll,
+   * whose records have rates. Resolves to the exit code: 0 when every target answered (and matched) and everything was
    * delivered, else 1.
    */
   async once(): Promise<number> {
     const { shapes, intervalMs } = this.#config.source;
-    if (shapes.includes("summary") || shapes.includes("worker")) {
+    if (shapes.some((shape) => RATE_SHAPES.has(shape))) {
       // Rates need two polls: the first one only primes them, and its findings are logged, not printed.
       const first = performance.now();
       await this.#source.poll();
@@ -88,7 +98,9 @@ export class Sidecar {
     const items = await this.#source.poll();
     for (const item of items) this.#output.writable.write(item);
     const report = await this.#output.close(this.#config.shutdownTimeoutMs);
-    this.io.logger.info(`polled once: ${items.length} records; ${report.text}`);
+    this.io.logger[report.undeliveredEvents > 0 ? "warn" : "info"](
+      `polled once: ${items.length} records; ${report.text}`,
+    );
     return this.#failedTargets > 0 || report.undeliveredEvents > 0 ? 1 : 0;
   }
 
@@ -111,8 +123,22 @@ export class Sidecar {
     const [report, ...reports] = await Promise.all(
       [this.#output, ...previous].map((output) => output.close(remaining)),
     );
-    reports.forEach((r) => this.io.logger.info(`previous sink closed: ${r.text}`));
-    this.io.logger.info(`stopped: ${(report as OutputCloseReport).text}`);
+    for (const r of [...reports, report as OutputCloseReport]) {
+      const level = r.undeliveredEvents > 0 ? "warn" : "info";
+      this.io.logger[level](`${r === report ? "stopped" : "previous sink closed"}: ${r.text}`);
+    }
+  }
+
+  /**
+   * The events a stop would still have to deliver, for the words of an exit that cannot wait (a second signal):
+   * what every open output holds, queued, batched, or sent and not yet acknowledged.
+   */
+  heldEvents(): number {
+    let events = 0;
+    for (const output of [this.#output, ...this.#retiring]) {
+      events += Number(output.health().buffered_events) + output.writable.writableLength;
+    }
+    return events;
   }
 
   /**
@@ -274,13 +300,20 @@ export class Sidecar {
     }
   }
 
-  /** A ForwardSink (or stdout) for `config`; the sink's validation errors are named by the setting they came from. */
+  /**
+   * A ForwardSink (or stdout) for `config`; the sink's validation errors are named by the setting they came from.
+   * With --stdout the forward settings are checked all the same (a sink that never connects is made and dropped),
+   * so a configuration tried with --stdout also runs without it.
+   */
   #makeOutput(config: SidecarConfig): Output {
-    if (config.stdout) return stdoutOutput(this.io.stdout);
     try {
-      const output = sinkOutput(config.sink, this.io.logger, this.#states, this.io.fatal);
-      output.sink?.on("ack", (info) => this.#metrics.ack(info));
-      return output;
+      if (!config.stdout) {
+        const output = sinkOutput(config.sink, this.io.logger, this.#states, this.io.fatal);
+        output.sink?.on("ack", (info) => this.#metrics.ack(info));
+        return output;
+      }
+      new ForwardSink(forwardOptions(config.sink, this.io.logger)).destroy();
+      return stdoutOutput(this.io.stdout);
     } catch (err) {
       throw err instanceof InvalidOptionError ? config.origins.usageError("sink", err) : err;
     }
@@ -299,11 +332,14 @@ export class Sidecar {
       [config.source.tags.worker, "worker"],
       [config.source.tags.emperor, "emperor"],
     ]);
+    const memory = new MemoryReportCheck(source.options.tags, (message) => this.io.logger.warn(message));
     source.on("record", (item) => {
       this.#health.record(item.record);
       this.#metrics.item(shapes.get(item.tag), item);
+      memory.record(item);
     });
     source.on("poll", (summary) => {
+      memory.poll();
       this.#health.poll(summary.targets);
       this.#failedTargets += summary.failed;
       if (summary.targets > 0 && this.#states.get("targets") === "none") {

@@ -112,28 +112,62 @@ export function sinkOutput(
     async close(timeoutMs: number): Promise<OutputCloseReport> {
       const deadline = Date.now() + timeoutMs;
       closing = true;
-      if (sink.writableLength > 0 && !sink.destroyed) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          once(sink, "drain").catch(() => undefined),
-          new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-        ]);
+      const hopeless = permanentFailure(sink);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        if (sink.writableLength > 0 && !sink.destroyed) {
+          await Promise.race([
+            once(sink, "drain").catch(() => undefined),
+            new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+            hopeless.found,
+          ]);
+        }
+        const closed = sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
+        const gaveUp = await Promise.race([closed.then(() => false), hopeless.found]);
+        // Waiting cannot mend a refused key or a server that never acks: stop now, the report counts the loss.
+        if (gaveUp) sink.destroy();
+        const report = await closed;
+        return {
+          undeliveredEvents: report.undeliveredEvents - report.keptEvents,
+          text: closeText(report, sink.stats(), gaveUp),
+        };
+      } finally {
         clearTimeout(timer);
+        hopeless.cancel();
       }
-      const report = await sink.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
-      return {
-        undeliveredEvents: report.undeliveredEvents - report.keptEvents,
-        text: closeText(report, sink.stats()),
-      };
     },
   };
+}
+
+/**
+ * Faults that waiting does not mend within a shutdown: the server refused our shared key or user
+ * (`FORWARD_AUTH_FAILED`), or never sends the acks we require (`FORWARD_ACK_UNSUPPORTED`).
+ */
+const PERMANENT_FAULTS: ReadonlySet<string> = new Set(["FORWARD_AUTH_FAILED", "FORWARD_ACK_UNSUPPORTED"]);
+
+/**
+ * Watches the sink's servers (through `stats()` and `serverError`) until every one of them is out of rotation for
+ * good or in a fault that waiting does not mend; `found` then resolves with true.
+ */
+function permanentFailure(sink: ForwardSink): { found: Promise<true>; cancel: () => void } {
+  let check = (): void => {};
+  const found = new Promise<true>((resolve) => {
+    check = () => {
+      const servers = sink.stats().servers;
+      const permanent = servers.filter((s) => s.state === "failed" || PERMANENT_FAULTS.has(s.fault ?? ""));
+      if (servers.length > 0 && permanent.length === servers.length) resolve(true);
+    };
+  });
+  sink.on("serverError", check);
+  check();
+  return { found, cancel: () => sink.off("serverError", check) };
 }
 
 /**
  * What the close achieved, in words that claim no more than the sink knows: "delivered" only when acks confirmed
  * it; without acks, "written" (a port that is not a Forward input takes bytes too); what failed, per server.
  */
-function closeText(report: CloseReport, stats: SinkStats): string {
+function closeText(report: CloseReport, stats: SinkStats, gaveUp: boolean): string {
   const lost = report.undeliveredEvents - report.keptEvents;
   const kept =
     report.keptEvents > 0 ? `${report.keptEvents} events kept in --buffer-path for the next start` : "";
@@ -142,9 +176,10 @@ function closeText(report: CloseReport, stats: SinkStats): string {
       .filter((s) => s.lastError !== undefined)
       .map((s) => `${serverLabel(s)}: ${s.lastError!.code}: ${s.lastError!.message}`);
     const why = faults.length > 0 ? `; ${faults.join("; ")}` : "";
+    const when = gaveUp ? ": every server failed for good, so the shutdown did not wait" : " in time";
     // The bytes are those of every undelivered event: given only when none was kept.
     const bytes = kept ? "" : ` (${report.undeliveredBytes} bytes)`;
-    return `${lost} events${bytes} could not be delivered in time${why}${kept ? `; ${kept}` : ""}`;
+    return `${lost} events${bytes} could not be delivered${when}${why}${kept ? `; ${kept}` : ""}`;
   }
   if (kept) return kept;
   if (report.acknowledged !== undefined) {
@@ -161,7 +196,7 @@ function closeText(report: CloseReport, stats: SinkStats): string {
  * a renewal that cannot be used (a certificate without its new key yet) is a warning, and the files that worked
  * stay in use.
  */
-function forwardOptions(options: SidecarSinkOptions, logger: Logger): ForwardSinkOptions {
+export function forwardOptions(options: SidecarSinkOptions, logger: Logger): ForwardSinkOptions {
   const servers = options.servers.map(({ tls, ...server }) => {
     if (tls === undefined) return server;
     if (Object.keys(tls).length === 0) return { ...server, tls: true };

@@ -2,7 +2,7 @@ export { UwsgiStatsSource } from "./source.js";
 export type { PollSummary, ResetInfo, RecoverInfo, UwsgiStatsSourceEvents } from "./source-events.js";
 export type { SourceStats, TargetStats } from "./source-stats.js";
 export type { UwsgiStatsSourceOptions, StatsShape, StatsTags } from "./options.js";
-export { DEFAULT_TAGS } from "./options.js";
+export { DEFAULT_TAGS, STATS_SHAPES } from "./options.js";
 export { UwsgiStatsError, UwsgiStatsErrorCode } from "./errors.js";
 export type { VarsMode } from "./redact.js";
 export { REDACTED } from "./redact.js";

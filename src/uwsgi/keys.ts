@@ -1,3 +1,5 @@
+import type { RecordFieldType, ShapeSchema } from "./shapes/schema.js";
+
 const cache = new Map<string, string>();
 const CACHE_LIMIT = 10_000;
 
@@ -17,19 +19,18 @@ export function escapeKey(key: string): string {
   return out;
 }
 
-/** Sets `record[key] = value`, suffixing `_2`, `_3`, … when two source keys escape to the same name. */
-export function setUnique(record: Record<string, unknown>, key: string, value: unknown): void {
-  if (!(key in record)) {
-    record[key] = value;
-    return;
-  }
+/** `key`, or `key_2`, `key_3`, … when `record` already has it. */
+export function uniqueKey(record: Record<string, unknown>, key: string): string {
+  if (!(key in record)) return key;
   for (let n = 2; ; n++) {
     const candidate = `${key}_${n}`;
-    if (!(candidate in record)) {
-      record[candidate] = value;
-      return;
-    }
+    if (!(candidate in record)) return candidate;
   }
+}
+
+/** Sets `record[key] = value`, suffixing `_2`, `_3`, … when two source keys escape to the same name. */
+export function setUnique(record: Record<string, unknown>, key: string, value: unknown): void {
+  record[uniqueKey(record, key)] = value;
 }
 
 /** Returns a deep copy of `value` with every object key escaped by `escapeKey` (arrays keep their order). */
@@ -41,44 +42,77 @@ export function escapeKeysDeep(value: unknown): unknown {
   return out;
 }
 
-type FieldType = "number" | "string" | "boolean";
+/** How many field names of undeclared fields the registry remembers per tag. */
+export const MAX_UNDECLARED_FIELDS = 4096;
+
+type UndeclaredType = "integer" | "string";
+
+/** True when `value` has the declared `type`: integers are safe integers, floats finite numbers. */
+export function hasFieldType(value: unknown, type: RecordFieldType): boolean {
+  switch (type) {
+    case "string":
+      return typeof value === "string";
+    case "boolean":
+      return typeof value === "boolean";
+    case "integer":
+      return Number.isSafeInteger(value);
+    case "float":
+      return typeof value === "number" && Number.isFinite(value);
+  }
+}
 
 /**
- * Keeps every field of a flat record at one type forever (per tag): the first type seen for a field name
- * wins, and a later value of another type is left out of the record rather than sent with a new type.
- * `null` and non-scalar values are always left out. Returns how many fields were left out.
+ * Keeps every field of a flat record at one type forever, and counts what it leaves out (`dropped`). A field
+ * the schema declares is kept only with its declared type, so a bad document never changes what the good ones
+ * after it produce. A field the schema does not declare (a scalar a future uWSGI adds to a worker, an unknown
+ * path of `flat`) must be an integer or a string, and keeps the type it was first seen with, per tag; the
+ * registry remembers at most MAX_UNDECLARED_FIELDS such names per tag, and past that bound a name it has not
+ * seen is left out (a document cannot grow the process without bound).
  */
 export class TypeRegistry {
-  private readonly types = new Map<string, Map<string, FieldType>>();
+  private readonly types = new Map<string, Map<string, UndeclaredType>>();
+  /** Fields left out so far: wrong type, not finite, undeclared past the bound, or a source field's name. */
+  dropped = 0;
 
-  enforce(tag: string, record: Record<string, unknown>): number {
+  /** Leaves out of `record` every field that is not of its one type; returns how many it left out. */
+  enforce(tag: string, schema: ShapeSchema, record: Record<string, unknown>): number {
+    let dropped = 0;
+    for (const key of Object.keys(record)) {
+      const value = record[key];
+      const declared = schema.typeOf(key);
+      const ok =
+        declared !== undefined
+          ? hasFieldType(value, declared)
+          : schema.openEnded && this.admit(tag, key, value);
+      if (!ok) {
+        delete record[key];
+        dropped++;
+      }
+    }
+    this.dropped += dropped;
+    return dropped;
+  }
+
+  /** Whether an undeclared field `key` with `value` may go out under `tag` (remembering its type if new). */
+  admit(tag: string, key: string, value: unknown): boolean {
+    const type: UndeclaredType | undefined =
+      typeof value === "string" ? "string" : Number.isSafeInteger(value) ? "integer" : undefined;
+    if (type === undefined) return false;
     let known = this.types.get(tag);
     if (!known) {
       known = new Map();
       this.types.set(tag, known);
     }
-    let dropped = 0;
-    for (const key of Object.keys(record)) {
-      const value = record[key];
-      const type = typeof value;
-      if (type !== "number" && type !== "string" && type !== "boolean") {
-        delete record[key];
-        dropped++;
-        continue;
-      }
-      if (type === "number" && !Number.isFinite(value)) {
-        delete record[key];
-        dropped++;
-        continue;
-      }
-      const seen = known.get(key);
-      if (seen === undefined) known.set(key, type);
-      else if (seen !== type) {
-        delete record[key];
-        dropped++;
-      }
-    }
-    return dropped;
+    const seen = known.get(key);
+    if (seen !== undefined) return seen === type;
+    if (known.size >= MAX_UNDECLARED_FIELDS) return false;
+    known.set(key, type);
+    return true;
+  }
+
+  /** How many undeclared field names the registry remembers for `tag`. */
+  size(tag: string): number {
+    return this.types.get(tag)?.size ?? 0;
   }
 }
 

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { InvalidOptionError } from "../errors.js";
 import { assertObject, describe } from "../options.js";
+import { RECORD_SCHEMA } from "./shapes/schema.js";
 
 /** A static label value: the same on every record, so its type never changes. */
 export type LabelValue = string | number | boolean;
@@ -100,6 +101,13 @@ const RESERVED = new Set([
   "servers",
 ]);
 
+/** Every field a record shape declares (`name`, `mountpoint`, `hits`, …): a label must not hide one either. */
+const DECLARED = new Set(
+  Object.values(RECORD_SCHEMA).flatMap((schema) =>
+    schema.fields.filter((f) => !f.name.includes("<i>")).map((f) => f.name),
+  ),
+);
+
 /** Prefixes and suffixes of generated field names (`workers_busy`, `socket_0_queue`, `requests_per_sec`, flat paths). */
 const RESERVED_PREFIXES = [
   "workers_",
@@ -125,6 +133,7 @@ export function labelKeyProblem(key: string): string | undefined {
   }
   if (
     RESERVED.has(key) ||
+    DECLARED.has(key) ||
     RESERVED_PREFIXES.some((p) => key.startsWith(p)) ||
     key.endsWith(RESERVED_SUFFIX)
   ) {

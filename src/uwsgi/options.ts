@@ -11,9 +11,14 @@ import { parseTarget, TARGET_FORMS, type TargetSpec } from "./address.js";
 import { resolveLabels, type LabelValue, type RecordLabels } from "./labels.js";
 import { DEFAULT_MAX_ELEMENTS } from "./parse.js";
 import type { VarsMode } from "./redact.js";
+import { ENTITY_SHAPES, type EntityShape } from "./shapes/entities.js";
 
-/** Record shapes a source can emit; Emperor documents always give `raw` and `emperor` records. */
-export type StatsShape = "raw" | "summary" | "worker" | "flat";
+/**
+ * Record shapes a source can emit: `raw`, `summary`, `worker`, `flat`, and one record per entity of the
+ * document (`socket`, `app`, `core`, `cache`, `spooler`, `metric`). Emperor documents always give `raw` and
+ * `emperor` records.
+ */
+export type StatsShape = "raw" | "summary" | "worker" | "flat" | EntityShape;
 
 /** Tags of each kind of record. */
 export interface StatsTags {
@@ -21,6 +26,12 @@ export interface StatsTags {
   summary: string;
   worker: string;
   flat: string;
+  socket: string;
+  app: string;
+  core: string;
+  cache: string;
+  spooler: string;
+  metric: string;
   emperor: string;
   error: string;
 }
@@ -33,7 +44,7 @@ export interface UwsgiStatsSourceOptions {
   intervalMs?: number;
   /** Records to emit per document. Default `["raw"]`. */
   shapes?: StatsShape[];
-  /** Tags per record kind; defaults `uwsgi.stats`, `uwsgi.summary`, `uwsgi.worker`, `uwsgi.flat`, `uwsgi.emperor`, `uwsgi.error`. */
+  /** Tags per record kind; defaults `uwsgi.stats` for raw, else `uwsgi.<kind>` (`uwsgi.summary`, `uwsgi.app`, `uwsgi.error`, …). */
   tags?: Partial<StatsTags>;
   /** Deadline for one target's whole answer, ms. Default 90% of `intervalMs`, at least 100, at most 5000. */
   timeoutMs?: number;
@@ -81,11 +92,19 @@ export const DEFAULT_TAGS: Readonly<StatsTags> = Object.freeze({
   summary: "uwsgi.summary",
   worker: "uwsgi.worker",
   flat: "uwsgi.flat",
+  socket: "uwsgi.socket",
+  app: "uwsgi.app",
+  core: "uwsgi.core",
+  cache: "uwsgi.cache",
+  spooler: "uwsgi.spooler",
+  metric: "uwsgi.metric",
   emperor: "uwsgi.emperor",
   error: "uwsgi.error",
 });
 
-const SHAPES: readonly StatsShape[] = ["raw", "summary", "worker", "flat"];
+/** Every shape `shapes` accepts. */
+export const STATS_SHAPES: readonly StatsShape[] = ["raw", "summary", "worker", "flat", ...ENTITY_SHAPES];
+const SHAPES = STATS_SHAPES;
 const KNOWN = [
   "targets",
   "intervalMs",

@@ -19,6 +19,11 @@ export interface ParsedDocument {
   readonly doc: Record<string, unknown>;
   /** True when the bytes were not valid JSON (or not UTF-8) and were read by the tolerant parser. */
   readonly repaired: boolean;
+  /**
+   * Numbers too large for a double (`1e400` reads as Infinity) that were taken out: left out of their object,
+   * `null` in their array. No shape, raw included, ever carries a non-finite number.
+   */
+  readonly nonFinite: number;
 }
 
 /**
@@ -43,7 +48,7 @@ export function parseDocument(target: string, body: Buffer, limits: DocumentLimi
     value = repair(target, text, body, maxDepth);
     repaired = true;
   }
-  checkBounds(target, value, body, maxDepth, maxElements);
+  const nonFinite = checkBounds(target, value, body, maxDepth, maxElements);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new UwsgiStatsError(
       Code.UNEXPECTED_DOCUMENT,
@@ -52,17 +57,22 @@ export function parseDocument(target: string, body: Buffer, limits: DocumentLimi
       { received: body },
     );
   }
-  return { doc: value as Record<string, unknown>, repaired };
+  return { doc: value as Record<string, unknown>, repaired, nonFinite };
 }
 
-/** Walks `value` without recursion; throws TOO_DEEP or TOO_MANY_ELEMENTS at the first value past a bound. */
+/**
+ * Walks `value` without recursion; throws TOO_DEEP or TOO_MANY_ELEMENTS at the first value past a bound.
+ * Takes out the non-finite numbers on the way (JSON has none, but `1e400` parses to Infinity) and returns
+ * how many it took out.
+ */
 function checkBounds(
   target: string,
   value: unknown,
   body: Buffer,
   maxDepth: number,
   maxElements: number,
-): void {
+): number {
+  let nonFinite = 0;
   const values: unknown[] = [value];
   const depths: number[] = [1];
   let count = 0;
@@ -79,12 +89,30 @@ function checkBounds(
     }
     if (typeof v !== "object" || v === null) continue;
     if (depth > maxDepth) throw tooDeep(target, body, maxDepth);
-    const children = Array.isArray(v) ? v : Object.values(v);
-    for (const child of children) {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        if (typeof child === "number" && !Number.isFinite(child)) {
+          v[i] = null;
+          nonFinite++;
+        }
+        values.push(child);
+        depths.push(depth + 1);
+      }
+      continue;
+    }
+    const o = v as Record<string, unknown>;
+    for (const key of Object.keys(o)) {
+      const child = o[key];
+      if (typeof child === "number" && !Number.isFinite(child)) {
+        delete o[key];
+        nonFinite++;
+      }
       values.push(child);
       depths.push(depth + 1);
     }
   }
+  return nonFinite;
 }
 
 function tooDeep(target: string, body: Buffer, maxDepth: number): UwsgiStatsError {

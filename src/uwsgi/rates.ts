@@ -1,4 +1,5 @@
-import { list, num, obj } from "./shapes/fields.js";
+import { counterRates } from "./entity-rates.js";
+import { int, list, obj } from "./shapes/fields.js";
 
 /** Counters that get a per-second rate, by their name in uWSGI's worker objects and in records. */
 const COUNTERS = [
@@ -9,19 +10,23 @@ const COUNTERS = [
   ["tx", "tx"],
 ] as const;
 
-type CounterValues = Record<string, number>;
+/** Counter values by record name; a counter the document does not carry is not in the map. */
+type CounterValues = Map<string, number>;
 
-interface WorkerState {
-  readonly pid: number | undefined;
+interface Counted {
   readonly counters: CounterValues;
-  readonly runningTime: number;
+  /** Σ `running_time` (µs), undefined when no worker carries it. */
+  readonly runningTime: number | undefined;
+}
+
+interface WorkerState extends Counted {
+  readonly pid: number | undefined;
 }
 
 interface Snapshot {
   readonly monotonic: number;
   readonly masterPid: number | undefined;
-  readonly totals: CounterValues;
-  readonly runningTime: number;
+  readonly totals: Counted;
   readonly workers: Map<number, WorkerState>;
 }
 
@@ -45,9 +50,10 @@ export interface RateResult {
 
 /**
  * Per-target memory of the previous poll, turning counters into per-second rates over the measured elapsed
- * time. Rates are omitted (never negative, never a spike) on the first poll, after a master restart, after
- * a reset (a summed counter went down with the same master pid: SIGHUP reload), and per worker when its
- * pid changed (respawn) or one of its counters went down.
+ * time, at full precision. Rates are omitted (never negative, never a spike) on the first poll, after a master
+ * restart, after a reset (a summed counter went down with the same master pid: SIGHUP reload), and per worker
+ * when its pid changed (respawn) or one of its counters went down. A counter gets a rate only when both polls
+ * carry it: a document without `harakiri_count` gives no `harakiri_per_sec`, never 0.
  */
 export class RateTracker {
   private previous: Snapshot | undefined;
@@ -64,75 +70,66 @@ export class RateTracker {
     const elapsedMs = current.monotonic - prev.monotonic;
     let reset: ResetKind | undefined;
     if (current.masterPid !== prev.masterPid) reset = "restart";
-    else if (wentDown(prev.totals, current.totals) || current.runningTime < prev.runningTime)
-      reset = "reload";
+    else if (wentDown(prev.totals, current.totals)) reset = "reload";
 
     const usable = reset === undefined && elapsedMs > 0;
-    const summary = usable
-      ? rates(prev.totals, current.totals, prev.runningTime, current.runningTime, elapsedMs)
-      : undefined;
+    const summary = usable ? rates(prev.totals, current.totals, elapsedMs) : undefined;
     for (const [id, w] of current.workers) {
       const before = prev.workers.get(id);
       const respawned = before !== undefined && before.pid !== w.pid;
-      const ok =
-        usable &&
-        before !== undefined &&
-        !respawned &&
-        !wentDown(before.counters, w.counters) &&
-        w.runningTime >= before.runningTime;
-      workers.set(id, {
-        respawned,
-        rates: ok
-          ? rates(before.counters, w.counters, before.runningTime, w.runningTime, elapsedMs)
-          : undefined,
-      });
+      const ok = usable && before !== undefined && !respawned;
+      workers.set(id, { respawned, rates: ok ? rates(before, w, elapsedMs) : undefined });
     }
-    return { intervalMs: round3(elapsedMs), reset, summary, workers };
+    return { intervalMs: elapsedMs, reset, summary, workers };
   }
 }
 
 function snapshot(doc: Record<string, unknown>, monotonic: number): Snapshot {
-  const totals: CounterValues = {};
-  for (const [, name] of COUNTERS) totals[name] = 0;
-  let runningTime = 0;
+  const totals: CounterValues = new Map();
+  let runningTotal: number | undefined;
   const workers = new Map<number, WorkerState>();
   for (const item of list(doc.workers)) {
     const w = obj(item);
-    const counters: CounterValues = {};
+    const counters: CounterValues = new Map();
     for (const [field, name] of COUNTERS) {
-      const v = num(w[field]) ?? 0;
-      counters[name] = v;
-      totals[name] = (totals[name] ?? 0) + v;
+      const v = int(w[field]);
+      if (v === undefined) continue;
+      counters.set(name, v);
+      totals.set(name, (totals.get(name) ?? 0) + v);
     }
-    const rt = num(w.running_time) ?? 0;
-    runningTime += rt;
-    const id = num(w.id);
-    if (id !== undefined) workers.set(id, { pid: num(w.pid), counters, runningTime: rt });
+    const runningTime = int(w.running_time);
+    if (runningTime !== undefined) runningTotal = (runningTotal ?? 0) + runningTime;
+    const id = int(w.id);
+    if (id !== undefined) workers.set(id, { pid: int(w.pid), counters, runningTime });
   }
-  return { monotonic, masterPid: num(doc.pid), totals, runningTime, workers };
+  return {
+    monotonic,
+    masterPid: int(doc.pid),
+    totals: { counters: totals, runningTime: runningTotal },
+    workers,
+  };
 }
 
-function wentDown(before: CounterValues, after: CounterValues): boolean {
-  for (const key of Object.keys(before)) if ((after[key] ?? 0) < (before[key] ?? 0)) return true;
-  return false;
+/** True when a counter (or the running time) both polls carry is lower now: a reload zeroed them. */
+function wentDown(before: Counted, after: Counted): boolean {
+  return rates(before, after, 1) === undefined;
 }
 
-function rates(
-  before: CounterValues,
-  after: CounterValues,
-  runningBefore: number,
-  runningAfter: number,
-  elapsedMs: number,
-): RateFields {
-  const out: RateFields = {};
-  for (const [, name] of COUNTERS) {
-    out[`${name}_per_sec`] = round3((((after[name] ?? 0) - (before[name] ?? 0)) * 1000) / elapsedMs);
-  }
-  const finished = (after.requests ?? 0) - (before.requests ?? 0);
-  if (finished > 0) out.response_time_us = round3((runningAfter - runningBefore) / finished);
+/**
+ * The rates from `before` to `after` (the counters both carry), and `response_time_us` when both carry
+ * `requests` and `running_time` and a request finished; undefined when any counter went down.
+ */
+function rates(before: Counted, after: Counted, elapsedMs: number): RateFields | undefined {
+  const out = counterRates(before.counters, after.counters, elapsedMs);
+  if (out === undefined) return undefined;
+  const { runningTime: runningBefore } = before;
+  const { runningTime: runningAfter } = after;
+  if (runningBefore === undefined || runningAfter === undefined) return out;
+  if (runningAfter < runningBefore) return undefined;
+  const requestsBefore = before.counters.get("requests");
+  const requestsAfter = after.counters.get("requests");
+  if (requestsBefore === undefined || requestsAfter === undefined) return out;
+  const finished = requestsAfter - requestsBefore;
+  if (finished > 0) out.response_time_us = (runningAfter - runningBefore) / finished;
   return out;
-}
-
-function round3(value: number): number {
-  return Math.round(value * 1000) / 1000;
 }

@@ -100,8 +100,8 @@ export function readStats(
     });
     socket.on("error", (err: NodeJS.ErrnoException) => {
       if (!connected) {
-        const [code, what] = connectFailure(err.code);
-        fail(code, `${what} ${target} (${err.code ?? err.message})`, err);
+        const [code, what, hint] = connectFailure(err.code);
+        fail(code, `${what} ${target} (${err.code ?? err.message})${hint}`, err);
       } else {
         fail(
           Code.READ_FAILED,
@@ -158,14 +158,21 @@ export function hostHeader(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function connectFailure(errno: string | undefined): [Code, string] {
+function connectFailure(errno: string | undefined): [Code, string, string] {
   switch (errno) {
     case "ENOENT":
-      return [Code.NOT_FOUND, "no socket file at"];
+      return [Code.NOT_FOUND, "no socket file at", ""];
     case "ECONNREFUSED":
-      return [Code.REFUSED, "connection refused by"];
+      return [Code.REFUSED, "connection refused by", ""];
+    case "EACCES":
+      return [
+        Code.CONNECT_FAILED,
+        "no permission to connect to",
+        ": this user needs write permission on the socket (uWSGI's chmod-socket, e.g. chmod-socket = 660, and run " +
+          "the sidecar in the socket's group) and search permission on its directories",
+      ];
     default:
-      return [Code.CONNECT_FAILED, "could not connect to"];
+      return [Code.CONNECT_FAILED, "could not connect to", ""];
   }
 }
 

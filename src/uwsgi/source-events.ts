@@ -18,6 +18,13 @@ export interface PollSummary {
   readonly records: number;
   /** Scheduled ticks skipped since the previous poll: the previous poll ran long, or the consumer was not reading. */
   readonly skippedTicks: number;
+  /**
+   * Fields left out of this poll's records because the document sent them wrong: a field of another type than
+   * its declared one (`"requests": "5"`), a number too large for a double (`1e400`), an undeclared field past
+   * the registry's bound or of another type than it first had, or a document key named like a field the
+   * source adds (`target`). Each such poll's records go out without those fields; nothing else changes.
+   */
+  readonly droppedFields: number;
 }
 
 /** Argument of the `reset` event: the target's counters started again from zero. */

@@ -7,8 +7,8 @@ import { resolveSourceOptions, type ResolvedSourceOptions, type UwsgiStatsSource
 import { parseDocument } from "./parse.js";
 import { readStats } from "./read.js";
 import { applyVarsPolicy } from "./redact.js";
-import { isEmperorDocument, num } from "./shapes/fields.js";
-import { emperorItems, statsItems } from "./shapes/items.js";
+import { num } from "./shapes/fields.js";
+import { documentItems } from "./shapes/items.js";
 import { labelRecord } from "./labels.js";
 import { forEachLimited } from "./limit.js";
 import type { PollSummary, RecoverInfo, ResetInfo, UwsgiStatsSourceEvents } from "./source-events.js";
@@ -182,6 +182,7 @@ export class UwsgiStatsSource extends Readable {
   async #pollOnce(push: boolean): Promise<ForwardItem[]> {
     const started = Date.now();
     const t0 = performance.now();
+    const droppedBefore = this.#types.dropped;
     const signal = this.#abort.signal;
     const items: ForwardItem[] = [];
     const deliver = (batch: ForwardItem[]): void => {
@@ -209,6 +210,7 @@ export class UwsgiStatsSource extends Readable {
       else failed++;
       deliver(result.items);
     });
+    const droppedFields = this.#types.dropped - droppedBefore;
     const skippedTicks = this.#skipped;
     this.#skipped = 0;
     this.#skippedTotal += skippedTicks;
@@ -220,6 +222,7 @@ export class UwsgiStatsSource extends Readable {
       failed,
       records: items.length,
       skippedTicks,
+      droppedFields,
     };
     this.#polls++;
     this.#records += items.length;
@@ -237,7 +240,8 @@ export class UwsgiStatsSource extends Readable {
     const took = (): number => Math.round((performance.now() - t0) * 1000) / 1000;
     try {
       const reply = await readStats(name, target.address, this.options, signal);
-      const { doc, repaired } = parseDocument(name, reply.body, this.options);
+      const { doc, repaired, nonFinite } = parseDocument(name, reply.body, this.options);
+      this.#types.dropped += nonFinite;
       const health = this.#targets.succeeded(name, reply.time);
       if (health.kind === "recovered") {
         const { kind: _kind, ...info } = health;
@@ -278,11 +282,19 @@ export class UwsgiStatsSource extends Readable {
   ): ForwardItem[] {
     const name = target.target;
     applyVarsPolicy(doc, this.options.vars);
-    if (isEmperorDocument(doc)) return emperorItems(doc, name, repaired, time, this.options, this.#types);
-    const rates = this.#targets.state(name).rates.update(doc, monotonic);
-    if (rates.reset)
-      this.#notify("reset", name, { kind: rates.reset, pid: num(doc.pid) } satisfies ResetInfo);
-    return statsItems(doc, name, repaired, time, rates, this.options, this.#types);
+    const state = this.#targets.state(name);
+    const { items, reset } = documentItems(
+      doc,
+      name,
+      repaired,
+      time,
+      monotonic,
+      state,
+      this.options,
+      this.#types,
+    );
+    if (reset) this.#notify("reset", name, { kind: reset, pid: num(doc.pid) } satisfies ResetInfo);
+    return items;
   }
 
   /** The finding of a poll whose globs matched no socket (only globs resolve to nothing). */

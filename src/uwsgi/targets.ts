@@ -1,7 +1,9 @@
 import type { StatsAddress, TargetSpec } from "./address.js";
 import { UwsgiStatsError, UwsgiStatsErrorCode as Code } from "./errors.js";
 import { GlobPattern } from "./glob.js";
+import { EntityRates } from "./entity-rates.js";
 import { RateTracker } from "./rates.js";
+import type { EntityShape } from "./shapes/entities.js";
 
 /** One concrete target of one poll. */
 export interface ResolvedTarget {
@@ -15,6 +17,7 @@ export interface ResolvedTarget {
 /** Health and history of one target across polls. */
 export class TargetState {
   readonly rates = new RateTracker();
+  readonly #entityRates = new Map<EntityShape, EntityRates>();
   /** Consecutive failed polls, and when the first of them happened (epoch ms). */
   failedPolls = 0;
   failingSince = 0;
@@ -29,6 +32,16 @@ export class TargetState {
   lastSuccessAt: number | undefined;
   /** The last read gave a usable document. */
   up = false;
+
+  /** The memory of the previous poll's entities of `shape` (apps, cores, …), created on first use. */
+  entityRates(shape: EntityShape): EntityRates {
+    let memory = this.#entityRates.get(shape);
+    if (!memory) {
+      memory = new EntityRates();
+      this.#entityRates.set(shape, memory);
+    }
+    return memory;
+  }
 }
 
 /** What happened to a target's health on one poll. */

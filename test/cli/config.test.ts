@@ -220,6 +220,8 @@ test("every wrong value is one line naming where it was given and what it accept
   writeFileSync(broken, "{ not json");
   const list = join(dir, "list.yaml");
   writeFileSync(list, "- a\n- b\n");
+  const malformed = join(dir, "malformed.yaml");
+  writeFileSync(malformed, "interval: 1s: 2s\n");
   const empty = join(dir, "empty");
   writeFileSync(empty, "\n");
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
@@ -279,6 +281,11 @@ test("every wrong value is one line naming where it was given and what it accept
     ],
     [["--config", broken], {}, /^--config: ".*broken\.json" is not valid JSON/],
     [["--config", list], {}, /^--config: ".*list\.yaml" must hold a mapping/],
+    [
+      ["--config", malformed],
+      {},
+      /^--config: ".*malformed\.yaml" is not valid YAML: Nested mappings are not allowed in compact mappings at line 1, column 11$/,
+    ],
     [["--config", join(dir, "nope.yaml")], {}, /^--config: cannot read ".*nope\.yaml": ENOENT/],
   ];
   for (const [argv, env, message] of cases) {
@@ -330,7 +337,7 @@ test("ranges and allowed values are the library's, reported under the flag, vari
     [
       ["--shape", "nested"],
       {},
-      /^uwsgi-forward: --shape: Invalid option "shapes\[0\]": expected one of "raw", "summary", "worker", "flat", got "nested"/,
+      /^uwsgi-forward: --shape: Invalid option "shapes\[0\]": expected one of "raw", "summary", "worker", "flat", "socket", "app", "core", "cache", "spooler", "metric", got "nested"/,
     ],
     [
       ["--vars", "hide"],
@@ -416,4 +423,19 @@ test("the disk buffer settings reach the sink from flags and environment; withou
   assert.equal(defaults.sink.diskLimitBytes, 1024 ** 3);
   assert.equal(run([]).sink.bufferPath, undefined);
   assert.throws(() => run(["--durability", "event"]), /^.*--durability.*--buffer-path too/);
+});
+
+test("a --forward host that is no host name (a path, a 254-character name) is refused; 253 characters are fine", () => {
+  for (const host of ["/run/fluentd.sock", "a".repeat(254), "fluentd/x", "flu entd"]) {
+    assert.throws(
+      () => loadConfig(["--forward", `${host}:24224`], {}),
+      /--forward: not HOST:PORT in/,
+      host.slice(0, 20),
+    );
+  }
+  assert.equal(run(["--forward", `${"a".repeat(253)}:24224`]).sink.servers[0]?.host, "a".repeat(253));
+  assert.equal(
+    run(["--forward", "fluentd_1.example-x.net:1"]).sink.servers[0]?.host,
+    "fluentd_1.example-x.net",
+  );
 });

@@ -10,7 +10,8 @@ import { parseFluentBitClassic } from "../helpers/fluent-bit-config.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { recordsFromSamples } from "../helpers/cli-samples.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
-import { closedPort } from "../helpers/misbehaving-servers.js";
+import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
+import { freePort } from "../helpers/free-port.js";
 
 const EXAMPLES = join(ROOT, "examples");
 const read = (name: string): string => readFileSync(join(EXAMPLES, name), "utf8");
@@ -35,67 +36,77 @@ function startExample(t: { after: (fn: () => Promise<void>) => void }, file: str
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
-test("examples/sidecar.ts pipes a real uWSGI's stats into a FluentServer and delivers everything on SIGTERM", async (t) => {
-  const uwsgi = await startCliUwsgi(t);
-  const receiver = await startCliReceiver(t);
-  const example = startExample(t, "sidecar.ts", {
-    STATS: uwsgi.stats,
-    FORWARD_PORT: String(receiver.port),
-    INTERVAL_MS: "200",
-  });
-  await receiver.waitFor(
-    (events) => events.some((e) => e.tag === "uwsgi.summary") && events.some((e) => e.tag === "uwsgi.worker"),
-    "summary and worker records",
-  );
-  example.child.kill("SIGTERM");
-  assert.equal(await example.exited, 0, example.stderr());
-  assert.match(example.stdout(), /all delivered/);
-  assert.equal(receiver.events.find((e) => e.tag === "uwsgi.summary")?.record.target, uwsgi.stats);
-});
+testWithUwsgi(
+  "examples/sidecar.ts pipes a real uWSGI's stats into a FluentServer and delivers everything on SIGTERM",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const receiver = await startCliReceiver(t);
+    const example = startExample(t, "sidecar.ts", {
+      STATS: uwsgi.stats,
+      FORWARD_PORT: String(receiver.port),
+      INTERVAL_MS: "200",
+    });
+    await receiver.waitFor(
+      (events) =>
+        events.some((e) => e.tag === "uwsgi.summary") && events.some((e) => e.tag === "uwsgi.worker"),
+      "summary and worker records",
+    );
+    example.child.kill("SIGTERM");
+    assert.equal(await example.exited, 0, example.stderr());
+    assert.match(example.stdout(), /all delivered/);
+    assert.equal(receiver.events.find((e) => e.tag === "uwsgi.summary")?.record.target, uwsgi.stats);
+  },
+);
 
-test("examples/sidecar.ts exits on SIGTERM while Fluentd is down, within its closeTimeoutMs, saying what it gave up", async (t) => {
-  const uwsgi = await startCliUwsgi(t);
-  const example = startExample(t, "sidecar.ts", {
-    STATS: uwsgi.stats,
-    FORWARD_PORT: String(await closedPort()),
-    INTERVAL_MS: "200",
-  });
-  while (!/FORWARD_CONNECT_FAILED/.test(example.stderr())) await once(example.child.stderr, "data");
-  example.child.kill("SIGTERM");
-  assert.equal(await example.exited, 0, example.stderr());
-  assert.match(example.stdout(), /[1-9]\d* events undelivered/);
-});
+testWithUwsgi(
+  "examples/sidecar.ts exits on SIGTERM while Fluentd is down, within its closeTimeoutMs, saying what it gave up",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const example = startExample(t, "sidecar.ts", {
+      STATS: uwsgi.stats,
+      FORWARD_PORT: String(await freePort()),
+      INTERVAL_MS: "200",
+    });
+    while (!/FORWARD_CONNECT_FAILED/.test(example.stderr())) await once(example.child.stderr, "data");
+    example.child.kill("SIGTERM");
+    assert.equal(await example.exited, 0, example.stderr());
+    assert.match(example.stdout(), /[1-9]\d* events undelivered/);
+  },
+);
 
-test("examples/http-app.ts sends its access log and its uWSGI neighbour's stats through one sink", async (t) => {
-  const uwsgi = await startCliUwsgi(t);
-  const receiver = await startCliReceiver(t);
-  const example = startExample(t, "http-app.ts", {
-    STATS: uwsgi.stats,
-    PORT: "0",
-    FORWARD_PORT: String(receiver.port),
-    INTERVAL_MS: "200",
-  });
-  while (!/listening on/.test(example.stdout())) await once(example.child.stdout, "data");
-  const url = /listening on (\S+)/.exec(example.stdout())?.[1] ?? "";
-  for (const path of ["/", "/orders?id=7"]) assert.equal((await fetch(url + path)).status, 200);
-  await receiver.waitFor(
-    (events) =>
-      events.filter((e) => e.tag === "app.access").length === 2 &&
-      events.some((e) => e.tag === "uwsgi.summary"),
-    "two access records and a summary",
-  );
-  const access = receiver.events.filter((e) => e.tag === "app.access").map((e) => e.record);
-  assert.deepEqual(
-    access.map((r) => [r.method, r.path, r.status, r.bytes]),
-    [
-      ["GET", "/", 200, 6],
-      ["GET", "/orders?id=7", 200, 6],
-    ],
-  );
-  assert.equal(typeof access[0]?.duration_ms, "number");
-  example.child.kill("SIGTERM");
-  assert.equal(await example.exited, 0, example.stderr());
-});
+testWithUwsgi(
+  "examples/http-app.ts sends its access log and its uWSGI neighbour's stats through one sink",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const receiver = await startCliReceiver(t);
+    const example = startExample(t, "http-app.ts", {
+      STATS: uwsgi.stats,
+      PORT: "0",
+      FORWARD_PORT: String(receiver.port),
+      INTERVAL_MS: "200",
+    });
+    while (!/listening on/.test(example.stdout())) await once(example.child.stdout, "data");
+    const url = /listening on (\S+)/.exec(example.stdout())?.[1] ?? "";
+    for (const path of ["/", "/orders?id=7"]) assert.equal((await fetch(url + path)).status, 200);
+    await receiver.waitFor(
+      (events) =>
+        events.filter((e) => e.tag === "app.access").length === 2 &&
+        events.some((e) => e.tag === "uwsgi.summary"),
+      "two access records and a summary",
+    );
+    const access = receiver.events.filter((e) => e.tag === "app.access").map((e) => e.record);
+    assert.deepEqual(
+      access.map((r) => [r.method, r.path, r.status, r.bytes]),
+      [
+        ["GET", "/", 200, 6],
+        ["GET", "/orders?id=7", 200, 6],
+      ],
+    );
+    assert.equal(typeof access[0]?.duration_ms, "number");
+    example.child.kill("SIGTERM");
+    assert.equal(await example.exited, 0, example.stderr());
+  },
+);
 
 /** A minimal reader of Fluentd's config syntax: `<section arg>` … `</section>` and `key value` lines. */
 interface Section {
@@ -156,7 +167,19 @@ function norikraTarget(tag: string, removePrefix: string): string {
     .replace(/[^_a-zA-Z0-9]/g, "_");
 }
 
-const DEFAULT_TAGS = ["uwsgi.stats", "uwsgi.summary", "uwsgi.worker", "uwsgi.flat", "uwsgi.emperor"];
+const DEFAULT_TAGS = [
+  "uwsgi.stats",
+  "uwsgi.summary",
+  "uwsgi.worker",
+  "uwsgi.flat",
+  "uwsgi.emperor",
+  "uwsgi.socket",
+  "uwsgi.app",
+  "uwsgi.core",
+  "uwsgi.cache",
+  "uwsgi.spooler",
+  "uwsgi.metric",
+];
 
 async function sampleFields(t: {
   after: (fn: () => void) => void;
@@ -172,6 +195,14 @@ async function sampleFields(t: {
       "f_harakiri_maxreq_load_t0plus3s.json",
       ["summary", "worker"],
     )),
+    ...(await recordsFromSamples(t, "big-t0.json", "big-t1.json", [
+      "socket",
+      "app",
+      "core",
+      "cache",
+      "spooler",
+    ])),
+    ...(await recordsFromSamples(t, "big-metrics.json", "big-metrics.json", ["metric"])),
   ];
   const byTag = new Map<string, ForwardItem["record"][]>();
   for (const item of items) byTag.set(item.tag, [...(byTag.get(item.tag) ?? []), item.record]);
@@ -238,6 +269,7 @@ test("every target and field named in norikra/queries.sql exists in the records 
     "sec",
     "minute",
     "hour",
+    "like",
   ]);
   const named = read("norikra/queries.sql").match(/^-- name: \w+$/gm) ?? [];
   assert.equal(named.length, statements.length, "every query has a name");
@@ -251,7 +283,10 @@ test("every target and field named in norikra/queries.sql exists in the records 
     const records = byTag.get(tag) ?? [];
     const aliases = new Set([...statement.matchAll(/\bas\s+(\w+)/gi)].map((m) => m[1] as string));
     const identifiers = (
-      statement.replace(/\d+(\.\d+)?/g, " ").match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []
+      statement
+        .replace(/'[^']*'/g, " ")
+        .replace(/\d+(\.\d+)?/g, " ")
+        .match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []
     ).filter((word) => !KEYWORDS.has(word.toLowerCase()) && !aliases.has(word) && word !== target);
     for (const field of new Set(identifiers)) {
       assert.ok(

@@ -39,6 +39,7 @@ function snapshot(targets: TargetStats[], extra: Partial<SidecarSnapshot> = {}):
         failed: 0,
         records: 0,
         skippedTicks: 0,
+        droppedFields: 0,
       },
       targets,
     },

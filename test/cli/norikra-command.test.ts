@@ -63,24 +63,30 @@ test("the shipped queries are examples/norikra/queries.sql, split into six named
     "run node scripts/shipped-queries.mjs after editing examples/norikra/queries.sql",
   );
   const queries = splitQueries(SHIPPED_QUERIES);
-  assert.equal(queries.length, 6);
+  assert.equal(queries.length, 10);
   const naive = SHIPPED_QUERIES.split(";").filter((s) => s.replace(/--.*$/gm, "").trim() !== "");
   assert.equal(naive.length, queries.length, "a naive split on ; gives the same statements");
   for (const { expression } of queries) {
     assert.match(expression, /GROUP BY host, target\b/);
-    assert.match(expression, /FROM (summary|worker)\.win:time_batch\(1 min\)/);
+    assert.match(expression, /FROM (summary|worker|app|cache|spooler|metric)\.win:time_batch\(1 min\)/);
   }
 });
 
 test("every field a shipped query names is declared in the schema of its target's shape", () => {
   const words = /[A-Za-z_][A-Za-z0-9_]*/g;
   const keywords = new Set(
-    "select from group by as where and or not having sum avg max min count win time_batch min sec".split(" "),
+    "select from group by as where and or not having sum avg max min count win time_batch min sec like".split(
+      " ",
+    ),
   );
   for (const { name, expression } of splitQueries(SHIPPED_QUERIES)) {
-    const target = /FROM (\w+)\.win/.exec(expression)?.[1] as "summary" | "worker";
+    const target = /FROM (\w+)\.win/.exec(expression)?.[1] as
+      "summary" | "worker" | "app" | "cache" | "spooler" | "metric";
     const aliases = new Set([...expression.matchAll(/\bAS\s+(\w+)/gi)].map((m) => m[1]));
-    for (const [word] of expression.replace(/\d+(\.\d+)?/g, " ").matchAll(words)) {
+    for (const [word] of expression
+      .replace(/'[^']*'/g, " ")
+      .replace(/\d+(\.\d+)?/g, " ")
+      .matchAll(words)) {
       if (keywords.has(word.toLowerCase()) || aliases.has(word) || word === target) continue;
       assert.ok(RECORD_SCHEMA[target].typeOf(word), `${name}: ${word} is a field of ${target}`);
       assert.ok(!aliases.has(word), `${name}: an alias never repeats a field name`);
@@ -92,7 +98,7 @@ test("the Norikra targets are the plugin's names for our tags, opened with targe
   const plans = targetPlans("");
   assert.deepEqual(
     plans.map((p) => p.name),
-    ["stats", "summary", "worker", "flat", "emperor"],
+    ["stats", "summary", "worker", "flat", "emperor", "socket", "app", "core", "cache", "spooler", "metric"],
   );
   const summary = plans.find((p) => p.name === "summary");
   assert.deepEqual(summary?.base, { target: "string", host: "string", repaired: "boolean" });
@@ -101,7 +107,19 @@ test("the Norikra targets are the plugin's names for our tags, opened with targe
   assert.equal(summary?.optional["socket_<i>_queue"], undefined, "families are typed from their values");
   assert.deepEqual(
     targetPlans("uwsgi_").map((p) => p.name),
-    ["uwsgi_stats", "uwsgi_summary", "uwsgi_worker", "uwsgi_flat", "uwsgi_emperor"],
+    [
+      "uwsgi_stats",
+      "uwsgi_summary",
+      "uwsgi_worker",
+      "uwsgi_flat",
+      "uwsgi_emperor",
+      "uwsgi_socket",
+      "uwsgi_app",
+      "uwsgi_core",
+      "uwsgi_cache",
+      "uwsgi_spooler",
+      "uwsgi_metric",
+    ],
   );
 });
 
@@ -175,9 +193,9 @@ test("norikra: a server that is not Norikra's RPC (an HTML 404, a silent one) is
       `127.0.0.1:${port(html)} does not answer like Norikra's RPC port \\(HTTP 404 to targets\\)`,
     ),
   });
-  await assert.rejects(new NorikraRpc("127.0.0.1", port(silent), 200).targets(), {
+  await assert.rejects(new NorikraRpc("127.0.0.1", port(silent), { timeoutMs: 200 }).targets(), {
     code: NorikraErrorCode.UNREACHABLE,
-    message: /no answer to targets within 200 ms/,
+    message: /no complete answer to targets within 200 ms/,
   });
   silent.closeAllConnections();
 });

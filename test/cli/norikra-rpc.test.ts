@@ -35,7 +35,10 @@ async function flakyNorikra(
 }
 
 function rpcFor(server: Server): NorikraRpc {
-  return new NorikraRpc("127.0.0.1", (server.address() as AddressInfo).port, 2000, 1);
+  return new NorikraRpc("127.0.0.1", (server.address() as AddressInfo).port, {
+    timeoutMs: 2000,
+    retryDelayMs: 1,
+  });
 }
 
 test("a repeatable call (reserve, open, fields…) that Norikra fails with a ServerError is made again", async (t) => {

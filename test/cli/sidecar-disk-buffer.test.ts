@@ -6,7 +6,7 @@ import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver, type ReceivedEvent } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
-import { freePort } from "../helpers/uwsgi-process.js";
+import { freePort } from "../helpers/free-port.js";
 
 /** An event's time in epoch seconds, however the receiver decoded it. */
 function seconds(event: ReceivedEvent): number {

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
 
 interface Line {
   tag: string;
@@ -13,7 +14,7 @@ interface Line {
 
 const parse = (lines: string[]): Line[] => lines.filter((l) => l !== "").map((l) => JSON.parse(l) as Line);
 
-test("--host-name and --field label every record, the health record included", async (t) => {
+testWithUwsgi("--host-name and --field label every record, the health record included", async (t) => {
   const uwsgi = await startCliUwsgi(t);
   const cli = startCli(t, [
     "--stdout",
@@ -67,74 +68,77 @@ test("a --field that is not KEY=VALUE or names a built-in field is a usage error
   }
 });
 
-test("two hosts, the same socket path: two sidecars with different --host-name keep their records apart at one receiver", async (t) => {
-  // Two real uWSGI, each in its own working directory with `stats = stat.sock`: the same target string, as every
-  // host's /tmp/stat.sock is. Each sidecar runs in its uWSGI's directory and polls `./stat.sock`.
-  const [a, b] = await Promise.all([
-    startCliUwsgi(t, { stats: "stat.sock" }),
-    startCliUwsgi(t, { stats: "stat.sock" }),
-  ]);
-  await a.load(3);
-  await b.load(7);
-  const receiver = await startCliReceiver(t);
-  const sidecar = (uwsgi: typeof a, host: string): ReturnType<typeof startCli> =>
-    startCli(
-      t,
-      [
-        "--stats",
-        "./stat.sock",
-        "--forward",
-        `127.0.0.1:${receiver.port}`,
-        "--shape",
-        "summary,worker",
-        "--interval",
-        "200ms",
-        "--host-name",
-        host,
-        "--field",
-        "env=test",
-      ],
-      {},
-      { cwd: uwsgi.dir },
+testWithUwsgi(
+  "two hosts, the same socket path: two sidecars with different --host-name keep their records apart at one receiver",
+  async (t) => {
+    // Two real uWSGI, each in its own working directory with `stats = stat.sock`: the same target string, as every
+    // host's /tmp/stat.sock is. Each sidecar runs in its uWSGI's directory and polls `./stat.sock`.
+    const [a, b] = await Promise.all([
+      startCliUwsgi(t, { stats: "stat.sock" }),
+      startCliUwsgi(t, { stats: "stat.sock" }),
+    ]);
+    await a.load(3);
+    await b.load(7);
+    const receiver = await startCliReceiver(t);
+    const sidecar = (uwsgi: typeof a, host: string): ReturnType<typeof startCli> =>
+      startCli(
+        t,
+        [
+          "--stats",
+          "./stat.sock",
+          "--forward",
+          `127.0.0.1:${receiver.port}`,
+          "--shape",
+          "summary,worker",
+          "--interval",
+          "200ms",
+          "--host-name",
+          host,
+          "--field",
+          "env=test",
+        ],
+        {},
+        { cwd: uwsgi.dir },
+      );
+    const clis = [sidecar(a, "web-a"), sidecar(b, "web-b")];
+    const summariesOf = (host: string): Record<string, unknown>[] =>
+      receiver.events.filter((e) => e.tag === "uwsgi.summary" && e.record.host === host).map((e) => e.record);
+    await receiver.waitFor(
+      () => summariesOf("web-a").length >= 2 && summariesOf("web-b").length >= 2,
+      "summaries from both hosts",
     );
-  const clis = [sidecar(a, "web-a"), sidecar(b, "web-b")];
-  const summariesOf = (host: string): Record<string, unknown>[] =>
-    receiver.events.filter((e) => e.tag === "uwsgi.summary" && e.record.host === host).map((e) => e.record);
-  await receiver.waitFor(
-    () => summariesOf("web-a").length >= 2 && summariesOf("web-b").length >= 2,
-    "summaries from both hosts",
-  );
-  for (const cli of clis) cli.child.kill("SIGTERM");
-  for (const cli of clis) assert.equal(await cli.exited, 0);
+    for (const cli of clis) cli.child.kill("SIGTERM");
+    for (const cli of clis) assert.equal(await cli.exited, 0);
 
-  for (const e of receiver.events) {
-    assert.ok(
-      e.record.host === "web-a" || e.record.host === "web-b",
-      `${e.tag} host ${String(e.record.host)}`,
+    for (const e of receiver.events) {
+      assert.ok(
+        e.record.host === "web-a" || e.record.host === "web-b",
+        `${e.tag} host ${String(e.record.host)}`,
+      );
+      assert.equal(e.record.env, "test");
+      if (e.tag !== "uwsgi.health")
+        assert.equal(e.record.target, "./stat.sock", "the same target on both hosts");
+    }
+    // Each host's records describe its own uWSGI: its master pid and its own request count.
+    const pidOf = (dir: string): number => Number(readFileSync(join(dir, "uwsgi.pid"), "utf8"));
+    const [pidA, pidB] = [pidOf(a.dir), pidOf(b.dir)];
+    assert.notEqual(pidA, pidB);
+    for (const r of summariesOf("web-a")) assert.equal(r.pid, pidA);
+    for (const r of summariesOf("web-b")) assert.equal(r.pid, pidB);
+    assert.equal(summariesOf("web-a").at(-1)?.requests, 3);
+    assert.equal(summariesOf("web-b").at(-1)?.requests, 7);
+    // Grouped by (host, target), as the shipped queries do, the two hosts stay two groups.
+    const groups = new Set(
+      receiver.events
+        .filter((e) => e.tag === "uwsgi.summary")
+        .map((e) => `${String(e.record.host)} ${String(e.record.target)}`),
     );
-    assert.equal(e.record.env, "test");
-    if (e.tag !== "uwsgi.health")
-      assert.equal(e.record.target, "./stat.sock", "the same target on both hosts");
-  }
-  // Each host's records describe its own uWSGI: its master pid and its own request count.
-  const pidOf = (dir: string): number => Number(readFileSync(join(dir, "uwsgi.pid"), "utf8"));
-  const [pidA, pidB] = [pidOf(a.dir), pidOf(b.dir)];
-  assert.notEqual(pidA, pidB);
-  for (const r of summariesOf("web-a")) assert.equal(r.pid, pidA);
-  for (const r of summariesOf("web-b")) assert.equal(r.pid, pidB);
-  assert.equal(summariesOf("web-a").at(-1)?.requests, 3);
-  assert.equal(summariesOf("web-b").at(-1)?.requests, 7);
-  // Grouped by (host, target), as the shipped queries do, the two hosts stay two groups.
-  const groups = new Set(
-    receiver.events
-      .filter((e) => e.tag === "uwsgi.summary")
-      .map((e) => `${String(e.record.host)} ${String(e.record.target)}`),
-  );
-  assert.deepEqual([...groups].sort(), ["web-a ./stat.sock", "web-b ./stat.sock"]);
-  const workerHosts = new Set(
-    receiver.events.filter((e) => e.tag === "uwsgi.worker").map((e) => e.record.host),
-  );
-  assert.deepEqual([...workerHosts].sort(), ["web-a", "web-b"]);
-  const healthHosts = receiver.events.filter((e) => e.tag === "uwsgi.health").map((e) => e.record.host);
-  assert.deepEqual([...healthHosts].sort(), ["web-a", "web-b"], "one final health record per sidecar");
-});
+    assert.deepEqual([...groups].sort(), ["web-a ./stat.sock", "web-b ./stat.sock"]);
+    const workerHosts = new Set(
+      receiver.events.filter((e) => e.tag === "uwsgi.worker").map((e) => e.record.host),
+    );
+    assert.deepEqual([...workerHosts].sort(), ["web-a", "web-b"]);
+    const healthHosts = receiver.events.filter((e) => e.tag === "uwsgi.health").map((e) => e.record.host);
+    assert.deepEqual([...healthHosts].sort(), ["web-a", "web-b"], "one final health record per sidecar");
+  },
+);

@@ -2,41 +2,44 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
-import { test } from "node:test";
 import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
-import { freePort } from "../helpers/uwsgi-process.js";
+import { freePort } from "../helpers/free-port.js";
+import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
 
-test("SIGTERM stops polling, delivers every buffered event with its ack, sends a last health record and exits 0", async (t) => {
-  const uwsgi = await startCliUwsgi(t);
-  const receiver = await startCliReceiver(t);
-  const cli = startCli(t, [
-    "--stats",
-    uwsgi.stats,
-    "--forward",
-    `127.0.0.1:${receiver.port}`,
-    "--shape",
-    "raw,summary,worker,flat",
-    "--require-ack",
-    "--interval",
-    "50ms",
-  ]);
-  await receiver.waitFor((events) => events.length >= 10, "ten events");
-  cli.child.kill("SIGTERM");
-  assert.equal(await cli.exited, 0);
-  const stopped = cli.stderr.find((l) => /stopped: delivered everything/.test(l));
-  assert.ok(stopped, cli.stderr.join("\n"));
-  const [, sent, acked] = /\((\d+) events sent, (\d+) acknowledged\)/.exec(stopped) ?? [];
-  assert.equal(sent, acked);
-  assert.equal(receiver.events.length, Number(sent), "every event the sidecar sent arrived");
-  const last = receiver.events.at(-1);
-  assert.equal(last?.tag, "uwsgi.health", "the last event is the final health record");
-  assert.equal(last?.record.dropped, 0);
-});
+testWithUwsgi(
+  "SIGTERM stops polling, delivers every buffered event with its ack, sends a last health record and exits 0",
+  async (t) => {
+    const uwsgi = await startCliUwsgi(t);
+    const receiver = await startCliReceiver(t);
+    const cli = startCli(t, [
+      "--stats",
+      uwsgi.stats,
+      "--forward",
+      `127.0.0.1:${receiver.port}`,
+      "--shape",
+      "raw,summary,worker,flat",
+      "--require-ack",
+      "--interval",
+      "50ms",
+    ]);
+    await receiver.waitFor((events) => events.length >= 10, "ten events");
+    cli.child.kill("SIGTERM");
+    assert.equal(await cli.exited, 0);
+    const stopped = cli.stderr.find((l) => /stopped: delivered everything/.test(l));
+    assert.ok(stopped, cli.stderr.join("\n"));
+    const [, sent, acked] = /\((\d+) events sent, (\d+) acknowledged\)/.exec(stopped) ?? [];
+    assert.equal(sent, acked);
+    assert.equal(receiver.events.length, Number(sent), "every event the sidecar sent arrived");
+    const last = receiver.events.at(-1);
+    assert.equal(last?.tag, "uwsgi.health", "the last event is the final health record");
+    assert.equal(last?.record.dropped, 0);
+  },
+);
 
-test("a second SIGTERM exits at once, without waiting for acks that never come", async (t) => {
+testWithUwsgi("a second SIGTERM exits at once, without waiting for acks that never come", async (t) => {
   const uwsgi = await startCliUwsgi(t);
   const sockets = new Set<Socket>();
   // A server that accepts and reads but never acknowledges.
@@ -66,107 +69,125 @@ test("a second SIGTERM exits at once, without waiting for acks that never come",
   await cli.waitForLog(/SIGTERM received: stopping/);
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 143);
-  assert.ok(cli.stderr.some((l) => /received again: exiting now/.test(l)));
+  const last = cli.stderr.find((l) => /received again: exiting now/.test(l)) ?? cli.stderr.join("\n");
+  // Every record sent to the silent server is still held, unacknowledged: the line says how many are lost.
+  const [, lost] =
+    / warn SIGTERM received again: exiting now without waiting for delivery; (\d+) events still held are lost$/.exec(
+      last,
+    ) ?? [];
+  assert.ok(Number(lost) > 0, last);
 });
 
-test("SIGHUP re-reads the config file and applies it without dropping buffered events", async (t) => {
-  const dir = cliTempDir(t);
-  const uwsgi = await startCliUwsgi(t);
-  const receiver = await startCliReceiver(t);
-  const config = join(dir, "uwsgi-forward.yaml");
-  const base = `stats: ${uwsgi.stats}\nforward: 127.0.0.1:${receiver.port}\nrequire-ack: true\n`;
-  writeFileSync(config, `${base}interval: 100ms\nshape: summary\n`);
-  const cli = startCli(t, ["--config", config]);
-  await receiver.waitFor((events) => events.some((e) => e.tag === "uwsgi.summary"), "summaries");
+testWithUwsgi(
+  "SIGHUP re-reads the config file and applies it without dropping buffered events",
+  async (t) => {
+    const dir = cliTempDir(t);
+    const uwsgi = await startCliUwsgi(t);
+    const receiver = await startCliReceiver(t);
+    const config = join(dir, "uwsgi-forward.yaml");
+    const base = `stats: ${uwsgi.stats}\nforward: 127.0.0.1:${receiver.port}\nrequire-ack: true\n`;
+    writeFileSync(config, `${base}interval: 100ms\nshape: summary\n`);
+    const cli = startCli(t, ["--config", config]);
+    await receiver.waitFor((events) => events.some((e) => e.tag === "uwsgi.summary"), "summaries");
 
-  writeFileSync(config, `${base}interval: 100ms\nshape: [worker]\nlog-level: debug\n`);
-  cli.child.kill("SIGHUP");
-  await cli.waitForLog(/reload: configuration applied/);
-  const atReload = receiver.events.length;
-  await receiver.waitFor(
-    (events) => events.slice(atReload).some((e) => e.tag === "uwsgi.worker"),
-    "worker records after the reload",
-  );
+    writeFileSync(config, `${base}interval: 100ms\nshape: [worker]\nlog-level: debug\n`);
+    cli.child.kill("SIGHUP");
+    await cli.waitForLog(/reload: configuration applied/);
+    const atReload = receiver.events.length;
+    await receiver.waitFor(
+      (events) => events.slice(atReload).some((e) => e.tag === "uwsgi.worker"),
+      "worker records after the reload",
+    );
 
-  writeFileSync(config, `${base}interval: never\n`);
-  cli.child.kill("SIGHUP");
-  await cli.waitForLog(
-    /reload failed, keeping the running configuration: interval in .* \(--interval\): expected a duration/,
-  );
-  const afterBadReload = receiver.events.length;
-  await receiver.waitFor((events) => events.length > afterBadReload + 2, "records after a failed reload");
+    writeFileSync(config, `${base}interval: never\n`);
+    cli.child.kill("SIGHUP");
+    await cli.waitForLog(
+      /reload failed, keeping the running configuration: interval in .* \(--interval\): expected a duration/,
+    );
+    const afterBadReload = receiver.events.length;
+    await receiver.waitFor((events) => events.length > afterBadReload + 2, "records after a failed reload");
 
-  cli.child.kill("SIGTERM");
-  assert.equal(await cli.exited, 0);
-  assert.ok(!cli.stderr.some((l) => /new forward settings/.test(l)), "the sink was kept");
-  const stopped = cli.stderr.find((l) => /stopped: delivered everything/.test(l)) ?? "";
-  const [, sent] = /\((\d+) events sent/.exec(stopped) ?? [];
-  assert.equal(receiver.events.length, Number(sent), "nothing was dropped across the reloads");
-  assert.equal(cli.stderr.filter((l) => /connected to/.test(l)).length, 1, "one connection all along");
-});
+    cli.child.kill("SIGTERM");
+    assert.equal(await cli.exited, 0);
+    assert.ok(!cli.stderr.some((l) => /new forward settings/.test(l)), "the sink was kept");
+    const stopped = cli.stderr.find((l) => /stopped: delivered everything/.test(l)) ?? "";
+    const [, sent] = /\((\d+) events sent/.exec(stopped) ?? [];
+    assert.equal(receiver.events.length, Number(sent), "nothing was dropped across the reloads");
+    assert.equal(cli.stderr.filter((l) => /connected to/.test(l)).length, 1, "one connection all along");
+  },
+);
 
-test("SIGHUP with new forward settings moves to the new server; the old one gets what it held", async (t) => {
-  const dir = cliTempDir(t);
-  const uwsgi = await startCliUwsgi(t);
-  const first = await startCliReceiver(t);
-  const second = await startCliReceiver(t);
-  const config = join(dir, "uwsgi-forward.json");
-  const settings = { stats: uwsgi.stats, "require-ack": true, interval: "100ms", "health-interval": "0" };
-  writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${first.port}` }));
-  const cli = startCli(t, ["--config", config]);
-  await first.waitFor((events) => events.length >= 2, "events at the first server");
-  writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${second.port}` }));
-  cli.child.kill("SIGHUP");
-  await cli.waitForLog(/previous sink closed: delivered everything/);
-  await second.waitFor((events) => events.length >= 2, "events at the second server");
-  cli.child.kill("SIGTERM");
-  assert.equal(await cli.exited, 0);
-});
+testWithUwsgi(
+  "SIGHUP with new forward settings moves to the new server; the old one gets what it held",
+  async (t) => {
+    const dir = cliTempDir(t);
+    const uwsgi = await startCliUwsgi(t);
+    const first = await startCliReceiver(t);
+    const second = await startCliReceiver(t);
+    const config = join(dir, "uwsgi-forward.json");
+    const settings = { stats: uwsgi.stats, "require-ack": true, interval: "100ms", "health-interval": "0" };
+    writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${first.port}` }));
+    const cli = startCli(t, ["--config", config]);
+    await first.waitFor((events) => events.length >= 2, "events at the first server");
+    writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${second.port}` }));
+    cli.child.kill("SIGHUP");
+    await cli.waitForLog(/previous sink closed: delivered everything/);
+    await second.waitFor((events) => events.length >= 2, "events at the second server");
+    cli.child.kill("SIGTERM");
+    assert.equal(await cli.exited, 0);
+  },
+);
 
-test("SIGHUP to a new server while the old one is down keeps the old sink until it delivers: nothing is dropped", async (t) => {
-  const dir = cliTempDir(t);
-  const uwsgi = await startCliUwsgi(t);
-  const oldPort = await freePort();
-  const second = await startCliReceiver(t);
-  const config = join(dir, "uwsgi-forward.json");
-  // The old server stays down longer than --shutdown-timeout: waiting that long and then dropping would lose events.
-  const settings = {
-    stats: uwsgi.stats,
-    "require-ack": true,
-    interval: "100ms",
-    "health-interval": "1h",
-    "shutdown-timeout": "1s",
-  };
-  writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${oldPort}` }));
-  const cli = startCli(t, ["--config", config]);
-  await cli.waitForLog(new RegExp(`server 127\\.0\\.0\\.1:${oldPort} failing`));
-  await cli.waitForLog(/polling/);
-  await new Promise((resolve) => setTimeout(resolve, 500)); // a few polls buffered for the old server
+testWithUwsgi(
+  "SIGHUP to a new server while the old one is down keeps the old sink until it delivers: nothing is dropped",
+  async (t) => {
+    const dir = cliTempDir(t);
+    const uwsgi = await startCliUwsgi(t);
+    const oldPort = await freePort();
+    const second = await startCliReceiver(t);
+    const config = join(dir, "uwsgi-forward.json");
+    // The old server stays down longer than --shutdown-timeout: waiting that long and then dropping would lose events.
+    const settings = {
+      stats: uwsgi.stats,
+      "require-ack": true,
+      interval: "100ms",
+      "health-interval": "1h",
+      "shutdown-timeout": "1s",
+    };
+    writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${oldPort}` }));
+    const cli = startCli(t, ["--config", config]);
+    await cli.waitForLog(new RegExp(`server 127\\.0\\.0\\.1:${oldPort} failing`));
+    // The sink connects on its first event, so once the old server is failing, that poll's records are held for it.
 
-  writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${second.port}` }));
-  cli.child.kill("SIGHUP");
-  const keeps = await cli.waitForLog(/the previous sink keeps the \d+ events it holds/);
-  const held = Number(/keeps the (\d+) events/.exec(keeps)?.[1]);
-  assert.ok(held > 0, keeps);
-  await second.waitFor((events) => events.length >= 2, "events at the new server");
-  await new Promise((resolve) => setTimeout(resolve, 2000)); // past --shutdown-timeout
+    writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${second.port}` }));
+    cli.child.kill("SIGHUP");
+    const keeps = await cli.waitForLog(/the previous sink keeps the \d+ events it holds/);
+    const held = Number(/keeps the (\d+) events/.exec(keeps)?.[1]);
+    assert.ok(held > 0, keeps);
+    // 20 polls (one raw record each, every 100 ms) reach the new server: more than the 1 s --shutdown-timeout passes
+    // while the old sink keeps what it holds.
+    await second.waitFor(
+      (events) => events.filter((e) => e.tag === "uwsgi.stats").length >= 20,
+      "20 polls' records at the new server",
+    );
 
-  const first = await startCliReceiver(t, { port: oldPort });
-  await cli.waitForLog(/previous sink closed: delivered everything/, 60_000);
-  assert.ok(
-    first.events.length >= held,
-    `${first.events.length} of ${held} held events reached the old server`,
-  );
+    const first = await startCliReceiver(t, { port: oldPort });
+    await cli.waitForLog(/previous sink closed: delivered everything/, 60_000);
+    assert.ok(
+      first.events.length >= held,
+      `${first.events.length} of ${held} held events reached the old server`,
+    );
 
-  cli.child.kill("SIGTERM");
-  assert.equal(await cli.exited, 0);
-  assert.ok(!cli.stderr.some((l) => /dropping events/.test(l)), cli.stderr.join("\n"));
-  const health = second.events.at(-1);
-  assert.equal(health?.tag, "uwsgi.health");
-  assert.equal(health?.record.dropped, 0);
-  assert.equal(
-    first.events.length + second.events.length - 1,
-    health?.record.emitted,
-    "every event accepted by either sink arrived",
-  );
-});
+    cli.child.kill("SIGTERM");
+    assert.equal(await cli.exited, 0);
+    assert.ok(!cli.stderr.some((l) => /dropping events/.test(l)), cli.stderr.join("\n"));
+    const health = second.events.at(-1);
+    assert.equal(health?.tag, "uwsgi.health");
+    assert.equal(health?.record.dropped, 0);
+    assert.equal(
+      first.events.length + second.events.length - 1,
+      health?.record.emitted,
+      "every event accepted by either sink arrived",
+    );
+  },
+);

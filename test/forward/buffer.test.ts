@@ -3,8 +3,10 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { setImmediate as turn } from "node:timers/promises";
 import { Packr } from "msgpackr";
 import { ForwardSink, type DropInfo } from "../../src/forward/index.js";
+import { until } from "../helpers/fake-time.js";
 import { ForwardReceiver, freePort } from "../helpers/forward-receiver.js";
 
 const LIMIT = 10_000;
@@ -124,10 +126,13 @@ test("block: the Writable side waits for room while the server is down and loses
     })(),
   );
   const done = pipeline(items, sink);
-  // Wait until the sink is full and the pipeline stalls.
-  while (sink.stats().bufferedBytes < LIMIT - FRAME) await new Promise((r) => setTimeout(r, 5));
+  // The sink fills up, and the Writable asks the pipeline to wait: it stalls.
+  await until(
+    () => sink.writableNeedDrain && sink.stats().bufferedBytes >= LIMIT - FRAME,
+    "the buffer full and the pipeline stalled",
+  );
   const stalledAt = sink.stats().accepted;
-  await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100; i++) await turn(); // the event loop goes on (the sink retries): nothing more gets in
   assert.equal(sink.stats().accepted, stalledAt);
 
   const receiver = await ForwardReceiver.start({ port });

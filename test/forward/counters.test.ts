@@ -72,3 +72,38 @@ test("events still buffered at close count as dropped after accept (undelivered)
   assert.equal(sink.stats().droppedBy.closed, 1, "sent after close: refused, never accepted");
   assertBalanced(sink.stats(), false, "after close");
 });
+
+for (const requireAck of [false, true]) {
+  test(`the counters agree inside connect, disconnect and serverError listeners, after a server that closes after 2 frames (acks ${requireAck ? "on" : "off"})`, async (t) => {
+    const receiver = await ForwardReceiver.start({
+      onFrame: (_frame, n) => (n > 2 ? "drop-connection" : "accept"),
+    });
+    t.after(() => receiver.close());
+    const sink = new ForwardSink({
+      port: receiver.port,
+      requireAck,
+      batch: { maxEvents: 1 },
+      reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+    });
+    const calls = { connect: 0, disconnect: 0, serverError: 0 };
+    const seen: string[] = [];
+    for (const event of ["connect", "disconnect", "serverError"] as const) {
+      sink.on(event, () => {
+        calls[event]++;
+        const s = sink.stats();
+        const settled = requireAck ? s.acked : s.sent;
+        const total = settled + s.bufferedEvents + s.droppedBy.evicted + s.droppedBy.undelivered;
+        if (s.accepted !== total) {
+          seen.push(`${event}: accepted ${s.accepted} != settled ${settled} + buffered ${s.bufferedEvents}`);
+        }
+      });
+    }
+    for (let i = 0; i < 400; i++) {
+      sink.send("c.tag", record(i));
+      if (i % 20 === 0) await yieldToIo();
+    }
+    await sink.close({ timeoutMs: 5000 });
+    assert.ok(calls.connect > 2, `${calls.connect} connects`);
+    assert.deepEqual(seen, []);
+  });
+}

@@ -1,21 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { Packr } from "msgpackr";
 import { ForwardSink, type ForwardError } from "../../src/forward/index.js";
 import { ForwardReceiver, freePort } from "../helpers/forward-receiver.js";
 import { startFluentServer } from "../helpers/forward-fluent.js";
 import { until } from "../helpers/fake-time.js";
-
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "forward-unix-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { cliTempDir } from "../helpers/cli-temp.js";
 
 function seqs(receiver: ForwardReceiver): number[] {
   return receiver.events.map((e) => e.record.seq as number);
@@ -82,7 +75,7 @@ test("an ack timeout closes the connection and re-sends the frame on a fresh one
 });
 
 test("delivers over a unix socket", async (t) => {
-  const socketPath = path.join(tempDir(t), "fluent.sock");
+  const socketPath = path.join(cliTempDir(t), "fluent.sock");
   const peer = await startFluentServer({ listenOptions: { path: socketPath } });
   t.after(() => peer.close());
   const sink = new ForwardSink({ path: socketPath, mode: "Forward" });
@@ -101,7 +94,7 @@ test("delivers over a unix socket", async (t) => {
 });
 
 test("requiring acks from a unix socket that never acks gives one FORWARD_ACK_UNSUPPORTED, not endless re-sends", async (t) => {
-  const socketPath = path.join(tempDir(t), "in_unix.sock");
+  const socketPath = path.join(cliTempDir(t), "in_unix.sock");
   const receiver = await ForwardReceiver.start({ path: socketPath, ack: false });
   t.after(() => receiver.close());
   const sink = new ForwardSink({

@@ -3,7 +3,8 @@ import { readdirSync } from "node:fs";
 import test from "node:test";
 import { ForwardSink } from "../../src/index.js";
 import { cliTempDir } from "../helpers/cli-temp.js";
-import { ForwardReceiver, freePort } from "../helpers/forward-receiver.js";
+import { freePort } from "../helpers/free-port.js";
+import { ForwardReceiver } from "../helpers/forward-receiver.js";
 
 test("a sink closed with its server down keeps its events on disk; the next one sends them first and counts them as replayed", async (t) => {
   const dir = cliTempDir(t, "disk-buffer-");

@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { ForwardSink } from "../../src/forward/index.js";
 import { until } from "../helpers/fake-time.js";
 import { FAULT_TAG, numbered } from "../helpers/misbehaving-emit.js";
-import { closedPort } from "../helpers/misbehaving-servers.js";
+import { freePort } from "../helpers/free-port.js";
 
 function items(n: number): Readable {
   return Readable.from(Array.from({ length: n }, (_, id) => ({ tag: FAULT_TAG, record: numbered(id) })));
@@ -13,7 +13,7 @@ function items(n: number): Readable {
 
 test("pipeline(source, sink) ends at closeTimeoutMs while every server is down; close() then reports what was given up", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
-  const sink = new ForwardSink({ port: await closedPort(), requireAck: true, closeTimeoutMs: 2000 });
+  const sink = new ForwardSink({ port: await freePort(), requireAck: true, closeTimeoutMs: 2000 });
   let ended = false;
   const done = pipeline(items(100), sink).then(() => (ended = true));
   await until(() => sink.writableEnded, "the source ended the sink");
@@ -30,7 +30,7 @@ test("pipeline(source, sink) ends at closeTimeoutMs while every server is down; 
 
 test("with overflow block, a write waiting for room does not hold end() past closeTimeoutMs: it is counted as dropped", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
-  const sink = new ForwardSink({ port: await closedPort(), bufferLimitBytes: 1024, closeTimeoutMs: 500 });
+  const sink = new ForwardSink({ port: await freePort(), bufferLimitBytes: 1024, closeTimeoutMs: 500 });
   for (let id = 0; id < 100; id++) sink.write({ tag: FAULT_TAG, record: numbered(id) });
   let finished = false;
   sink.end(() => (finished = true));

@@ -5,7 +5,8 @@ import { pipeline } from "node:stream/promises";
 import { ForwardSink, type OverflowPolicy } from "../../src/forward/index.js";
 import { until } from "../helpers/fake-time.js";
 import { FAULT_TAG, numbered, watch } from "../helpers/misbehaving-emit.js";
-import { forwardReceiver, type ForwardReceiver } from "../helpers/misbehaving-servers.js";
+import type { ForwardReceiver } from "../helpers/forward-receiver.js";
+import { forwardReceiver } from "../helpers/misbehaving-servers.js";
 
 const LIMIT = 256 * 1024;
 
@@ -14,8 +15,8 @@ async function twoServersDown(
   t: TestContext,
   overflow: OverflowPolicy,
 ): Promise<{ a: ForwardReceiver; b: ForwardReceiver; sink: ForwardSink }> {
-  const a = await forwardReceiver({ keepEvents: true });
-  const b = await forwardReceiver({ keepEvents: true });
+  const a = await forwardReceiver();
+  const b = await forwardReceiver();
   await a.stop();
   await b.stop();
   t.after(() => a.close());
@@ -53,7 +54,7 @@ function emitDuringOutage(sink: ForwardSink, n: number): { maxBuffered: number }
 }
 
 function arrivedIds(...servers: ForwardReceiver[]): number[] {
-  return [...new Set(servers.flatMap((s) => s.received.map((e) => e.record.id as number)))].sort(
+  return [...new Set(servers.flatMap((s) => s.events.map((e) => e.record.id as number)))].sort(
     (x, y) => x - y,
   );
 }
@@ -123,12 +124,8 @@ test("block: a pipeline into the sink stalls at the buffer bound while every ser
   const sample = setInterval(() => (maxBuffered = Math.max(maxBuffered, sink.stats().bufferedBytes)), 5);
   t.after(() => clearInterval(sample));
   const done = pipeline(source, sink);
-  // Wait until the pipeline has stalled: the buffer is full and the source is no longer pulled.
-  let last = -1;
-  while (produced !== last) {
-    last = produced;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  // The pipeline stalls: the buffer is full and the Writable asks the source to wait.
+  await until(() => sink.writableNeedDrain, "the pipeline stalled at the buffer bound");
   await bothDown(sink);
   assert.ok(produced < 20_000, `the source was paused after ${produced} items`);
   // The Writable holds an item until it fits: the buffer never goes past the limit.

@@ -12,9 +12,9 @@ import {
   heloNeverPong,
   readNeverAck,
   sendHugeFrame,
-  type ForwardReceiver,
   type TestServer,
 } from "../helpers/misbehaving-servers.js";
+import type { ForwardReceiver } from "../helpers/forward-receiver.js";
 
 const EVENTS = 20_000;
 const FAST: ForwardSinkOptions = {

@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { ForwardSink } from "../../src/index.js";
 import { RecordEncoder } from "../../src/forward/protocol/record-encoder.js";
-import { closedPort } from "../helpers/misbehaving-servers.js";
+import { freePort } from "../helpers/free-port.js";
 
 const RECORD = { msg: "x".repeat(100), n: 1 };
 
 /** A dropNewest sink with a 64 KiB buffer and no server to drain it, closed when the test ends. */
 async function serverlessSink(t: TestContext): Promise<ForwardSink> {
   const sink = new ForwardSink({
-    port: await closedPort(),
+    port: await freePort(),
     bufferLimitBytes: 64 * 1024,
     overflow: "dropNewest",
     reconnect: { minDelayMs: 10_000, maxDelayMs: 10_000 },

@@ -20,13 +20,13 @@ export interface CliProcess {
 
 /**
  * Starts the sidecar with `args` and `env` (added to a clean copy of process.env), in the repository root or in
- * `options.cwd` (for relative paths); kills it after the test.
+ * `options.cwd` (for relative paths), as `options.uid`/`gid` when given (root only); kills it after the test.
  */
 export function startCli(
   t: { after: (fn: () => Promise<void>) => void },
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  options: { cwd?: string } = {},
+  options: { cwd?: string; uid?: number; gid?: number } = {},
 ): CliProcess {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith("UWSGI_FORWARD_")),
@@ -35,6 +35,7 @@ export function startCli(
   const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), main, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...clean, ...env },
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const stdout: string[] = [];

@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UwsgiStatsSource, type ForwardItem } from "../../src/index.js";
+import { UwsgiStatsSource, type ForwardItem, type StatsShape } from "../../src/index.js";
+import { cliTempDir } from "./cli-temp.js";
 import { uwsgiSample } from "./uwsgi-samples.js";
 
 /**
@@ -13,10 +12,9 @@ export async function recordsFromSamples(
   t: { after: (fn: () => void) => void },
   first: string,
   second: string,
-  shapes: ("raw" | "summary" | "worker" | "flat")[],
+  shapes: StatsShape[],
 ): Promise<ForwardItem[]> {
-  const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-samples-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = cliTempDir(t, "uwsgi-forward-samples-");
   const documents = [first, second].map(uwsgiSample);
   let served = 0;
   const server = createServer((socket) => socket.end(documents[Math.min(served++, 1)] as Buffer));

@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { assertUwsgiInstalled } from "./uwsgi-installed.js";
 
 /** A real uWSGI (master + 2 workers, python3 app) serving HTTP and stats on unix sockets in a temp dir. */
 export interface CliUwsgi {
@@ -32,12 +33,13 @@ const APP = `def application(env, start_response):
 /**
  * Starts uWSGI in its temp dir (its working directory) with the stats socket there, or at `options.stats`
  * (a relative path is relative to that dir: two instances can serve the same target string), and waits until
- * the socket answers.
+ * the socket answers. `options.extra` lines are added to the ini.
  */
 export async function startCliUwsgi(
   t: { after: (fn: () => Promise<void>) => void },
-  options: { stats?: string } = {},
+  options: { stats?: string; extra?: readonly string[] } = {},
 ): Promise<CliUwsgi> {
+  assertUwsgiInstalled();
   const dir = mkdtempSync(join(tmpdir(), "uwsgi-forward-cli-uwsgi-"));
   const statsOption = options.stats ?? join(dir, "stats.sock");
   const stats = isAbsolute(statsOption) ? statsOption : join(dir, statsOption);
@@ -57,6 +59,7 @@ export async function startCliUwsgi(
       "need-app = true",
       "die-on-term = true",
       `logto = ${join(dir, "uwsgi.log")}`,
+      ...(options.extra ?? []),
       "",
     ].join("\n"),
   );

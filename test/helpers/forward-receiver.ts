@@ -1,201 +1,227 @@
+/**
+ * The test suite's one Forward receiver, on 127.0.0.1 (or a unix socket): decodes Message, Forward, PackedForward and
+ * CompressedPackedForward frames (misbehaving-msgpack.ts's decoder), acks them, keeps every event, counts duplicates
+ * by an id field, speaks the shared-key handshake on request, and misbehaves on request (per-frame actions, dropped
+ * connections, no acks). It can be stopped and started again on the same port.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
 import net from "node:net";
-import { gunzipSync } from "node:zlib";
-import { Packr, Unpackr, addExtension } from "msgpackr";
-import { EventTime } from "../../src/forward/protocol/event-time.js";
+import { pack } from "msgpackr";
+import {
+  FrameSplitter,
+  decodeFrame,
+  unpackr,
+  type DecodedEvent,
+  type DecodedFrame,
+} from "./misbehaving-msgpack.js";
 
-// Decode EventTime (ext type 0) as our EventTime class; only the receiving side of the tests needs it.
-addExtension({ type: 0, unpack: (data: Buffer) => EventTime.fromBuffer(data) } as never);
+export { freePort } from "./free-port.js";
 
-/** One event as a receiver decoded it. */
-export interface ReceivedEvent {
-  tag: string;
-  time: EventTime | number;
-  record: Record<string, unknown>;
-}
+/** One event as the receiver decoded it (`time`: a number, or an EventTime's `{ seconds, nanoseconds }`). */
+export type ReceivedEvent = DecodedEvent;
 
-/** One frame as received, with its event mode inferred from its shape. */
-export interface ReceivedFrame {
-  mode: "Message" | "Forward" | "PackedForward" | "CompressedPackedForward";
-  tag: string;
-  option: { size?: number; chunk?: string; compressed?: string } | undefined;
-  /** The entries as raw bytes (PackedForward), before gunzip for CompressedPackedForward. */
-  entriesBin: Buffer | undefined;
-  events: ReceivedEvent[];
-  raw: unknown[];
-}
+/** One frame as received: its event mode, tag, option and events. */
+export type ReceivedFrame = DecodedFrame;
 
-/** What the receiver does with a frame: ack it (when it has a chunk) and keep its events, keep them silently, or cut the connection. */
+/**
+ * What the receiver does with a frame: keep its events and ack it (when it has a chunk), keep nothing silently, or cut
+ * the connection (the frame dies with it, unacked and uncounted, as when a server is killed).
+ */
 export type FrameAction = "accept" | "ignore" | "drop-connection";
 
-/** Options of a test receiver. */
+/** Options of a ForwardReceiver. */
 export interface ReceiverOptions {
   /** Listen on this unix socket instead of 127.0.0.1. */
   path?: string;
-  /** TCP port; default 0 (any free port). */
+  /** TCP port for `ForwardReceiver.start`; default 0 (any free port). */
   port?: number;
-  /** Decide per frame; default: accept (ack if a chunk is present). `n` counts frames on this connection from 1. */
-  onFrame?: (frame: ReceivedFrame, n: number, socket: net.Socket) => FrameAction;
-  /** Send acks for accepted frames with a chunk. Default true. */
+  /**
+   * Decides per frame; default: accept. `n` counts the frames of this connection from 1, `connection` the
+   * connections from 1.
+   */
+  onFrame?: (frame: ReceivedFrame, n: number, socket: net.Socket, connection: number) => FrameAction;
+  /** Ack frames that carry `option.chunk`. Default true. */
   ack?: boolean;
+  /** Record field that identifies an event, for duplicate counting. Default "id". */
+  idField?: string;
+  /** Require the shared-key handshake with this key (sends HELO, checks PING, answers PONG). */
+  sharedKey?: string;
+  /** Hostname reported in PONG. Default "receiver.test". */
+  serverHostname?: string;
 }
 
-const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
-const packr = new Packr({ useRecords: false, variableMapSize: true });
-
-/** Decodes a PackedForward entries stream into events. */
-export function decodeEntries(tag: string, entries: Buffer): ReceivedEvent[] {
-  const out: ReceivedEvent[] = [];
-  unpackr.unpackMultiple(entries, (entry: [EventTime | number, Record<string, unknown>]) => {
-    out.push({ tag, time: entry[0], record: entry[1] });
-  });
-  return out;
+/** The HELO a server with a `<security>` section sends first. */
+export function heloFrame(nonce: Buffer, authSalt: Buffer | "" = "", keepalive = true): Buffer {
+  return pack(["HELO", { nonce, auth: authSalt, keepalive }]);
 }
 
-/** Interprets a decoded msgpack frame (as Fluentd's in_forward does). */
-export function parseFrame(raw: unknown[]): ReceivedFrame {
-  const tag = raw[0] as string;
-  const second = raw[1];
-  if (Buffer.isBuffer(second) || second instanceof Uint8Array) {
-    const option = raw[2] as ReceivedFrame["option"];
-    const bin = Buffer.from(second);
-    const compressed = option?.compressed === "gzip";
-    const events = decodeEntries(tag, compressed ? gunzipSync(bin) : bin);
-    return {
-      mode: compressed ? "CompressedPackedForward" : "PackedForward",
-      tag,
-      option,
-      entriesBin: bin,
-      events,
-      raw,
-    };
-  }
-  if (Array.isArray(second)) {
-    const events = (second as [EventTime | number, Record<string, unknown>][]).map(([time, record]) => ({
-      tag,
-      time,
-      record,
-    }));
-    return {
-      mode: "Forward",
-      tag,
-      option: raw[2] as ReceivedFrame["option"],
-      entriesBin: undefined,
-      events,
-      raw,
-    };
-  }
-  return {
-    mode: "Message",
-    tag,
-    option: raw[3] as ReceivedFrame["option"],
-    entriesBin: undefined,
-    events: [{ tag, time: second as EventTime | number, record: raw[2] as Record<string, unknown> }],
-    raw,
-  };
-}
-
-/** A Forward protocol receiver for tests: records every accepted event, acks on request, misbehaves on request. */
+/** A Forward protocol receiver for tests (see the module comment). */
 export class ForwardReceiver {
-  readonly events: ReceivedEvent[] = [];
-  readonly frames: ReceivedFrame[] = [];
+  readonly host = "127.0.0.1";
+  port = 0;
   /** Connections accepted so far. */
   connections = 0;
-  private readonly sockets = new Set<net.Socket>();
-  private waiters: { n: number; resolve: () => void }[] = [];
-  private constructor(
-    private readonly server: net.Server,
-    private readonly options: ReceiverOptions,
-  ) {}
+  /** Bytes read from clients so far. */
+  bytesRead = 0;
+  /** Acks written so far. */
+  acksSent = 0;
+  /** PINGs refused (wrong shared key). */
+  authFailures = 0;
+  /** Events that arrived again (same `idField`). */
+  duplicates = 0;
+  /**
+   * While false, frames are kept but not acked: set it to false before `stop()` to act like a server that dies after
+   * taking frames in and before acknowledging them (those frames come back as duplicates).
+   */
+  acking = true;
+  /** Every accepted event, duplicates included, in arrival order. */
+  readonly events: ReceivedEvent[] = [];
+  /** Every accepted frame. */
+  readonly frames: ReceivedFrame[] = [];
+  /** The event modes seen. */
+  readonly modes = new Set<string>();
+  /** The ids seen (`idField`). */
+  readonly seen = new Set<unknown>();
+  #server: net.Server | null = null;
+  readonly #sockets = new Set<net.Socket>();
+  #waiters: { done: () => boolean; resolve: () => void }[] = [];
+  readonly #options: ReceiverOptions;
 
-  /** Starts listening on 127.0.0.1 (or `options.path`). */
-  static async start(options: ReceiverOptions = {}): Promise<ForwardReceiver> {
-    const server = net.createServer();
-    const receiver = new ForwardReceiver(server, options);
-    server.on("connection", (socket) => receiver.onConnection(socket));
-    await new Promise<void>((resolve) =>
-      options.path
-        ? server.listen(options.path, resolve)
-        : server.listen(options.port ?? 0, "127.0.0.1", resolve),
-    );
-    return receiver;
+  constructor(options: ReceiverOptions = {}) {
+    this.#options = options;
   }
 
-  /** The TCP port. */
-  get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
+  /** A receiver listening on 127.0.0.1 (`options.port`, default a free port) or on `options.path`. */
+  static start(options: ReceiverOptions = {}): Promise<ForwardReceiver> {
+    return new ForwardReceiver(options).start(options.port);
   }
 
-  private onConnection(socket: net.Socket): void {
-    this.connections++;
-    this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
-    socket.on("error", () => {});
-    let pending: Buffer = Buffer.alloc(0);
-    let n = 0;
-    socket.on("data", (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      let consumed = 0;
-      const values: unknown[] = [];
-      try {
-        unpackr.unpackMultiple(pending, (value: unknown, _start?: number, end?: number) => {
-          values.push(value);
-          consumed = end ?? consumed;
-        });
-      } catch (err) {
-        if (!(err as { incomplete?: boolean }).incomplete) throw err;
-        consumed = (err as { lastPosition?: number }).lastPosition ?? consumed;
-      }
-      pending = pending.subarray(consumed);
-      for (const value of values) {
-        if (socket.destroyed) return;
-        if (value === null) continue;
-        const frame = parseFrame(value as unknown[]);
-        n++;
-        const action = this.options.onFrame?.(frame, n, socket) ?? "accept";
-        if (action === "drop-connection") {
-          socket.destroy();
-          return;
-        }
-        if (action === "ignore") continue;
-        this.frames.push(frame);
-        this.events.push(...frame.events);
-        if (frame.option?.chunk && this.options.ack !== false)
-          socket.write(packr.pack({ ack: frame.option.chunk }));
-        this.notify();
-      }
-    });
+  /** Unique events received (by `idField`). */
+  get unique(): number {
+    return this.seen.size;
   }
 
-  private notify(): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (this.events.length >= w.n) w.resolve();
-      return this.events.length < w.n;
-    });
+  /** Listens on `port`, or on the port it had before, or on a free one (or on `options.path`). */
+  async start(port = this.port): Promise<this> {
+    if (this.#server) return this;
+    const server = net.createServer((socket) => this.#onConnection(socket));
+    if (this.#options.path !== undefined) server.listen(this.#options.path);
+    else server.listen(port, this.host);
+    await once(server, "listening");
+    this.#server = server;
+    if (this.#options.path === undefined) this.port = (server.address() as net.AddressInfo).port;
+    return this;
   }
 
-  /** Resolves once `n` events have been accepted. */
-  waitForEvents(n: number): Promise<void> {
-    if (this.events.length >= n) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ n, resolve }));
-  }
-
-  /** Cuts every open connection. */
-  dropConnections(): void {
-    for (const s of this.sockets) s.destroy();
-  }
-
-  /** Stops listening and cuts every connection. */
-  async close(): Promise<void> {
+  /** Kills the server: destroys every connection (nothing more is acked) and stops listening. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
     this.dropConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-}
 
-/** A TCP port on 127.0.0.1 where nothing listens (a server that is down). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  /** Same as `stop()`. */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  /** Cuts every open connection, and keeps listening. */
+  dropConnections(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  /** Resolves once `n` events have been accepted (duplicates included). */
+  waitForEvents(n: number): Promise<void> {
+    return this.#wait(() => this.events.length >= n);
+  }
+
+  /** Resolves once `n` unique events have arrived. */
+  waitForUnique(n: number): Promise<void> {
+    return this.#wait(() => this.unique >= n);
+  }
+
+  #wait(done: () => boolean): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ done, resolve }));
+  }
+
+  #onConnection(socket: net.Socket): void {
+    const connection = ++this.connections;
+    this.#sockets.add(socket);
+    socket.on("close", () => this.#sockets.delete(socket));
+    socket.on("error", () => {});
+    const splitter = new FrameSplitter();
+    let framesHere = 0;
+    let authed = this.#options.sharedKey === undefined;
+    const nonce = randomBytes(16);
+    if (!authed) socket.write(heloFrame(nonce));
+    socket.on("data", (chunk: Buffer) => {
+      if (socket.destroyed) return;
+      this.bytesRead += chunk.length;
+      try {
+        splitter.push(chunk, (bytes) => {
+          if (socket.destroyed) return;
+          if (!authed) {
+            authed = this.#checkPing(socket, bytes, nonce);
+            return;
+          }
+          const frame = decodeFrame(bytes);
+          if (frame.mode === "heartbeat") return;
+          const action = this.#options.onFrame?.(frame, ++framesHere, socket, connection) ?? "accept";
+          if (action === "drop-connection") socket.destroy();
+          if (action === "accept") this.#accept(socket, frame);
+        });
+      } catch {
+        socket.destroy();
+      }
+    });
+  }
+
+  #checkPing(socket: net.Socket, frame: Buffer, nonce: Buffer): boolean {
+    const ping = unpackr.unpack(frame) as unknown[];
+    const key = this.#options.sharedKey ?? "";
+    const [, hostname, salt, digest] = ping.map((v) => (v instanceof Uint8Array ? Buffer.from(v) : v)) as [
+      string,
+      string | Buffer,
+      string | Buffer,
+      string,
+    ];
+    const expected = createHash("sha512")
+      .update(salt)
+      .update(hostname)
+      .update(nonce)
+      .update(key)
+      .digest("hex");
+    if (ping[0] !== "PING" || digest !== expected) {
+      this.authFailures++;
+      socket.end(pack(["PONG", false, "shared_key mismatch", "", ""]));
+      return false;
+    }
+    const host = this.#options.serverHostname ?? "receiver.test";
+    const mine = createHash("sha512").update(salt).update(host).update(nonce).update(key).digest("hex");
+    socket.write(pack(["PONG", true, "", host, mine]));
+    return true;
+  }
+
+  #accept(socket: net.Socket, frame: ReceivedFrame): void {
+    this.frames.push(frame);
+    this.modes.add(frame.mode);
+    const idField = this.#options.idField ?? "id";
+    for (const event of frame.events) {
+      this.events.push(event);
+      const id = event.record[idField];
+      if (this.seen.has(id)) this.duplicates++;
+      else this.seen.add(id);
+    }
+    const chunk = frame.option?.chunk;
+    if (this.#options.ack !== false && this.acking && chunk !== undefined) {
+      this.acksSent++;
+      socket.write(pack({ ack: chunk }));
+    }
+    if (this.#waiters.length > 0) {
+      this.#waiters = this.#waiters.filter((w) => (w.done() ? (w.resolve(), false) : true));
+    }
+  }
 }

@@ -3,15 +3,14 @@
  * `uwsgi-forward` (this repository, so its package.json exports and built dist), `pino` and `winston`.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "./cli-process.js";
+import { cliTempDir } from "./cli-temp.js";
 
 /** A scratch app folder, removed after the test. */
 export function appDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "uwsgi-forward-logger-app-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = cliTempDir(t, "uwsgi-forward-logger-app-");
   const modules = path.join(dir, "node_modules");
   mkdirSync(modules);
   symlinkSync(ROOT, path.join(modules, "uwsgi-forward"), "dir");

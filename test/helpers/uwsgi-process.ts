@@ -1,16 +1,33 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
 import { request } from "node:http";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { freePort } from "./free-port.js";
+import { assertUwsgiInstalled } from "./uwsgi-installed.js";
 
-/** The WSGI app every test uWSGI runs: `/` answers, `/slow?s=N` sleeps N seconds, `/boom` raises. */
+/**
+ * The WSGI app every test uWSGI runs: `/` answers, `/slow?s=N` sleeps N seconds, `/boom` raises; with the
+ * ENTITY_CONFIG lines, `/cache?k=KEY` reads KEY from cache `pages` (setting it on a miss), `/metric` adds 1 to
+ * the custom metric `app.orders`, `/spool` queues a spooler task (the same module is the spooler's).
+ */
 export const APP_PY = `import time
+try:
+    import uwsgi
+except ImportError:
+    uwsgi = None
+
+def spool_task(env):
+    return -2
+
+if uwsgi is not None:
+    uwsgi.spooler = spool_task
+
 def application(env, start_response):
     p = env.get('PATH_INFO', '/')
+    qs = env.get('QUERY_STRING', '')
     if p == '/slow':
-        qs = env.get('QUERY_STRING', '')
         s = 1.0
         for part in qs.split('&'):
             if part.startswith('s='):
@@ -18,9 +35,41 @@ def application(env, start_response):
         time.sleep(s)
     elif p == '/boom':
         raise RuntimeError('boom')
+    elif p == '/cache':
+        key = qs[2:] if qs.startswith('k=') else 'k'
+        if uwsgi.cache_get(key, 'pages') is None:
+            uwsgi.cache_set(key, b'v', 0, 'pages')
+    elif p == '/metric':
+        uwsgi.metric_inc('app.orders')
+    elif p == '/spool':
+        uwsgi.spool({b'task': b'1'})
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [b'hello']
 `;
+
+/**
+ * Extra ini lines for a uWSGI that reports every entity: two threads per worker, a second mountpoint (`/api`,
+ * the same app), a cache (`pages`), a spooler (in `dir/spool`) running APP_PY's task, and the metrics
+ * subsystem with the custom counter `app.orders`.
+ */
+export function entityConfig(dir: string): string[] {
+  const spool = path.join(dir, "spool");
+  mkdirSync(spool, { recursive: true });
+  return [
+    "threads = 2",
+    "enable-threads = true",
+    `mount = /api=${path.join(dir, "app.py")}`,
+    "manage-script-name = true",
+    // Without it the second mountpoint is a Python sub-interpreter, and a reload waits for worker-reload-mercy.
+    "single-interpreter = true",
+    "cache2 = name=pages,items=100",
+    `spooler = ${spool}`,
+    `spooler-import = ${path.join(dir, "app.py")}`,
+    "spooler-frequency = 1",
+    "enable-metrics = true",
+    "metric = name=app.orders,type=counter",
+  ];
+}
 
 /** A uWSGI started for a test. */
 export interface UwsgiInstance {
@@ -34,23 +83,6 @@ export interface UwsgiInstance {
   log(): string;
   /** Kills the whole process group (master and workers) and waits for the master to exit. */
   kill(): Promise<void>;
-}
-
-/** A new temporary directory, removed by `cleanup`. */
-export function tempDir(prefix = "uwsgi-forward-"): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
-}
-
-/** A TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -67,7 +99,7 @@ export async function startUwsgi(
     extra?: string[];
   } = {},
 ): Promise<UwsgiInstance> {
-  const dir = options.dir ?? tempDir();
+  const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), "uwsgi-forward-"));
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "app.py"), APP_PY);
   const http = path.join(dir, "http.sock");
@@ -179,11 +211,6 @@ export function get(
   });
 }
 
-/** Removes a directory tree, ignoring errors. */
-export function cleanup(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
-
 /** An Emperor started for a test: vassal inis go in `vassalsDir`, their stats sockets in `statsDir`. */
 export interface UwsgiEmperor {
   readonly dir: string;
@@ -200,7 +227,7 @@ export interface UwsgiEmperor {
 
 /** Starts `uwsgi --ini emperor.ini` with an empty vassals directory and `emperor-stats`. */
 export async function startEmperor(): Promise<UwsgiEmperor> {
-  const dir = tempDir("uwsgi-emperor-");
+  const dir = mkdtempSync(path.join(tmpdir(), "uwsgi-emperor-"));
   const vassalsDir = path.join(dir, "vassals");
   const statsDir = path.join(dir, "stats");
   mkdirSync(vassalsDir);
@@ -262,6 +289,7 @@ function spawnUwsgi(
   iniPath: string,
   dir: string,
 ): { child: ChildProcess; log: () => string; kill: () => Promise<void> } {
+  assertUwsgiInstalled();
   const child = spawn("uwsgi", ["--ini", iniPath], {
     cwd: dir,
     detached: true,

@@ -1,5 +1,5 @@
 import { test } from "node:test";
-import { freePort } from "../helpers/forward-receiver.js";
+import { freePort } from "../helpers/free-port.js";
 import { killRuns, type KillServer } from "../helpers/disk-buffer-kills.js";
 import { peerTempDir, settledOutput, skipWithoutPeers, startFluentd, type Peer } from "./helpers/peers.js";
 

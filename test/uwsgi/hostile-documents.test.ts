@@ -8,7 +8,7 @@ import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
 import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { deepDocument, GOOD_DOC, HOSTILE, manyWorkersDocument } from "../helpers/hostile-documents.js";
 import { fakeStatsServer } from "../helpers/uwsgi-fake-servers.js";
-import { cleanup, tempDir } from "../helpers/uwsgi-process.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
 
 function codeOf(run: () => unknown): string | undefined {
   try {
@@ -66,8 +66,7 @@ test("maxElements is validated and documented by its error", () => {
 
 for (const hostile of HOSTILE) {
   test(`${hostile.name}: pipeline(source, sink) delivers a ${hostile.code} record and polling goes on`, async (t) => {
-    const dir = tempDir();
-    t.after(() => cleanup(dir));
+    const dir = cliTempDir(t);
     const documents = [hostile.body(), GOOD_DOC];
     let served = 0;
     const server = await fakeStatsServer(dir, "s.sock", (socket) =>

@@ -5,7 +5,10 @@ import path from "node:path";
 import { InvalidOptionError } from "../../src/errors.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
 import { fakeStatsServer, serveOnce } from "../helpers/uwsgi-fake-servers.js";
-import { cleanup, startUwsgi, tempDir } from "../helpers/uwsgi-process.js";
+import { startUwsgi } from "../helpers/uwsgi-process.js";
+import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
+import { rmSync } from "node:fs";
 
 /** The Emperor's own `emperor-stats` document, trimmed from a capture of uWSGI 2.0.21. */
 const EMPEROR_DOC = JSON.stringify({
@@ -18,15 +21,14 @@ const EMPEROR_DOC = JSON.stringify({
   blacklist: [],
 });
 
-test("every record of every shape starts with host and the static fields", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+testWithUwsgi("every record of every shape starts with host and the static fields", async (t) => {
+  const dir = cliTempDir(t);
   const emperor = await fakeStatsServer(dir, "emperor.sock", serveOnce(EMPEROR_DOC));
   t.after(() => emperor.close());
   const u = await startUwsgi({ stats: "unix" });
   t.after(async () => {
     await u.kill();
-    cleanup(u.dir);
+    rmSync(u.dir, { recursive: true, force: true });
   });
   const source = new UwsgiStatsSource({
     targets: [u.stats, emperor.path, path.join(dir, "missing.sock")],
@@ -57,8 +59,7 @@ test("every record of every shape starts with host and the static fields", async
 });
 
 test("host defaults to os.hostname() and static fields to none", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const source = new UwsgiStatsSource({ targets: [path.join(dir, "missing.sock")] });
   const [item] = await source.poll();
   await source.stop();
@@ -67,12 +68,9 @@ test("host defaults to os.hostname() and static fields to none", async (t) => {
 });
 
 test("a label wins over a same-named key of the document", async (t) => {
-  const dir = tempDir();
+  const dir = cliTempDir(t);
   const server = await fakeStatsServer(dir, "s.sock", serveOnce('{"host":"from-doc","workers":[]}'));
-  t.after(async () => {
-    await server.close();
-    cleanup(dir);
-  });
+  t.after(() => server.close());
   const source = new UwsgiStatsSource({ targets: [server.path], hostName: "web-1" });
   const [item] = await source.poll();
   await source.stop();

@@ -10,8 +10,9 @@ import type { ForwardItem } from "../../src/item.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
 import type { UwsgiStatsError } from "../../src/uwsgi/errors.js";
 import { fakeStatsServer, serveOnce } from "../helpers/uwsgi-fake-servers.js";
-import { cleanup, tempDir } from "../helpers/uwsgi-process.js";
+
 import { uwsgiSample } from "../helpers/uwsgi-samples.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
 
 const SAMPLE = uwsgiSample("seed-idle.json");
 
@@ -29,8 +30,7 @@ async function pollOne(target: string, extra: Record<string, unknown> = {}) {
 }
 
 test("garbage yields an INVALID_JSON error record with an excerpt, and a targetError event", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const server = await fakeStatsServer(dir, "garbage.sock", serveOnce("<html>not stats</html>"));
   t.after(() => server.close());
   const { items, events, errors } = await pollOne(server.path);
@@ -49,8 +49,7 @@ test("garbage yields an INVALID_JSON error record with an excerpt, and a targetE
 });
 
 test("a truncated document yields UWSGI_STATS_TRUNCATED", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const server = await fakeStatsServer(dir, "cut.sock", serveOnce(SAMPLE.subarray(0, 700)));
   t.after(() => server.close());
   const { errors } = await pollOne(server.path);
@@ -59,8 +58,7 @@ test("a truncated document yields UWSGI_STATS_TRUNCATED", async (t) => {
 });
 
 test("a server that closes without a byte yields UWSGI_STATS_CLOSED_EARLY", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const server = await fakeStatsServer(dir, "empty.sock", (s) => s.end());
   t.after(() => server.close());
   const { errors } = await pollOne(server.path);
@@ -68,8 +66,7 @@ test("a server that closes without a byte yields UWSGI_STATS_CLOSED_EARLY", asyn
 });
 
 test("a stalled server times out, its socket destroyed, and the other targets are still delivered", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const closed: Promise<unknown>[] = [];
   const stall = await fakeStatsServer(dir, "stall.sock", (s) => closed.push(once(s, "close")));
   const good = await fakeStatsServer(dir, "good.sock", serveOnce(SAMPLE));
@@ -85,8 +82,7 @@ test("a stalled server times out, its socket destroyed, and the other targets ar
 });
 
 test("a connection that sends a document but never closes times out with what arrived in the excerpt", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const server = await fakeStatsServer(dir, "open.sock", (s) => s.write(SAMPLE));
   t.after(() => server.close());
   const { errors } = await pollOne(server.path, { timeoutMs: 200 });
@@ -96,8 +92,7 @@ test("a connection that sends a document but never closes times out with what ar
 });
 
 test("a 100 MiB answer is cut off at maxBytes and the connection dropped", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   let written = 0;
   const chunk = Buffer.alloc(64 * 1024, 0x20);
   const server = await fakeStatsServer(dir, "huge.sock", (s: Socket) => {
@@ -154,8 +149,7 @@ test("a stats-http target gets its request at once and its body is read without 
 });
 
 test("a missing socket is NOT_FOUND and a closed port is REFUSED", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   assert.equal((await pollOne(path.join(dir, "none.sock"))).errors[0]?.code, "UWSGI_STATS_NOT_FOUND");
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -165,8 +159,7 @@ test("a missing socket is NOT_FOUND and a closed port is REFUSED", async (t) => 
 });
 
 test("a failing target is reported on every poll and its recovery once", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const target = path.join(dir, "later.sock");
   const source = new UwsgiStatsSource({ targets: [target], timeoutMs: 3000 });
   const recovered: unknown[] = [];
@@ -187,8 +180,7 @@ test("a failing target is reported on every poll and its recovery once", async (
 });
 
 test("a glob's socket file that refuses is reported stale once, polled quietly, and its return reported once", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const stalePath = path.join(dir, "gone.stats.sock");
   // a socket file nobody listens on, as a vassal killed without vacuum leaves behind
   execFileSync("python3", [
@@ -217,8 +209,7 @@ test("a glob's socket file that refuses is reported stale once, polled quietly, 
 });
 
 test("polls never overlap: one target never has two connections at once", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   let open = 0;
   let maxOpen = 0;
   const server = await fakeStatsServer(dir, "slow.sock", (s) => {
@@ -242,8 +233,7 @@ test("polls never overlap: one target never has two connections at once", async 
 });
 
 test("the source is a Readable: started, it streams items to for-await until stopped", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const server = await fakeStatsServer(dir, "s.sock", serveOnce(SAMPLE));
   t.after(() => server.close());
   const source = new UwsgiStatsSource({
@@ -272,8 +262,7 @@ test("the source is a Readable: started, it streams items to for-await until sto
 });
 
 test("the concurrency limit caps how many targets are read at once", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   let open = 0;
   let maxOpen = 0;
   const servers = await Promise.all(
@@ -301,8 +290,7 @@ test("the concurrency limit caps how many targets are read at once", async (t) =
 });
 
 test("stop() aborts a read in flight at once, destroying its socket, and reports nothing for it", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   let closed: Promise<unknown> | undefined;
   let accepted: () => void = () => undefined;
   const connected = new Promise<void>((r) => (accepted = r));

@@ -11,6 +11,7 @@ import { flatRecord } from "../../src/uwsgi/shapes/flat.js";
 import { rawRecord } from "../../src/uwsgi/shapes/raw.js";
 import { summaryRecord } from "../../src/uwsgi/shapes/summary.js";
 import { workerRecords } from "../../src/uwsgi/shapes/worker.js";
+import { TypeRegistry } from "../../src/uwsgi/keys.js";
 import { UWSGI_SAMPLES } from "../helpers/uwsgi-samples.js";
 
 const samples = readdirSync(UWSGI_SAMPLES).filter((f) => f.endsWith(".json"));
@@ -54,10 +55,10 @@ test("every stats sample gives summary, worker and flat records with Norikra-saf
     assertFlatAndTyped(summary, `${name} summary`);
     assert.equal(summary.target, "/s.sock");
     assert.equal(summary.workers, (doc.workers as unknown[]).length, name);
-    const workers = workerRecords(doc, "/s.sock", false, rates);
+    const workers = workerRecords(doc, "/s.sock", false, rates, new TypeRegistry());
     assert.equal(workers.length, (doc.workers as unknown[]).length, name);
     for (const w of workers) assertFlatAndTyped(w, `${name} worker`);
-    assertFlatAndTyped(flatRecord(doc, "/s.sock", false), `${name} flat`);
+    assertFlatAndTyped(flatRecord(doc, "/s.sock", false, new TypeRegistry(), "uwsgi.flat"), `${name} flat`);
   }
 });
 
@@ -79,8 +80,8 @@ test("every field keeps the same type across all samples, in every shape", () =>
     }
     const rates = new RateTracker().update(doc, 0);
     check("summary", summaryRecord(doc, "t", false, rates), name);
-    for (const w of workerRecords(doc, "t", false, rates)) check("worker", w, name);
-    check("flat", flatRecord(doc, "t", false), name);
+    for (const w of workerRecords(doc, "t", false, rates, new TypeRegistry())) check("worker", w, name);
+    check("flat", flatRecord(doc, "t", false, new TypeRegistry(), "uwsgi.flat"), name);
   }
 });
 
@@ -125,7 +126,7 @@ test("a respawned worker (new pid in its slot) gets no rates for that interval; 
   const tracker = new RateTracker();
   tracker.update(a, 0);
   const rates = tracker.update(b, 3000);
-  const workers = workerRecords(b, "t", false, rates);
+  const workers = workerRecords(b, "t", false, rates, new TypeRegistry());
   const pidsA = new Map((a.workers as { id: number; pid: number }[]).map((w) => [w.id, w.pid]));
   for (const w of workers) {
     const respawned = pidsA.get(w.id as number) !== w.pid;
@@ -151,7 +152,8 @@ test("a SIGHUP reload (same master pid, counters back to 0) is a reset, reported
   const s = summaryRecord(after, "t", false, rates);
   assert.equal(s.reset, true);
   for (const key of Object.keys(s)) assert.ok(!key.endsWith("_per_sec"), `${key} after a reset`);
-  for (const w of workerRecords(after, "t", false, rates)) assert.equal(w.requests_per_sec, undefined);
+  for (const w of workerRecords(after, "t", false, rates, new TypeRegistry()))
+    assert.equal(w.requests_per_sec, undefined);
   const again = tracker.update(after, 3000);
   assert.equal(again.reset, undefined, "reported once");
   assert.equal(summaryRecord(after, "t", false, again).requests_per_sec, 0);
@@ -181,21 +183,21 @@ test("the Emperor's own document is recognised and summarised", () => {
 });
 
 test("flat keys follow the document's paths, with lock and metric names rewritten", () => {
-  const flat = flatRecord(load("g_metrics_crons_daemons.json"), "t", false);
+  const flat = flatRecord(load("g_metrics_crons_daemons.json"), "t", false, new TypeRegistry(), "uwsgi.flat");
   assert.equal(flat.locks_0_user_0, 0);
   assert.equal(typeof flat.metrics_core_busy_workers_value, "number");
   assert.equal(typeof flat.workers_0_requests, "number");
   assert.equal(flat.crons_0_command, '/bin/true "quoted arg"');
-  const big = flatRecord(load("big-t0.json"), "t", false);
+  const big = flatRecord(load("big-t0.json"), "t", false, new TypeRegistry(), "uwsgi.flat");
   assert.equal(big.locks_9_spooler_on__tmp_uw_spool, 0);
 });
 
 test("raw records keep the document as sent; escapeKeys rewrites every key", () => {
   const doc = load("big-t0.json");
-  const raw = rawRecord(doc, "t", false, false);
+  const raw = rawRecord(doc, "t", false, false, new TypeRegistry());
   assert.deepEqual((raw.locks as object[])[0], { "user 0": 0 });
   assert.equal(raw.target, "t");
-  const escaped = rawRecord(doc, "t", false, true);
+  const escaped = rawRecord(doc, "t", false, true, new TypeRegistry());
   assert.deepEqual((escaped.locks as object[])[0], { user_0: 0 });
   assert.ok(JSON.stringify(escaped).includes('"spooler_on__tmp_uw_spool"'));
 });

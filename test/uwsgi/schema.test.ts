@@ -2,11 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { RECORD_SCHEMA, type ForwardItem, type RecordFieldType, type SchemaShape } from "../../src/index.js";
+import { RECORD_SCHEMA, type ForwardItem, type SchemaShape } from "../../src/index.js";
 import { RecordEncoder, type EncodeTarget } from "../../src/forward/protocol/record-encoder.js";
 import { parseDocument } from "../../src/uwsgi/parse.js";
 import { emperorItems } from "../../src/uwsgi/shapes/items.js";
-import { TypeRegistry } from "../../src/uwsgi/keys.js";
+import { hasFieldType, TypeRegistry } from "../../src/uwsgi/keys.js";
 import { DEFAULT_TAGS } from "../../src/uwsgi/options.js";
 import { ROOT } from "../helpers/cli-process.js";
 import { recordsFromSamples } from "../helpers/cli-samples.js";
@@ -18,7 +18,10 @@ const PAIRS: [string, string][] = [
   ["d_big_before_sighup_reload.json", "d_big_after_sighup_reload_counters_reset.json"],
   ["j_stats-no-cores.json", "j_stats-no-cores.json"],
   ["g_metrics_crons_daemons.json", "g_metrics_crons_daemons.json"],
+  ["big-t0.json", "big-t1.json"],
 ];
+
+const ENTITIES = ["socket", "app", "core", "cache", "spooler", "metric"] as const;
 
 const SHAPE_OF_TAG: Record<string, SchemaShape> = {
   [DEFAULT_TAGS.raw]: "raw",
@@ -26,25 +29,15 @@ const SHAPE_OF_TAG: Record<string, SchemaShape> = {
   [DEFAULT_TAGS.worker]: "worker",
   [DEFAULT_TAGS.flat]: "flat",
   [DEFAULT_TAGS.emperor]: "emperor",
+  ...Object.fromEntries(ENTITIES.map((shape) => [DEFAULT_TAGS[shape], shape])),
 };
-
-function hasType(value: unknown, type: RecordFieldType): boolean {
-  switch (type) {
-    case "string":
-      return typeof value === "string";
-    case "boolean":
-      return typeof value === "boolean";
-    case "integer":
-      return Number.isSafeInteger(value);
-    case "float":
-      return typeof value === "number" && Number.isFinite(value);
-  }
-}
 
 async function sampleItems(t: { after: (fn: () => void) => void }): Promise<ForwardItem[]> {
   const items: ForwardItem[] = [];
   for (const [first, second] of PAIRS) {
-    items.push(...(await recordsFromSamples(t, first, second, ["raw", "summary", "worker", "flat"])));
+    items.push(
+      ...(await recordsFromSamples(t, first, second, ["raw", "summary", "worker", "flat", ...ENTITIES])),
+    );
   }
   const doc = parseDocument("e", readFileSync(join(UWSGI_SAMPLES, "e_emperor_own_stats_server.json"))).doc;
   const options = { shapes: new Set(["raw" as const]), tags: DEFAULT_TAGS, escapeKeys: false };
@@ -52,7 +45,7 @@ async function sampleItems(t: { after: (fn: () => void) => void }): Promise<Forw
   return items;
 }
 
-test("every field of every summary, worker and emperor record of the samples is declared, with its value of that type", async (t) => {
+test("every field of every record of every shape of the samples is declared, with its value of that type", async (t) => {
   const items = await sampleItems(t);
   const seen = new Set<string>();
   for (const { tag, record } of items) {
@@ -71,13 +64,13 @@ test("every field of every summary, worker and emperor record of the samples is 
         );
         continue;
       }
-      assert.ok(hasType(value, type), `${shape}.${key} = ${JSON.stringify(value)} is not ${type}`);
+      assert.ok(hasFieldType(value, type), `${shape}.${key} = ${JSON.stringify(value)} is not ${type}`);
     }
   }
-  assert.deepEqual([...seen].sort(), ["emperor", "flat", "raw", "summary", "worker"]);
+  assert.deepEqual([...seen].sort(), ["emperor", "flat", "raw", "summary", "worker", ...ENTITIES].sort());
 });
 
-test("the rate fields are declared as floats in summary and worker, and nothing else is", () => {
+test("the rate fields are declared as floats in every shape with rates, and nothing else is", () => {
   const rates = [
     "interval_ms",
     "requests_per_sec",
@@ -90,11 +83,20 @@ test("the rate fields are declared as floats in summary and worker, and nothing 
   for (const shape of ["summary", "worker"] as const) {
     assert.deepEqual([...RECORD_SCHEMA[shape].floatFields].sort(), [...rates].sort());
   }
-  for (const shape of ["raw", "flat", "emperor"] as const)
+  for (const shape of ["raw", "flat", "emperor", "socket"] as const)
     assert.equal(RECORD_SCHEMA[shape].floatFields.size, 0);
+  for (const shape of ["app", "core", "cache", "spooler", "metric"] as const) {
+    const floats = RECORD_SCHEMA[shape].fields.filter((f) => f.type === "float").map((f) => f.name);
+    assert.deepEqual(
+      floats,
+      ["interval_ms", ...floats.filter((f) => f.endsWith("_per_sec"))],
+      `${shape}: interval_ms and the rates, nothing else`,
+    );
+    assert.deepEqual([...RECORD_SCHEMA[shape].floatFields].sort(), [...floats].sort());
+  }
 });
 
-test("summary, worker, flat and emperor items carry their shape's one floatFields set; raw items none", async (t) => {
+test("every item but raw carries their shape's one floatFields set; raw items none", async (t) => {
   const items = await sampleItems(t);
   for (const item of items) {
     const shape = SHAPE_OF_TAG[item.tag] as SchemaShape;
@@ -142,7 +144,9 @@ function documentedTypes(markdown: string, shape: SchemaShape): Map<string, stri
   for (const line of section.split("\n")) {
     const cells = line.split("|").map((c) => c.trim());
     if (cells.length < 4 || !cells[1]?.startsWith("`")) continue;
-    const names = [...(cells[1] ?? "").matchAll(/`([A-Za-z_<>]+)`/g)].map((m) => m[1] as string);
+    const names = [...(cells[1] ?? "").matchAll(/`([A-Za-z_<>][A-Za-z0-9_<>]*)`/g)].map(
+      (m) => m[1] as string,
+    );
     const typeCell = cells[2] ?? "";
     const declared = typeCell.split(",").map((s) => s.trim());
     names.forEach((name, i) =>
@@ -152,9 +156,9 @@ function documentedTypes(markdown: string, shape: SchemaShape): Map<string, stri
   return types;
 }
 
-test("docs/records.md lists every declared field of summary, worker, flat and emperor with the schema's type", () => {
+test("docs/records.md lists every declared field of every shape with the schema's type", () => {
   const markdown = readFileSync(join(ROOT, "docs/records.md"), "utf8");
-  for (const shape of ["summary", "worker", "emperor"] as const) {
+  for (const shape of ["summary", "worker", "emperor", ...ENTITIES] as const) {
     const documented = documentedTypes(markdown, shape);
     const declared = new Map(RECORD_SCHEMA[shape].fields.map((f) => [f.name, f.type as string]));
     assert.deepEqual(

@@ -8,7 +8,7 @@ import { readStats } from "../../src/uwsgi/read.js";
 import { UwsgiStatsSource, type PollSummary } from "../../src/uwsgi/source.js";
 import { GOOD_DOC } from "../helpers/hostile-documents.js";
 import { fakeStatsServer, serveOnce } from "../helpers/uwsgi-fake-servers.js";
-import { cleanup, tempDir } from "../helpers/uwsgi-process.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
 
 /** Runs `fn` with the process's uncaughtException listeners replaced by one that collects the errors. */
 async function collectUncaught(fn: () => Promise<void>): Promise<unknown[]> {
@@ -27,8 +27,7 @@ async function collectUncaught(fn: () => Promise<void>): Promise<unknown[]> {
 }
 
 test("a glob that matches nothing is UWSGI_STATS_NO_TARGETS once, again only after a match comes and goes", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const pattern = path.join(dir, "*.sock");
   const source = new UwsgiStatsSource({ targets: [pattern] });
   t.after(() => source.stop());
@@ -68,8 +67,7 @@ test("a glob that matches nothing is UWSGI_STATS_NO_TARGETS once, again only aft
 });
 
 test("an explicit target that is missing is NOT_FOUND, not NO_TARGETS", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const source = new UwsgiStatsSource({ targets: [path.join(dir, "a.sock")] });
   const items = await source.poll();
   await source.stop();
@@ -80,8 +78,7 @@ test("an explicit target that is missing is NOT_FOUND, not NO_TARGETS", async (t
 });
 
 test("a listener that throws loses none of the poll's items; its exception is re-thrown on the next tick", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const a = await fakeStatsServer(dir, "a.sock", serveOnce(GOOD_DOC));
   const b = await fakeStatsServer(dir, "b.sock", serveOnce(GOOD_DOC));
   t.after(() => a.close());
@@ -115,8 +112,7 @@ test("a listener that throws loses none of the poll's items; its exception is re
 });
 
 test("the scheduled stream keeps every item when a record listener throws", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const a = await fakeStatsServer(dir, "a.sock", serveOnce(GOOD_DOC));
   t.after(() => a.close());
   const source = new UwsgiStatsSource({ targets: [a.path], shapes: ["raw", "summary"], intervalMs: 50 });
@@ -135,8 +131,7 @@ test("the scheduled stream keeps every item when a record listener throws", asyn
 });
 
 test("stale and targetError both give the error first", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   // A socket file nobody listens on, found by a glob: refused, so reported stale.
   const stalePath = path.join(dir, "gone.sock");
   execFileSync("python3", [
@@ -165,7 +160,7 @@ test("a stats-http target on IPv6 gets a bracketed Host header", async (t) => {
       server.listen(0, "::1", () => resolve());
     });
   } catch {
-    t.diagnostic("no IPv6 loopback on this machine");
+    t.skip("no IPv6 loopback (::1) on this machine");
     return;
   }
   t.after(() => server.close());
@@ -179,8 +174,7 @@ test("a stats-http target on IPv6 gets a bracketed Host header", async (t) => {
 });
 
 test("an aborted read is UWSGI_STATS_ABORTED, not a timeout", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   const stall = await fakeStatsServer(dir, "stall.sock", () => undefined);
   t.after(() => stall.close());
   const controller = new AbortController();

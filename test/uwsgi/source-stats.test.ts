@@ -4,11 +4,10 @@ import path from "node:path";
 import { UwsgiStatsSource } from "../../src/index.js";
 import { GOOD_DOC } from "../helpers/hostile-documents.js";
 import { fakeStatsServer, serveOnce } from "../helpers/uwsgi-fake-servers.js";
-import { cleanup, tempDir } from "../helpers/uwsgi-process.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
 
 test("stats() counts polls and records and tells per target whether its last read succeeded", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t, "uwsgi-forward-test-");
   const good = await fakeStatsServer(dir, "good.sock", serveOnce(GOOD_DOC));
   t.after(() => good.close());
   const missing = path.join(dir, "missing.sock");

@@ -8,7 +8,8 @@ import { GlobPattern, segmentToRegExp } from "../../src/uwsgi/glob.js";
 import { escapeKey, TypeRegistry } from "../../src/uwsgi/keys.js";
 import { redactVar } from "../../src/uwsgi/redact.js";
 import { UwsgiStatsSource } from "../../src/uwsgi/source.js";
-import { cleanup, tempDir } from "../helpers/uwsgi-process.js";
+import { RECORD_SCHEMA } from "../../src/uwsgi/shapes/schema.js";
+import { cliTempDir } from "../helpers/cli-temp.js";
 
 test("targets are parsed from paths, unix://, host:port, tcp:// and http:// forms", () => {
   assert.deepEqual(parseTarget("/run/a.sock"), {
@@ -57,8 +58,7 @@ test("glob segments match like a shell: *, ?, classes, no leading dot", () => {
 });
 
 test("a glob expands to the sockets it matches, not to regular files or directories", async (t) => {
-  const dir = tempDir();
-  t.after(() => cleanup(dir));
+  const dir = cliTempDir(t);
   mkdirSync(path.join(dir, "sub"));
   writeFileSync(path.join(dir, "sub", "notes.sock"), "not a socket");
   const server = createServer();
@@ -76,13 +76,14 @@ test("keys are rewritten to [A-Za-z0-9_] starting with a letter", () => {
   assert.equal(escapeKey("plain"), "plain");
 });
 
-test("a field that changes type is left out instead of being sent with the new type", () => {
+test("an undeclared field that changes type is left out instead of being sent with the new type", () => {
   const registry = new TypeRegistry();
   const first = { a: 1, b: "x" };
-  registry.enforce("t", first);
+  registry.enforce("t", RECORD_SCHEMA.worker, first);
   const second: Record<string, unknown> = { a: "1", b: "y", c: null };
-  assert.equal(registry.enforce("t", second), 2);
+  assert.equal(registry.enforce("t", RECORD_SCHEMA.worker, second), 2);
   assert.deepEqual(second, { b: "y" });
+  assert.equal(registry.dropped, 2);
 });
 
 test("the vars deny-list redacts credentials, cookies, tokens and query strings", () => {

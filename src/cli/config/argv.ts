@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CliUsageError } from "../errors.js";
+import { cut, quote } from "./quote.js";
 import { COMMAND_FLAGS, SETTINGS, type RawSettings } from "./settings.js";
 import { didYouMean } from "./suggest.js";
 
@@ -99,19 +100,19 @@ function usageError(err: unknown, argv: readonly string[], options: Options): Cl
   for (const token of tokens) {
     if (token.kind === "positional") {
       return new CliUsageError(
-        `unexpected argument ${JSON.stringify(token.value)}: every setting is a --flag (see --help)`,
+        `unexpected argument ${quote(token.value)}: every setting is a --flag (see --help)`,
       );
     }
     if (token.kind !== "option") continue;
     const spec = options[token.name];
-    const flag = token.rawName;
+    const flag = cut(token.rawName);
     if (spec === undefined) {
       if (token.name === "password") {
         return new CliUsageError(
           `unknown flag ${flag}; give the password with --password-file or UWSGI_FORWARD_PASSWORD (see --help)`,
         );
       }
-      return new CliUsageError(`unknown flag ${flag}${didYouMean(flag, known)} (see --help)`);
+      return new CliUsageError(`unknown flag ${flag}${didYouMean(token.rawName, known)} (see --help)`);
     }
     if (spec.type === "boolean" && token.inlineValue === true) {
       const bare = token.name.replace(/^no-/, "");
@@ -121,5 +122,5 @@ function usageError(err: unknown, argv: readonly string[], options: Options): Cl
     const missing = token.value === undefined || (token.inlineValue !== true && token.value.startsWith("-"));
     if (spec.type === "string" && missing) return new CliUsageError(`${flag}: needs a value; see --help`);
   }
-  return new CliUsageError(`${(err as Error).message} (see --help)`);
+  return new CliUsageError(`${cut((err as Error).message)} (see --help)`);
 }

@@ -1,3 +1,4 @@
+import { cut } from "./quote.js";
 import { SETTINGS, type RawSettings } from "./settings.js";
 import { nearest } from "./suggest.js";
 
@@ -32,7 +33,7 @@ export function readEnv(env: NodeJS.ProcessEnv): EnvSettings {
       known.map((k) => k.slice(PREFIX.length)),
     );
     warnings.push(
-      `${name} is not a setting and is ignored` +
+      `${cut(name)} is not a setting and is ignored` +
         (near === undefined
           ? " (docs/cli.md lists every UWSGI_FORWARD_* variable)"
           : `; did you mean ${PREFIX}${near}?`),

@@ -1,4 +1,5 @@
 import { CliUsageError } from "../errors.js";
+import { quote } from "./quote.js";
 
 /** One `--forward`/`--forward-unix` value, parsed. */
 export interface ForwardAddress {
@@ -23,7 +24,7 @@ export function parseForwardAddress(text: string, where: string, unix: boolean):
   const [address = "", ...params] = text.split(",");
   const fail = (why: string): never => {
     throw new CliUsageError(
-      `${where}: ${why} in ${JSON.stringify(text)}; expected ${unix ? FORWARD_UNIX_SYNTAX : FORWARD_SYNTAX}`,
+      `${where}: ${why} in ${quote(text)}; expected ${unix ? FORWARD_UNIX_SYNTAX : FORWARD_SYNTAX}`,
     );
   };
   const result: ForwardAddress = {};
@@ -31,7 +32,8 @@ export function parseForwardAddress(text: string, where: string, unix: boolean):
     if (!address.startsWith("/")) fail("not an absolute path");
     result.path = address;
   } else {
-    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+))(?::(\d+))?$/.exec(address);
+    // A host name (letters, digits, `.`, `-`, `_`; 253 characters at most, DNS's limit) or an address.
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9_.-]{1,253}))(?::(\d+))?$/.exec(address);
     if (!match) fail("not HOST:PORT");
     const host = (match?.[1] ?? match?.[2]) as string;
     result.host = host;
@@ -45,7 +47,7 @@ export function parseForwardAddress(text: string, where: string, unix: boolean):
       if (!/^\d+$/.test(text)) fail("weight=N needs a whole number");
       result.weight = Number(text);
     } else {
-      fail(`unknown parameter ${JSON.stringify(param)}`);
+      fail(`unknown parameter ${quote(param)}`);
     }
   }
   return result;

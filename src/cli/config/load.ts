@@ -2,6 +2,7 @@ import {
   tlsFiles,
   type ForwardSinkOptions,
   type InvalidOptionError,
+  type StatsTags,
   type UwsgiStatsSourceOptions,
 } from "../../index.js";
 import { CliUsageError } from "../errors.js";
@@ -9,6 +10,7 @@ import type { LogFormat, LogLevel } from "../log.js";
 import { parseFlags } from "./argv.js";
 import { readEnv } from "./env.js";
 import { readConfigFile } from "./file.js";
+import { quote } from "./quote.js";
 import { parseForwardAddress, type ForwardAddress } from "./forward-address.js";
 import { parseListenAddress, type ListenAddress } from "./listen-address.js";
 import { SETTINGS, type RawSettings } from "./settings.js";
@@ -19,7 +21,7 @@ export interface SidecarSourceOptions {
   targets: string[];
   intervalMs: number;
   shapes: NonNullable<UwsgiStatsSourceOptions["shapes"]>;
-  tags: Record<"raw" | "summary" | "worker" | "flat" | "emperor" | "error", string>;
+  tags: Record<keyof StatsTags, string>;
   timeoutMs?: number;
   maxBytes?: number;
   escapeKeys: boolean;
@@ -87,8 +89,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Loa
   if (flags.help) return { kind: "help" };
   if (flags.version) return { kind: "version" };
   const fromEnv = readEnv(env);
-  const configFile = (flags.settings.get("config") ?? fromEnv.settings.get("config"))?.value;
-  const fromFile: RawSettings = typeof configFile === "string" ? readConfigFile(configFile) : new Map();
+  const config = flags.settings.get("config") ?? fromEnv.settings.get("config");
+  const configFile = config?.value;
+  const label = config?.where === "--config" ? "--config" : `${config?.where} (--config)`;
+  const fromFile: RawSettings =
+    typeof configFile === "string" ? readConfigFile(configFile, label) : new Map();
   const merged: RawSettings = new Map();
   for (const setting of SETTINGS) {
     const raw =
@@ -122,6 +127,12 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
       summary: `${tagPrefix}.summary`,
       worker: `${tagPrefix}.worker`,
       flat: `${tagPrefix}.flat`,
+      socket: `${tagPrefix}.socket`,
+      app: `${tagPrefix}.app`,
+      core: `${tagPrefix}.core`,
+      cache: `${tagPrefix}.cache`,
+      spooler: `${tagPrefix}.spooler`,
+      metric: `${tagPrefix}.metric`,
       emperor: `${tagPrefix}.emperor`,
       error: `${tagPrefix}.error`,
     },
@@ -289,8 +300,13 @@ export class SettingOrigins {
     const shown =
       given === undefined || key.includes("password") || key.includes("shared-key")
         ? ""
-        : ` (given ${JSON.stringify(given)})`;
-    return new CliUsageError(`${this.values.label(key)}: ${err.message}${shown}`);
+        : ` (given ${quote(given)})`;
+    // The library's message quotes the value whole: cut a long one as every other message does.
+    let message = err.message;
+    for (const text of [given].flat()) {
+      if (typeof text === "string") message = message.split(JSON.stringify(text)).join(quote(text));
+    }
+    return new CliUsageError(`${this.values.label(key)}: ${message}${shown}`);
   }
 }
 

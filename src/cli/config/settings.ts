@@ -1,3 +1,4 @@
+import { STATS_SHAPES } from "../../index.js";
 import { LOG_FORMATS, LOG_LEVELS } from "../log.js";
 import { DURATION_SYNTAX } from "./durations.js";
 import { SIZE_SYNTAX } from "./sizes.js";
@@ -27,7 +28,7 @@ export interface SettingSpec {
 }
 
 /** Shapes the sidecar can ask UwsgiStatsSource for. */
-export const SHAPES = ["raw", "summary", "worker", "flat"] as const;
+export const SHAPES = STATS_SHAPES;
 /** Overflow policies of ForwardSink's bounded buffer. */
 export const OVERFLOWS = ["block", "dropOldest", "dropNewest"] as const;
 /** When an accepted record is on disk, with --buffer-path. */
@@ -109,7 +110,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     "enumList",
     "SHAPE",
     "raw",
-    "record shapes to send: raw, summary, worker, flat (repeatable or comma-separated)",
+    "record shapes to send: raw, summary, worker, flat, socket, app, core, cache, spooler, metric (repeatable or comma-separated)",
     {
       values: SHAPES,
     },

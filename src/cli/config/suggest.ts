@@ -7,6 +7,8 @@ export function nearest(name: string, known: readonly string[]): string | undefi
   let bestDistance = Infinity;
   const limit = Math.max(1, Math.min(2, Math.floor(name.length / 3)));
   for (const candidate of known) {
+    // The distance is at least the difference in length: a far longer name (a pasted value) costs nothing.
+    if (Math.abs(candidate.length - name.length) > limit) continue;
     const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;

@@ -1,7 +1,8 @@
-import { readFileSync } from "node:fs";
 import { parseDuration } from "./durations.js";
 import { CliUsageError } from "../errors.js";
 import { accepts, SETTINGS, type RawSetting, type RawSettings, type SettingSpec } from "./settings.js";
+import { quote } from "./quote.js";
+import { readSettingFile } from "./setting-file.js";
 import { parseSize } from "./sizes.js";
 
 /**
@@ -24,7 +25,7 @@ export class Values {
   }
 
   fail(key: string, expected: string, got?: RawSetting["value"]): never {
-    const value = got === undefined ? "" : `, got ${JSON.stringify(got)}`;
+    const value = got === undefined ? "" : `, got ${quote(got)}`;
     throw new CliUsageError(`${this.label(key)}: expected ${expected}${value}`);
   }
 
@@ -81,15 +82,14 @@ export class Values {
     return items === undefined ? undefined : [...new Set(items)];
   }
 
+  /** The text of the file a setting names: a regular file of at most SETTING_FILE_MAX_BYTES (readSettingFile). */
   readFile(key: string, path: string): string {
-    try {
-      return readFileSync(path, "utf8");
-    } catch (err) {
-      return this.fail(
-        key,
-        `a readable file, but ${JSON.stringify(path)} gives ${(err as NodeJS.ErrnoException).code ?? err}`,
-      );
+    const read = readSettingFile(path);
+    if ("refused" in read) {
+      const why = read.code === undefined ? `is ${read.refused}` : `gives ${read.code}`;
+      this.fail(key, `a readable file, but ${quote(path)} ${why}`);
     }
+    return read.text;
   }
 
   private spec(key: string): SettingSpec {

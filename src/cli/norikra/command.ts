@@ -1,7 +1,8 @@
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UwsgiForwardError } from "../../index.js";
 import { parseDuration, DURATION_SYNTAX, formatDuration } from "../config/durations.js";
+import { cut, quote } from "../config/quote.js";
+import { readSettingFile } from "../config/setting-file.js";
 import { USAGE_EXIT_CODE } from "../errors.js";
 import { Logger } from "../log.js";
 import { NorikraQueriesFileError, NorikraUnreachableError } from "./errors.js";
@@ -35,7 +36,7 @@ whose statement differs. Run it before td-agent sends, or at any time: it change
   --target-prefix PREFIX  prefix of the target names (uwsgi_ when td-agent has no remove_tag_prefix); default none
   --watch                 keep running and set Norikra up again whenever it lost targets or queries (a restart)
   --watch-interval D      how often --watch checks; default ${formatDuration(DEFAULT_WATCH_INTERVAL_MS)}
-  --timeout D             deadline of one RPC call; default ${formatDuration(DEFAULT_TIMEOUT_MS)}
+  --timeout D             deadline of one RPC call, connect to last byte; default ${formatDuration(DEFAULT_TIMEOUT_MS)}
   -h, --help              this text
 
 Exit codes: 0 set up (or --watch stopped by SIGTERM/SIGINT), 1 Norikra unreachable, a query rejected or a
@@ -59,7 +60,7 @@ function parseAddress(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = Number(m?.[3]);
   if (!m || port < 1 || port > 65535) {
-    throw new UsageError(`--norikra: "${text}" is not HOST:PORT (e.g. 127.0.0.1:26571)`);
+    throw new UsageError(`--norikra: ${quote(text)} is not HOST:PORT (e.g. 127.0.0.1:26571)`);
   }
   return { host: (m[1] ?? m[2]) as string, port };
 }
@@ -68,18 +69,15 @@ function parseDurationFlag(flag: string, text: string | undefined, fallback: num
   if (text === undefined) return fallback;
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0)
-    throw new UsageError(`${flag}: "${text}" is not ${DURATION_SYNTAX} (above 0)`);
+    throw new UsageError(`${flag}: ${quote(text)} is not ${DURATION_SYNTAX} (above 0)`);
   return ms;
 }
 
 function loadQueries(file: string | undefined): { queries: NamedQuery[]; source: string } {
   const source = file ?? "shipped queries.sql";
-  let text: string;
-  try {
-    text = file === undefined ? SHIPPED_QUERIES : readFileSync(file, "utf8");
-  } catch (err) {
-    throw new NorikraQueriesFileError(source, `cannot read it (${(err as Error).message})`, err);
-  }
+  const read = file === undefined ? { text: SHIPPED_QUERIES } : readSettingFile(file);
+  if ("refused" in read) throw new NorikraQueriesFileError(cut(source), `cannot read it (${read.refused})`);
+  const { text } = read;
   try {
     return { queries: splitQueries(text), source };
   } catch (err) {
@@ -106,7 +104,7 @@ function parseNorikraFlags(argv: readonly string[]): NorikraFlags | "help" {
       },
     }));
   } catch (err) {
-    throw new UsageError(`${(err as Error).message} (see uwsgi-forward norikra --help)`);
+    throw new UsageError(`${cut((err as Error).message)} (see uwsgi-forward norikra --help)`);
   }
   if (values.help) return "help";
   if (values.norikra === undefined)
@@ -114,7 +112,7 @@ function parseNorikraFlags(argv: readonly string[]): NorikraFlags | "help" {
   const prefix = values["target-prefix"] ?? "";
   if (prefix !== "" && !/^[A-Za-z][A-Za-z0-9_]*$/.test(prefix)) {
     throw new UsageError(
-      `--target-prefix: "${prefix}" must match [A-Za-z][A-Za-z0-9_]* (a Norikra target name start)`,
+      `--target-prefix: ${quote(prefix)} must match [A-Za-z][A-Za-z0-9_]* (a Norikra target name start)`,
     );
   }
   if (values["watch-interval"] !== undefined && !values.watch) {
@@ -166,7 +164,10 @@ export async function runNorikra(argv: readonly string[], io: NorikraCommandIo):
     return USAGE_EXIT_CODE;
   }
   const logger = new Logger("info", io.stderr);
-  const rpc = new NorikraRpc(flags.host, flags.port, flags.timeoutMs);
+  // With --watch, a stop signal also aborts the call in flight (an answer that drips, a repeat's wait).
+  const stopping = new AbortController();
+  void io.stopped.then(() => stopping.abort());
+  const rpc = new NorikraRpc(flags.host, flags.port, { timeoutMs: flags.timeoutMs, signal: stopping.signal });
   const plans = targetPlans(flags.prefix);
 
   const logged = new Set<string>();
@@ -207,6 +208,7 @@ export async function runNorikra(argv: readonly string[], io: NorikraCommandIo):
       lastProblem = undefined;
       rounds++;
     } catch (err) {
+      if (stopping.signal.aborted) break;
       if (!(err instanceof UwsgiForwardError)) throw err;
       if (err.message !== lastProblem) {
         const retry =

@@ -11,11 +11,13 @@ export interface TargetPlan {
 }
 
 const BASE_FIELDS = new Set(["target", "host", "repaired"]);
-const SHAPES: readonly SchemaShape[] = ["raw", "summary", "worker", "flat", "emperor"];
+/** Every shape the schema declares, in its order: raw, summary, worker, flat, emperor, then the entities. */
+const SHAPES = Object.keys(RECORD_SCHEMA) as SchemaShape[];
 
 /**
  * The targets fluent-plugin-norikra makes of the sidecar's default tags with `remove_tag_prefix uwsgi`
- * (examples/td-agent.conf): `stats`, `summary`, `worker`, `flat`, `emperor`, each with `prefix` in front
+ * (examples/td-agent.conf): `stats`, `summary`, `worker`, `flat`, `emperor`, `socket`, `app`, `core`, `cache`,
+ * `spooler`, `metric`, each with `prefix` in front
  * (`uwsgi_` without remove_tag_prefix), and every field typed from RECORD_SCHEMA. Positional families
  * (`socket_<i>_queue`) cannot be listed and are typed from their first value (always an integer).
  */

@@ -165,16 +165,25 @@ export class Batcher {
     frame.compressing = true;
     const entries = frame.bytes;
     this.#gzip ??= new GzipMembers(this.#opts.compressionLevel ?? 1);
-    this.#gzip.compress(entries, (err, gz) => {
-      const options = { size: frame.events, chunk: frame.chunk };
-      const bytes = err
-        ? encodePackedFrame(tag, entries, options)
-        : encodePackedFrame(tag, gz!, { ...options, compressed: "gzip" });
-      const backing = frame.backing;
-      frame.backing = undefined;
-      if (backing !== undefined) this.#pool.give(backing);
-      if (this.#buffer.compressed(frame, bytes)) this.#onReady();
-    });
+    this.#gzip.compress(
+      entries,
+      (err, gz) => {
+        const skipped = err === null && gz === undefined;
+        const options = { size: frame.events, chunk: frame.chunk };
+        const bytes = skipped
+          ? entries
+          : err
+            ? encodePackedFrame(tag, entries, options)
+            : encodePackedFrame(tag, gz!, { ...options, compressed: "gzip" });
+        const backing = frame.backing;
+        frame.backing = undefined;
+        if (backing !== undefined) this.#pool.give(backing);
+        if (this.#buffer.compressed(frame, bytes)) this.#onReady();
+      },
+      // A frame dropped (dropOldest) before its turn is not gzipped: under an outage at full speed the queue
+      // would otherwise be all dropped frames, and the live ones behind them would wait for seconds, unsent.
+      () => !frame.settled,
+    );
   }
 
   #seal(batch: Batch): void {

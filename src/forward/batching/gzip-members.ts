@@ -1,12 +1,19 @@
 import { constants, createGzip, type Gzip, type ZlibReset } from "node:zlib";
 
-/** Called with the gzip member of an input, or with the error that stopped it. */
+/**
+ * Called with the gzip member of an input, or with the error that stopped it; with neither when the input was no
+ * longer wanted at its turn (it was skipped, never gzipped).
+ */
 export type GzipDone = (err: Error | null, member: Buffer | undefined) => void;
 
 interface Job {
   input: Buffer;
   done: GzipDone;
+  wanted: () => boolean;
 }
+
+/** Skipped jobs at the queue's front past which the queue is compacted. */
+const COMPACT_AFTER = 1024;
 
 /**
  * Gzips buffers one after the other on libuv's thread pool, each into a complete gzip member, through one zlib
@@ -17,7 +24,9 @@ interface Job {
 export class GzipMembers {
   readonly #level: number;
   #stream: Gzip | undefined;
-  readonly #jobs: Job[] = [];
+  /** Jobs waiting, from `#head` on (an index, not `shift()`: tens of thousands can wait under dropOldest). */
+  #jobs: Job[] = [];
+  #head = 0;
   #current: Job | undefined;
   #chunks: Buffer[] = [];
   #bytes = 0;
@@ -31,14 +40,36 @@ export class GzipMembers {
     this.#level = level;
   }
 
-  /** Gzips `input` (left untouched until `done` is called) after the inputs given before it. */
-  compress(input: Buffer, done: GzipDone): void {
-    this.#jobs.push({ input, done });
+  /**
+   * Gzips `input` (left untouched until `done` is called) after the inputs given before it. `wanted` is asked
+   * when its turn comes: false skips it (`done(null, undefined)`), so a frame dropped meanwhile (dropOldest) costs
+   * no gzip time and never holds up the frames behind it.
+   */
+  compress(input: Buffer, done: GzipDone, wanted: () => boolean = () => true): void {
+    this.#jobs.push({ input, done, wanted });
     if (this.#current === undefined) this.#next();
   }
 
+  #take(): Job | undefined {
+    for (;;) {
+      const job = this.#jobs[this.#head];
+      if (job === undefined) {
+        this.#jobs = [];
+        this.#head = 0;
+        return undefined;
+      }
+      this.#jobs[this.#head++] = undefined as unknown as Job;
+      if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#jobs.length) {
+        this.#jobs = this.#jobs.slice(this.#head);
+        this.#head = 0;
+      }
+      if (job.wanted()) return job;
+      job.done(null, undefined);
+    }
+  }
+
   #next(): void {
-    const job = this.#jobs.shift();
+    const job = this.#take();
     this.#current = job;
     if (job === undefined) return;
     const stream = this.#open();

@@ -268,16 +268,17 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     conn.on("settled", (frame, latencyMs) => {
       e.failures = 0;
       e.fault = undefined;
-      if (e.silentUp) {
-        e.silentUp = false;
-        this.emit("connect", e.info);
-      }
+      const connectOwed = e.silentUp;
+      e.silentUp = false;
       e.settledFrames++;
       if (this.#requireAck) {
         e.everAcked = true;
         e.latency.record(latencyMs);
       }
       this.#owner.settled(frame, e.info, latencyMs);
+      // Only once the sink has settled the frame: its `written` call is already counted in `sent`, so a
+      // `connect` listener called before would see the frame both sent and buffered.
+      if (connectOwed) this.emit("connect", e.info);
       if (conn.writable) this.#owner.writable();
     });
     conn.on("close", (error, frames) => this.#onClose(e, conn, error, frames));

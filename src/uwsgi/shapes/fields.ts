@@ -5,6 +5,11 @@ export function num(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
+/** `value` when it is a safe integer, else undefined: fractions, non-finite numbers and other types are absent. */
+export function int(value: unknown): number | undefined {
+  return Number.isSafeInteger(value) ? (value as number) : undefined;
+}
+
 /** `value` when it is a string, else undefined. */
 export function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;

@@ -1,8 +1,18 @@
 /** The type a record field always has: stores that type a field from its first value see this type. */
 export type RecordFieldType = "string" | "integer" | "float" | "boolean";
 
+import {
+  APP_FIELDS,
+  CACHE_FIELDS,
+  CORE_FIELDS,
+  SOCKET_FIELDS,
+  SPOOLER_FIELDS,
+  type DocumentField,
+} from "./document.js";
+import type { EntityShape } from "./entities.js";
+
 /** The record kinds whose fields the schema declares: `raw` only its top-level scalars. */
-export type SchemaShape = "raw" | "summary" | "worker" | "flat" | "emperor";
+export type SchemaShape = "raw" | "summary" | "worker" | "flat" | "emperor" | EntityShape;
 
 /** One declared field. A name with `<i>` is a family by position (`socket_<i>_queue`: socket_0_queue, …). */
 export interface RecordFieldSpec {
@@ -75,6 +85,44 @@ const EMPEROR: readonly RecordFieldSpec[] = [
   ...integers("vassals_ready", "vassals_accepting", "vassals_cursed", "vassals_respawns", "blacklisted"),
 ];
 
+/**
+ * An entity shape's fields: the base, the master's pid, the labels, the document's fields (`id` renamed to
+ * `idName`), and `interval_ms` with a float `<counter>_per_sec` per counter when `rates` says so.
+ */
+function entityFields(
+  labels: readonly RecordFieldSpec[],
+  fields: readonly DocumentField[],
+  idName?: string,
+): RecordFieldSpec[] {
+  const own = fields.map((f) => ({ name: f.name === "id" && idName ? idName : f.name, type: f.type }));
+  const rates = fields
+    .filter((f) => f.counter)
+    .map((f) => ({ name: `${f.name}_per_sec`, type: "float" as const }));
+  return [
+    ...FIELDS_OF_EVERY_RECORD,
+    ...integers("master_pid"),
+    ...labels,
+    ...own.filter((f) => !labels.some((l) => l.name === f.name)),
+    ...(rates.length > 0 ? [{ name: "interval_ms", type: "float" as const }, ...rates] : []),
+  ];
+}
+
+const SOCKET = entityFields([], SOCKET_FIELDS);
+const APP = entityFields(integers("worker_id"), APP_FIELDS, "app_id");
+const CORE = entityFields(integers("worker_id"), CORE_FIELDS, "core_id");
+const CACHE = entityFields([], CACHE_FIELDS);
+const SPOOLER = entityFields([], SPOOLER_FIELDS);
+const METRIC: readonly RecordFieldSpec[] = [
+  ...FIELDS_OF_EVERY_RECORD,
+  ...integers("master_pid"),
+  { name: "name", type: "string" },
+  { name: "type", type: "string" },
+  { name: "oid", type: "string" },
+  ...integers("value"),
+  { name: "interval_ms", type: "float" },
+  { name: "value_per_sec", type: "float" },
+];
+
 /** uWSGI's own top-level scalars, as a raw document carries them beside the nested parts. */
 const RAW: readonly RecordFieldSpec[] = [
   ...FIELDS_OF_EVERY_RECORD,
@@ -116,4 +164,10 @@ export const RECORD_SCHEMA: Readonly<Record<SchemaShape, ShapeSchema>> = Object.
   worker: shapeSchema(WORKER, true),
   flat: shapeSchema(FIELDS_OF_EVERY_RECORD, true),
   emperor: shapeSchema(EMPEROR, false),
+  socket: shapeSchema(SOCKET, false),
+  app: shapeSchema(APP, false),
+  core: shapeSchema(CORE, false),
+  cache: shapeSchema(CACHE, false),
+  spooler: shapeSchema(SPOOLER, false),
+  metric: shapeSchema(METRIC, false),
 });

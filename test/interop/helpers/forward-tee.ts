@@ -1,8 +1,6 @@
 import net from "node:net";
-import { Unpackr } from "msgpackr";
-import { parseFrame, type ReceivedEvent } from "../../helpers/forward-receiver.js";
-
-const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
+import type { ReceivedEvent } from "../../helpers/forward-receiver.js";
+import { FrameSplitter, decodeFrame } from "../../helpers/misbehaving-msgpack.js";
 
 /** A Forward proxy between the sidecar and a real peer: bytes pass unchanged both ways, events are kept. */
 export interface ForwardTee {
@@ -31,21 +29,10 @@ export async function startForwardTee(upstreamPort: number): Promise<ForwardTee>
       });
     }
     upstream.pipe(client);
-    let pending: Buffer = Buffer.alloc(0);
+    const splitter = new FrameSplitter();
     client.on("data", (chunk: Buffer) => {
       upstream.write(chunk);
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      let consumed = 0;
-      try {
-        unpackr.unpackMultiple(pending, (value: unknown, _start?: number, end?: number) => {
-          consumed = end ?? consumed;
-          if (Array.isArray(value)) events.push(...parseFrame(value).events);
-        });
-      } catch (err) {
-        if (!(err as { incomplete?: boolean }).incomplete) throw err;
-        consumed = (err as { lastPosition?: number }).lastPosition ?? consumed;
-      }
-      pending = pending.subarray(consumed);
+      splitter.push(chunk, (frame) => events.push(...decodeFrame(frame).events));
     });
     client.on("end", () => upstream.end());
   });
