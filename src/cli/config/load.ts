@@ -40,6 +40,10 @@ export interface SidecarSinkOptions {
   password?: string;
   bufferLimitBytes: number;
   overflow: NonNullable<ForwardSinkOptions["overflow"]>;
+  bufferPath?: string;
+  durability?: NonNullable<ForwardSinkOptions["durability"]>;
+  fsync?: boolean;
+  diskLimitBytes?: number;
 }
 
 /**
@@ -173,6 +177,17 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
     bufferLimitBytes: values.size("buffer-limit") ?? 64 * 1024 * 1024,
     overflow: (values.string("overflow") ?? "dropOldest") as SidecarSinkOptions["overflow"],
   };
+  const bufferPath = values.string("buffer-path");
+  if (bufferPath !== undefined) {
+    sink.bufferPath = bufferPath;
+    sink.durability = (values.string("durability") ?? "frame") as SidecarSinkOptions["durability"];
+    sink.fsync = values.boolean("fsync") ?? false;
+    sink.diskLimitBytes = values.size("disk-limit") ?? 1024 * 1024 * 1024;
+  } else {
+    for (const key of ["durability", "fsync", "disk-limit"] as const) {
+      if (raw.has(key)) values.fail(key, "--buffer-path too (it applies to a disk buffer only)");
+    }
+  }
   const sharedKey = secret(values, "shared-key", "shared-key-file");
   if (sharedKey !== undefined) sink.sharedKey = sharedKey;
   const selfHostname = values.string("self-hostname");
@@ -239,6 +254,10 @@ const SINK_ORIGINS: Record<string, string[]> = {
   password: ["password", "password-file"],
   bufferLimitBytes: ["buffer-limit"],
   overflow: ["overflow"],
+  bufferPath: ["buffer-path"],
+  durability: ["durability"],
+  fsync: ["fsync"],
+  diskLimitBytes: ["disk-limit"],
 };
 
 /**

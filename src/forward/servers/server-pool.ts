@@ -51,16 +51,23 @@ export interface ServerStats extends ServerInfo {
   nextRetryAt: Date | undefined;
 }
 
-/** Events of the pool (the sink re-emits the first three). */
+/** Events of the pool, for the outside (the sink re-emits them). The frames' path is calls to a FrameOwner. */
 export interface ServerPoolEvents {
   connect: [server: ServerInfo];
   disconnect: [server: ServerInfo, reason: Error | undefined];
   serverError: [error: ForwardError, server: ServerInfo];
-  written: [frame: Frame];
-  settled: [frame: Frame, server: ServerInfo, latencyMs: number];
-  requeue: [frames: Frame[]];
+}
+
+/** Who the pool reports each frame's fate to, by direct calls (the sink, which keeps the frame store). */
+export interface FrameOwner {
+  /** A socket took every byte of `frame` for the first time. */
+  written(frame: Frame): void;
+  /** `frame` was acked (acks on) or fully written (acks off) by `server`. */
+  settled(frame: Frame, server: ServerInfo, latencyMs: number): void;
+  /** `frames` were in flight on a connection that died: they must be sent again. */
+  returned(frames: Frame[]): void;
   /** Some connection can take frames now. */
-  writable: [];
+  writable(): void;
 }
 
 /** While a server refuses connections and its backoff is longer than this, a bare connect probes it this often. */
@@ -174,12 +181,14 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
   readonly #reconnect: { minDelayMs: number; maxDelayMs: number };
   readonly #requireAck: boolean;
   readonly #clock: Clock;
+  readonly #owner: FrameOwner;
   readonly #candidates: Entry[] = [];
   #closed = false;
   #ref = true;
 
-  constructor(options: ResolvedOptions, clock: Clock = systemClock) {
+  constructor(options: ResolvedOptions, owner: FrameOwner, clock: Clock = systemClock) {
     super();
+    this.#owner = owner;
     this.#entries = serverEntries(options);
     this.#reconnect = options.reconnect;
     this.#requireAck = options.requireAck;
@@ -253,9 +262,9 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
         if (!e.cycling) this.emit("connect", e.info);
       }
       e.cycling = false;
-      this.emit("writable");
+      this.#owner.writable();
     });
-    conn.on("written", (frame) => this.emit("written", frame));
+    conn.on("written", (frame) => this.#owner.written(frame));
     conn.on("settled", (frame, latencyMs) => {
       e.failures = 0;
       e.fault = undefined;
@@ -266,11 +275,11 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
         e.everAcked = true;
         e.latency.record(latencyMs);
       }
-      this.emit("settled", frame, e.info, latencyMs);
-      // Only once the sink has settled the frame: its `written` event is already counted in `sent`, so a
+      this.#owner.settled(frame, e.info, latencyMs);
+      // Only once the sink has settled the frame: its `written` call is already counted in `sent`, so a
       // `connect` listener called before would see the frame both sent and buffered.
       if (connectOwed) this.emit("connect", e.info);
-      if (conn.writable) this.emit("writable");
+      if (conn.writable) this.#owner.writable();
     });
     conn.on("close", (error, frames) => this.#onClose(e, conn, error, frames));
     conn.connect();
@@ -311,12 +320,12 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
         this.emit("serverError", error as ForwardError, e.info);
       }
     }
-    if (frames.length > 0) this.emit("requeue", frames);
+    if (frames.length > 0) this.#owner.returned(frames);
     if (this.#closed) return;
     if (e.state === "down") this.#scheduleRetry(e);
     // A primary went away: standbys may be needed now.
     if (!e.info.standby) this.demand();
-    this.emit("writable");
+    this.#owner.writable();
   }
 
   #scheduleRetry(e: Entry): void {
@@ -385,7 +394,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     }
   }
 
-  /** Closes every connection and stops reconnecting; in-flight frames come back through `requeue`. */
+  /** Closes every connection and stops reconnecting; in-flight frames come back through `owner.returned`. */
   close(): void {
     this.#closed = true;
     for (const e of this.#entries) {
