@@ -3,11 +3,17 @@
  * as fast as the client library lets it for `durationMs`, then waits until the library says everything
  * was written (or acked), and reports to the parent over IPC.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { setImmediate as yieldToIo } from "node:timers/promises";
 import { RECORDS, type RecordName } from "./records.js";
 
 /** The clients the benchmark compares. */
 export type ClientName = "ForwardSink" | "FluentClient" | "fluent-logger";
+
+/** ForwardSink with a disk buffer (`bufferPath` in a fresh temp dir): `durability` "frame" or "event", or "frame" with `fsync`. */
+export type BufferMode = "frame" | "event" | "fsync";
 
 /** What the parent asks for (JSON in argv[2]). */
 export interface ClientJob {
@@ -15,6 +21,8 @@ export interface ClientJob {
   record: RecordName;
   port: number;
   acks: boolean;
+  /** ForwardSink only: a disk buffer; undefined = memory only. */
+  buffer?: BufferMode | undefined;
   durationMs: number;
   /** Send the same way for this long first, flush, report `warm`, and wait for `go` before measuring. */
   warmupMs: number;
@@ -56,14 +64,25 @@ async function forwardSink(job: ClientJob): Promise<Adapter> {
       close(options?: { timeoutMs?: number }): Promise<unknown>;
     };
   };
-  const sink = new ForwardSink({ host: "127.0.0.1", port: job.port, requireAck: job.acks });
+  const disk =
+    job.buffer === undefined
+      ? {}
+      : {
+          bufferPath: mkdtempSync(path.join(os.tmpdir(), "bench-buffer-")),
+          durability: job.buffer === "event" ? "event" : "frame",
+          fsync: job.buffer === "fsync",
+        };
+  const sink = new ForwardSink({ host: "127.0.0.1", port: job.port, requireAck: job.acks, ...disk });
   sink.on("serverError", () => errors++);
   sink.on("error", () => errors++);
   return {
     send: (tag, record) => sink.send(tag, record),
     waitWritable: () => new Promise<void>((resolve) => sink.once("drain", () => resolve())),
     flush: () => sink.flush(),
-    close: async () => void (await sink.close({ timeoutMs: 5000 })),
+    close: async () => {
+      await sink.close({ timeoutMs: 5000 });
+      if (disk.bufferPath !== undefined) rmSync(disk.bufferPath, { recursive: true, force: true });
+    },
   };
 }
 

@@ -3,98 +3,25 @@
  * same run, one connection each, every client and every receiver in its own process. Only events the
  * receiver decoded count. Writes docs/benchmarks.md.
  */
-import { fork, execFileSync } from "node:child_process";
-import { once } from "node:events";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import * as prettier from "prettier";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { ClientJob, ClientName, ClientResult, WarmReport } from "./client.js";
-import type { ReceiverResult } from "./receiver.js";
+import type { BufferMode, ClientName } from "./client.js";
 import type { RecordName } from "./records.js";
 import { median } from "./median.js";
+import { DURATION_MS, WARMUP_MS, runOne, type Run } from "./run-one.js";
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
-const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1000);
-
-/** One measured run. */
-interface Run {
-  client: ClientName;
-  acks: boolean;
-  record: RecordName;
-  emitted: number;
-  arrived: number;
-  eventsPerSec: number;
-  cpuUsPerEvent: number;
-  bytesPerEvent: number;
-  peakRssMb: number;
-  receiverCpuUsPerEvent: number;
-  errors: number;
-}
-
-function child(file: string, args: string[] = []) {
-  return fork(here(file), args, {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-}
-
-async function message<T>(proc: ReturnType<typeof fork>, type: string): Promise<T> {
-  for (;;) {
-    const [msg] = (await once(proc, "message")) as [{ type: string }];
-    if (msg.type === type) return msg as T;
-  }
-}
-
-async function runOne(client: ClientName, record: RecordName, acks: boolean): Promise<Run> {
-  const receiver = child("./receiver.ts");
-  try {
-    const { port } = await message<{ port: number }>(receiver, "ready");
-    const job: ClientJob = { client, record, port, acks, durationMs: DURATION_MS, warmupMs: WARMUP_MS };
-    const proc = child("./client.ts", [JSON.stringify(job)]);
-    try {
-      if (WARMUP_MS > 0) {
-        const warm = await message<WarmReport>(proc, "warm");
-        receiver.send({ type: "reset", events: warm.emitted, timeoutMs: 60_000 });
-        await message(receiver, "reset");
-        proc.send({ type: "go" });
-      }
-      const sent = await message<ClientResult>(proc, "result");
-      const gotP = message<ReceiverResult>(receiver, "result");
-      receiver.send({ type: "expect", events: sent.emitted, timeoutMs: 60_000 });
-      const got = await gotP;
-      proc.send({ type: "exit" });
-      const seconds = Number(BigInt(got.lastEventNs) - BigInt(sent.startNs)) / 1e9;
-      return {
-        client,
-        acks,
-        record,
-        emitted: sent.emitted,
-        arrived: got.events,
-        eventsPerSec: got.events / seconds,
-        cpuUsPerEvent: sent.cpuUs / sent.emitted,
-        bytesPerEvent: got.bytes / got.events,
-        peakRssMb: sent.maxRssKb / 1024,
-        receiverCpuUsPerEvent: got.cpuUs / Math.max(1, got.events),
-        errors: sent.errors,
-      };
-    } finally {
-      await Promise.race([once(proc, "exit"), new Promise((r) => setTimeout(r, 4000))]);
-      proc.kill();
-    }
-  } finally {
-    receiver.kill();
-  }
-}
 
 /** Runs every config REPEATS times, round-robin (so a change in machine load hits every client alike); median by events/s. */
 /** Every config's runs, in round order: REPEATS rounds, the configs taking turns within a round. */
 async function rounds(record: RecordName): Promise<Run[][]> {
   const runs: Run[][] = CONFIGS.map(() => []);
   for (let i = 0; i < REPEATS; i++) {
-    for (const [k, c] of CONFIGS.entries()) runs[k]!.push(await runOne(c.client, record, c.acks));
+    for (const [k, c] of CONFIGS.entries()) runs[k]!.push(await runOne(c.client, record, c.acks, c.buffer));
   }
   return runs;
 }
@@ -103,7 +30,7 @@ async function rounds(record: RecordName): Promise<Run[][]> {
 function medianRun(all: Run[]): Run {
   const sorted = [...all].sort((a, b) => a.eventsPerSec - b.eventsPerSec);
   const mid = sorted[Math.floor(sorted.length / 2)]!;
-  const label = `${mid.client}${mid.acks ? " (acks)" : ""}`;
+  const label = clientLabel(mid);
   console.log(
     `${mid.record.padEnd(6)} ${label.padEnd(20)} ${fmt(mid.eventsPerSec).padStart(10)} ev/s ` +
       `[${all.map((r) => fmt(r.eventsPerSec)).join(", ")}] ${mid.cpuUsPerEvent.toFixed(2)} µs/ev ` +
@@ -130,12 +57,28 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
-const CONFIGS: { client: ClientName; acks: boolean }[] = [
+const CONFIGS: { client: ClientName; acks: boolean; buffer?: BufferMode }[] = [
   { client: "ForwardSink", acks: false },
   { client: "ForwardSink", acks: true },
   { client: "FluentClient", acks: false },
   { client: "fluent-logger", acks: false },
+  { client: "ForwardSink", acks: false, buffer: "frame" },
+  { client: "ForwardSink", acks: false, buffer: "event" },
+  { client: "ForwardSink", acks: false, buffer: "fsync" },
 ];
+
+/** BufferMode as the tables show it. */
+const BUFFER_LABELS: Record<BufferMode, string> = {
+  frame: 'disk, durability "frame"',
+  event: 'disk, durability "event"',
+  fsync: 'disk, "frame" + fsync',
+};
+
+/** A config's name in the tables: `ForwardSink (acks)`, `ForwardSink (disk, durability "frame")`. */
+function clientLabel(r: Pick<Run, "client" | "acks" | "buffer">): string {
+  const notes = [r.acks ? "acks" : "", r.buffer ? BUFFER_LABELS[r.buffer] : ""].filter(Boolean);
+  return notes.length > 0 ? `${r.client} (${notes.join(", ")})` : r.client;
+}
 
 async function main(): Promise<void> {
   const started = new Date();
@@ -155,12 +98,18 @@ async function main(): Promise<void> {
     const vsRival = ratioByRound(all[0]!, all[2]!, rate);
     const ackRatio = ratioByRound(all[1]!, all[0]!, rate);
     const cpuVsRival = ratioByRound(all[0]!, all[2]!, perCpu);
+    const diskRatios = ([4, 5, 6] as const).map((k) => ({ k, ratio: ratioByRound(all[k]!, all[0]!, rate) }));
     const list = (xs: number[], pct = false): string =>
       xs.map((x) => (pct ? `${(x * 100).toFixed(0)} %` : `${x.toFixed(2)}×`)).join(", ");
     summary.push(
       `| ${recordTitle(record)}: ForwardSink ÷ FluentClient events/s | ${vsRival.median.toFixed(2)}× | ${list(vsRival.all)} | ≥ ${target}× | ${vsRival.median >= target ? "met" : "**missed**"} |`,
       `| ${recordTitle(record)}: ForwardSink acks on ÷ off events/s | ${(ackRatio.median * 100).toFixed(0)} % | ${list(ackRatio.all, true)} | ≥ 80 % | ${ackRatio.median >= 0.8 ? "met" : "**missed**"} |`,
       `| ${recordTitle(record)}: FluentClient ÷ ForwardSink client CPU per event | ${cpuVsRival.median.toFixed(2)}× | ${list(cpuVsRival.all)} | (for reference) | |`,
+      ...diskRatios.map(({ k, ratio }) => {
+        const target = k === 4 ? "≥ 70 %" : "(for reference)";
+        const verdict = k === 4 ? (ratio.median >= 0.7 ? "met" : "**missed**") : "";
+        return `| ${recordTitle(record)}: ForwardSink ${BUFFER_LABELS[CONFIGS[k]!.buffer!]} ÷ memory events/s | ${(ratio.median * 100).toFixed(0)} % | ${list(ratio.all, true)} | ${target} | ${verdict} |`;
+      }),
     );
     sections.push(
       `### ${recordTitle(record)} (msgpack ${top.bytes} bytes)`,
@@ -169,7 +118,7 @@ async function main(): Promise<void> {
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...runs.map(
         (r) =>
-          `| ${r.client}${r.acks ? " (acks)" : ""} | ${fmt(r.eventsPerSec)} | ${(r.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ` +
+          `| ${clientLabel(r)} | ${fmt(r.eventsPerSec)} | ${(r.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ` +
           `${r.cpuUsPerEvent.toFixed(2)} | ${r.bytesPerEvent.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${r.arrived} / ${r.emitted} | ${r.receiverCpuUsPerEvent.toFixed(2)} |`,
       ),
       `| *ceiling: msgpackr \`pack(record)\` alone, no I/O* | ${fmt(top.eventsPerSec)} | ${(top.eventsPerSec / rival.eventsPerSec).toFixed(2)}× | ${(1e6 / top.eventsPerSec).toFixed(2)} | ${top.bytes} | | | |`,
@@ -223,7 +172,8 @@ async function main(): Promise<void> {
       '`eventMode: "PackedForward"`, `milliseconds: true` (EventTime); fluent-logger with ' +
       '`eventMode: "PackedForward"` (integer-second times, its only batching mode). The producer loop emits ' +
       "1000 small (or 50 uWSGI) events, then yields to the event loop; for ForwardSink it waits for `drain` " +
-      "when `send` returns false.",
+      "when `send` returns false. The disk rows are ForwardSink with `bufferPath` in a fresh directory of the " +
+      "machine's temp dir (acks off, `durability` as named, `fsync: true` on the last), in the same rounds.",
     "",
     ...sections,
     "## Targets",

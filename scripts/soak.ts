@@ -7,11 +7,20 @@
  *   `drain`) while the server is killed every SOAK_CYCLE_EVERY_S seconds (default 10) and restarted
  *   SOAK_DOWN_S seconds later (default 2).
  *
+ * - `disk`: the same outage with a disk buffer (`bufferPath` in a temp dir, `durability: "frame"`): the server is
+ *   down for SOAK_DISK_OUTAGE_S seconds (default 600) while the app sends SOAK_DISK_RATE events a second (default
+ *   10000), with a SOAK_DISK_LIMIT_MB memory limit (default 16) and a SOAK_DISK_LIMIT_GB disk limit (default 2);
+ *   nothing may be dropped, everything must arrive once the server is back, and RSS must stay within the memory
+ *   limit + 32 MiB of its level before the sink existed.
+ *
  * Acks are on; every record carries a unique `id`, so the receiver counts arrivals, duplicates and gaps.
  * Usage: `node --import tsx scripts/soak.ts [outage|cycles|all]` (npm run soak). Prints a markdown summary.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { setImmediate as yieldToIo, setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { ForwardSink, type OverflowPolicy } from "../src/index.js";
@@ -24,6 +33,10 @@ const DOWN_S = env("SOAK_DOWN_S", 2);
 const LIMIT = env("SOAK_LIMIT_MB", 64) * 1024 * 1024;
 const OVERFLOW = (process.env.SOAK_OVERFLOW ?? "block") as OverflowPolicy;
 const MB = 1024 * 1024;
+const DISK_OUTAGE_S = env("SOAK_DISK_OUTAGE_S", 600);
+const DISK_RATE = env("SOAK_DISK_RATE", 10_000);
+const DISK_MEMORY = env("SOAK_DISK_LIMIT_MB", 16) * MB;
+const DISK_LIMIT = env("SOAK_DISK_LIMIT_GB", 2) * 1024 * MB;
 
 interface Count {
   events: number;
@@ -85,6 +98,20 @@ function record(id: number): Record<string, unknown> {
   return { id, level: "info", msg: "GET /api/v1/items 200", host: "web-1.example", ms: 12.5 };
 }
 
+/** The server comes back: how long until everything is acked, then the sink's figures and the receiver's counts. */
+async function recover(sink: ForwardSink, receiver: Receiver, rss: RssSampler) {
+  await receiver.start();
+  const t1 = Date.now();
+  await sink.flush();
+  const recoverS = (Date.now() - t1) / 1000;
+  const stats = sink.stats();
+  const report = await sink.close({ timeoutMs: 5000 });
+  rss.stop();
+  const got = await receiver.count();
+  receiver.kill();
+  return { recoverS, stats, report, got };
+}
+
 const mb = (bytes: number): string => (bytes / MB).toFixed(0);
 const n = (x: number): string => x.toLocaleString("en-US");
 
@@ -127,15 +154,7 @@ async function outage(): Promise<string> {
   }
   const rssAtEnd = rss.sample();
   const statsAtEnd = sink.stats();
-  await receiver.start();
-  const t1 = Date.now();
-  await sink.flush();
-  const recoverS = (Date.now() - t1) / 1000;
-  const stats = sink.stats();
-  const report = await sink.close({ timeoutMs: 5000 });
-  rss.stop();
-  const got = await receiver.count();
-  receiver.kill();
+  const { recoverS, stats, report, got } = await recover(sink, receiver, rss);
   const lost = id - got.unique - stats.dropped;
   console.error(JSON.stringify({ scenario: "outage", id, got, stats, report, rssAtEnd, peak: rss.peak }));
   return [
@@ -234,8 +253,91 @@ async function cycles(): Promise<string> {
   ].join("\n");
 }
 
+/** Bytes of the files in `dir`. */
+function diskBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) total += statSync(path.join(dir, name)).size;
+  return total;
+}
+
+async function diskOutage(): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "soak-disk-"));
+  const receiver = new Receiver();
+  await receiver.start();
+  const rss = new RssSampler();
+  const baseline = rss.sample();
+  const sink = new ForwardSink({
+    port: receiver.port,
+    requireAck: true,
+    bufferLimitBytes: DISK_MEMORY,
+    bufferPath: dir,
+    diskLimitBytes: DISK_LIMIT,
+    overflow: "dropNewest",
+  });
+  sink.on("serverError", () => {});
+  let bufferErrors = 0;
+  sink.on("bufferError", () => bufferErrors++);
+  let id = 0;
+  for (let i = 0; i < 10_000; i++) sink.send("soak.app", record(id++));
+  await sink.flush();
+  await receiver.stop();
+  const t0 = Date.now();
+  const outageEnd = t0 + DISK_OUTAGE_S * 1000;
+  let peakDisk = 0;
+  const timeline: string[] = [];
+  let nextMark = t0;
+  // 100 events every 10 ms: DISK_RATE a second, evenly (the clock decides how many are due).
+  while (Date.now() < outageEnd) {
+    const due = Math.floor(((Date.now() - t0) / 1000) * DISK_RATE) + 10_000;
+    while (id < due) sink.send("soak.app", record(id++));
+    if (Date.now() >= nextMark) {
+      peakDisk = Math.max(peakDisk, diskBytes(dir));
+      timeline.push(`${Math.round((Date.now() - t0) / 1000)} s: ${mb(rss.sample())}`);
+      nextMark += (DISK_OUTAGE_S * 1000) / 10;
+    }
+    await sleep(10);
+  }
+  peakDisk = Math.max(peakDisk, diskBytes(dir));
+  const rssAtEnd = rss.sample();
+  const statsAtEnd = sink.stats();
+  const { recoverS, stats, report, got } = await recover(sink, receiver, rss);
+  const leftOnDisk = readdirSync(dir).filter((name) => name.endsWith(".seg")).length;
+  rmSync(dir, { recursive: true, force: true });
+  const lost = id - got.unique - stats.dropped;
+  const bound = DISK_MEMORY + 32 * MB;
+  console.error(
+    JSON.stringify({ scenario: "disk", id, got, stats, report, rssAtEnd, peak: rss.peak, peakDisk }),
+  );
+  return [
+    `### Server down for ${DISK_OUTAGE_S} s at ${n(DISK_RATE)} events/s with a disk buffer`,
+    "",
+    `Command: \`SOAK_DISK_OUTAGE_S=${DISK_OUTAGE_S} SOAK_DISK_RATE=${DISK_RATE} SOAK_DISK_LIMIT_MB=${DISK_MEMORY / MB} ` +
+      `SOAK_DISK_LIMIT_GB=${DISK_LIMIT / 1024 / MB} npm run soak -- disk\`; acks on, \`bufferPath\` in a temp dir, ` +
+      `\`durability: "frame"\`, \`bufferLimitBytes\` ${mb(DISK_MEMORY)} MiB, \`diskLimitBytes\` ${mb(DISK_LIMIT)} MiB, ` +
+      '`overflow: "dropNewest"` (so that any drop shows), ~100-byte records.',
+    "",
+    "| figure | value |",
+    "| --- | ---: |",
+    `| events sent | ${n(id)} |`,
+    `| dropped (\`stats().dropped\`) | ${n(stats.dropped)} |`,
+    `| arrived (unique ids) / duplicates | ${n(got.unique)} / ${n(got.duplicates)} |`,
+    `| lost (sent − arrived − dropped) | ${n(lost)} |`,
+    `| \`bufferError\` events | ${bufferErrors} |`,
+    `| buffered at the end of the outage | ${n(statsAtEnd.bufferedEvents)} events, ${mb(statsAtEnd.bufferedBytes)} MiB |`,
+    `| peak disk use (files in bufferPath) | ${mb(peakDisk)} MiB |`,
+    `| RSS before the sink existed / at the end of the outage / peak | ${mb(baseline)} / ${mb(rssAtEnd)} / ${mb(rss.peak)} MiB |`,
+    `| peak RSS − RSS before (bound: memory limit + 32 MiB = ${mb(bound)} MiB) | ${mb(rss.peak - baseline)} MiB: ${rss.peak - baseline <= bound ? "within" : "**over**"} |`,
+    `| RSS during the outage (MiB) | ${timeline.join(", ")} |`,
+    `| time from the server's return to everything acked | ${recoverS.toFixed(1)} s |`,
+    `| segments left after close | ${leftOnDisk} |`,
+    `| close report | delivered ${report.delivered}, undelivered ${report.undeliveredEvents} |`,
+    "",
+  ].join("\n");
+}
+
 const which = process.argv[2] ?? "all";
 const parts: string[] = [];
 if (which === "outage" || which === "all") parts.push(await outage());
 if (which === "cycles" || which === "all") parts.push(await cycles());
+if (which === "disk") parts.push(await diskOutage());
 console.log(`Node ${process.version}, ${new Date().toISOString()}\n\n${parts.join("\n")}`);

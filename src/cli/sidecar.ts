@@ -177,18 +177,27 @@ export class Sidecar {
       );
     }
     const sourceChanged = JSON.stringify(next.source) !== JSON.stringify(current.source);
+    // A new sink on the same --buffer-path can take the directory only once the running sink has let it go.
+    const sameDirectory =
+      sinkChanged && next.sink.bufferPath !== undefined && next.sink.bufferPath === current.sink.bufferPath;
     let newOutput: Output | undefined;
     let newSource: UwsgiStatsSource | undefined;
     try {
-      if (sinkChanged) newOutput = this.#makeOutput(next);
+      if (sinkChanged && !sameDirectory) newOutput = this.#makeOutput(next);
       if (sourceChanged) newSource = this.#makeSource(next);
     } catch (err) {
       this.io.logger.error(`reload failed, keeping the running configuration: ${errorMessage(err)}`);
       if (newOutput) void newOutput.close(0);
       return;
     }
+    if (sameDirectory) {
+      newOutput = await this.#takeOverDirectory(current, next);
+      if (newOutput === undefined) return;
+    }
     this.#config = next;
-    if (newOutput) {
+    if (sameDirectory) {
+      this.#source.pipe(newOutput!.writable, { end: false });
+    } else if (newOutput) {
       const old = this.#output;
       this.#source.unpipe(old.writable);
       this.#output = newOutput;
@@ -211,6 +220,30 @@ export class Sidecar {
     this.io.logger.info(
       `reload: configuration applied${sinkChanged || sourceChanged ? "" : " (nothing to restart)"}`,
     );
+  }
+
+  /**
+   * Replaces the sink by one on the same --buffer-path: the running sink closes at once, keeping on disk what it
+   * has not delivered, and the new one takes the directory and sends that first. Should the new settings fail, the
+   * previous ones are applied again (on the same directory, so nothing is lost either way). Returns undefined then.
+   */
+  async #takeOverDirectory(current: SidecarConfig, next: SidecarConfig): Promise<Output | undefined> {
+    const old = this.#output;
+    this.#source.unpipe(old.writable);
+    const report = await old.close(0);
+    this.#retired.push(old);
+    this.io.logger.info(
+      `reload: new forward settings on the same --buffer-path; previous sink closed (${report.text}), its undelivered records kept on disk for the new one`,
+    );
+    try {
+      this.#output = this.#makeOutput(next);
+      return this.#output;
+    } catch (err) {
+      this.io.logger.error(`reload failed, keeping the running configuration: ${errorMessage(err)}`);
+      this.#output = this.#makeOutput(current);
+      this.#source.pipe(this.#output.writable, { end: false });
+      return undefined;
+    }
   }
 
   /**
@@ -383,7 +416,13 @@ export class Sidecar {
         mergeOutputHealth([
           ...[this.#output, ...this.#retiring].map((o) => o.health()),
           // Closed sinks keep their counters in the totals, but their servers are gone.
-          ...this.#retired.map((o) => ({ ...o.health(), servers: [] })),
+          // (What a sink closed by a reload kept on --buffer-path is counted by the sink that replays it.)
+          ...this.#retired.map((o) => ({
+            ...o.health(),
+            servers: [],
+            buffered_bytes: 0,
+            buffered_events: 0,
+          })),
         ]),
       ),
     };

@@ -23,6 +23,12 @@ export function sinkOutput(
   onFatal: (err: Error) => void,
 ): Output {
   const sink = new ForwardSink(forwardOptions(options, logger));
+  const replayed = sink.stats().replayed;
+  if (replayed > 0) {
+    logger.info(
+      `replaying ${replayed} records left undelivered in --buffer-path ${options.bufferPath ?? ""}`,
+    );
+  }
   let closing = false;
   const key = (server: unknown): string => `server ${serverLabel(server)}`;
   sink.on("connect", (server) => {
@@ -64,6 +70,14 @@ export function sinkOutput(
       `dropping events (${info.reason}); the health record counts them`,
     );
     logger.debug(`dropped ${info.count} events (${info.reason})`);
+  });
+  sink.on("bufferError", (err) => {
+    states.change(
+      "disk buffer",
+      "failing",
+      "warn",
+      `disk buffer failing: ${errorCode(err)}: ${errorMessage(err)}; new records stay in memory`,
+    );
   });
   sink.on("error", (err) => onFatal(err));
   return {
@@ -117,7 +131,7 @@ export function sinkOutput(
         if (gaveUp) sink.destroy();
         const report = await closed;
         return {
-          undeliveredEvents: report.undeliveredEvents,
+          undeliveredEvents: report.undeliveredEvents - report.keptEvents,
           text: closeText(report, sink.stats(), gaveUp),
         };
       } finally {
@@ -157,14 +171,20 @@ function permanentFailure(sink: ForwardSink): { found: Promise<true>; cancel: ()
  * it; without acks, "written" (a port that is not a Forward input takes bytes too); what failed, per server.
  */
 function closeText(report: CloseReport, stats: SinkStats, gaveUp: boolean): string {
-  if (report.undeliveredEvents > 0) {
+  const lost = report.undeliveredEvents - report.keptEvents;
+  const kept =
+    report.keptEvents > 0 ? `${report.keptEvents} events kept in --buffer-path for the next start` : "";
+  if (lost > 0) {
     const faults = stats.servers
       .filter((s) => s.lastError !== undefined)
       .map((s) => `${serverLabel(s)}: ${s.lastError!.code}: ${s.lastError!.message}`);
     const why = faults.length > 0 ? `; ${faults.join("; ")}` : "";
     const when = gaveUp ? ": every server failed for good, so the shutdown did not wait" : " in time";
-    return `${report.undeliveredEvents} events (${report.undeliveredBytes} bytes) could not be delivered${when}${why}`;
+    // The bytes are those of every undelivered event: given only when none was kept.
+    const bytes = kept ? "" : ` (${report.undeliveredBytes} bytes)`;
+    return `${lost} events${bytes} could not be delivered${when}${why}${kept ? `; ${kept}` : ""}`;
   }
+  if (kept) return kept;
   if (report.acknowledged !== undefined) {
     return `delivered everything (${report.written} events sent, ${report.acknowledged} acknowledged)`;
   }

@@ -15,6 +15,10 @@ export const ForwardErrorCode = {
   INVALID_RECORD: "FORWARD_INVALID_RECORD",
   INVALID_TIME: "FORWARD_INVALID_TIME",
   INVALID_CALL: "FORWARD_INVALID_CALL",
+  BUFFER_PATH: "FORWARD_BUFFER_PATH",
+  BUFFER_LOCKED: "FORWARD_BUFFER_LOCKED",
+  BUFFER_FORMAT: "FORWARD_BUFFER_FORMAT",
+  BUFFER_WRITE: "FORWARD_BUFFER_WRITE",
   TLS_FILES: "FORWARD_TLS_FILES",
   RESOLVE_FAILED: "FORWARD_RESOLVE_FAILED",
   HEARTBEAT_TIMEOUT: "FORWARD_HEARTBEAT_TIMEOUT",
@@ -139,6 +143,59 @@ export class ForwardInvalidTimeError extends ForwardError {
 export class ForwardInvalidCallError extends ForwardError {
   constructor(message: string) {
     super("FORWARD_INVALID_CALL", message);
+  }
+}
+
+/**
+ * `bufferPath` cannot hold a disk buffer: it is a file, or a directory this process cannot create, read or write.
+ * Thrown by the constructor; the message names `bufferPath` and the system error is the `cause`. Code
+ * `FORWARD_BUFFER_PATH`.
+ */
+export class ForwardBufferPathError extends ForwardError {
+  /** The directory, as given. */
+  readonly bufferPath: string;
+  constructor(bufferPath: string, message: string, cause?: unknown) {
+    super("FORWARD_BUFFER_PATH", message, { cause });
+    this.bufferPath = bufferPath;
+  }
+}
+
+/**
+ * Another sink (in this process or another, `pid`) holds `bufferPath`: two sinks on one directory would send each
+ * other's frames. Thrown by the constructor. A lock left by a process that no longer runs is taken over instead.
+ * Code `FORWARD_BUFFER_LOCKED`.
+ */
+export class ForwardBufferLockedError extends ForwardError {
+  /** The pid written in the lock file. */
+  readonly pid: number;
+  constructor(message: string, pid: number) {
+    super("FORWARD_BUFFER_LOCKED", message);
+    this.pid = pid;
+  }
+}
+
+/**
+ * A file in `bufferPath` cannot be replayed as it is: a format version this release does not know (refused, never
+ * misread), or frames written with a different `requireAck` (they carry chunk ids, or lack them). Thrown by the
+ * constructor; nothing is deleted. Code `FORWARD_BUFFER_FORMAT`.
+ */
+export class ForwardBufferFormatError extends ForwardError {
+  /** The file. */
+  readonly file: string;
+  constructor(message: string, file: string) {
+    super("FORWARD_BUFFER_FORMAT", message);
+    this.file = file;
+  }
+}
+
+/**
+ * Writing the disk buffer failed (`ENOSPC`, `EIO`, ...; the system error is the `cause`): new frames stay in memory,
+ * under `bufferLimitBytes`, until a write succeeds again (tried every second). Reported once per failure by the
+ * `bufferError` event, never thrown. Code `FORWARD_BUFFER_WRITE`.
+ */
+export class ForwardBufferWriteError extends ForwardError {
+  constructor(message: string, cause?: unknown) {
+    super("FORWARD_BUFFER_WRITE", message, { cause });
   }
 }
 

@@ -10,7 +10,7 @@ export type {
 } from "./sink-types.js";
 export { EventTime } from "./protocol/event-time.js";
 export { tlsFiles, type TlsFilesOptions, type TlsFilesSource } from "./transport/tls-files.js";
-export type { ForwardSinkOptions, ForwardServerOptions, OverflowPolicy } from "./options.js";
+export type { ForwardSinkOptions, ForwardServerOptions, OverflowPolicy, Durability } from "./options.js";
 export type { ForwardMode } from "./protocol/frame-encoder.js";
 export type { ServerInfo, ServerStats, ServerHealth } from "./servers/server-pool.js";
 export * from "./errors.js";

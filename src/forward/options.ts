@@ -148,6 +148,40 @@ export interface ForwardSinkOptions {
    * acknowledge. With acks the ack deadline does this work.
    */
   heartbeat?: { intervalMs?: number; timeoutMs?: number } | false;
+  /**
+   * A directory: when set, every frame is also written to append-only files there (created if missing), and a new
+   * sink on the same directory sends what a killed process left unsettled (see docs/reliability.md). One sink per
+   * directory: a second one is refused (`FORWARD_BUFFER_LOCKED`). Default: none (memory only).
+   */
+  bufferPath?: string;
+  /**
+   * With `bufferPath`: `"frame"` (default) — a frame is written to the file when its batch seals (the open batches,
+   * at most `batch.maxDelayMs` old, are not); `"event"` — every `send()` writes its event to the file before it
+   * returns.
+   */
+  durability?: Durability;
+  /**
+   * With `bufferPath`: `fdatasync` the file after every write, so that an OS crash or a power cut loses nothing
+   * written (without it, a process kill loses nothing written; an OS crash may). Default `false`.
+   */
+  fsync?: boolean;
+  /**
+   * With `bufferPath`: bytes of unsettled frames the files may hold; at the limit the `overflow` policy applies
+   * (memory then holds at most `bufferLimitBytes` of them; the rest are read back when sent). Default `1073741824`
+   * (1 GiB).
+   */
+  diskLimitBytes?: number;
+}
+
+/** When an accepted event is on disk (with `bufferPath`): when its batch seals, or before `send()` returns. */
+export type Durability = "frame" | "event";
+
+/** The disk buffer's options, resolved. */
+export interface ResolvedDiskOptions {
+  path: string;
+  durability: Durability;
+  fsync: boolean;
+  limitBytes: number;
 }
 
 /** A server with every option resolved. */
@@ -180,6 +214,8 @@ export interface ResolvedOptions {
   bufferLimitBytes: number;
   maxInFlightBytes: number;
   overflow: OverflowPolicy;
+  /** The disk buffer, when `bufferPath` is set. */
+  disk: ResolvedDiskOptions | undefined;
   closeTimeoutMs: number;
   dns: { refreshMs: number; servers: string[] | undefined; timeoutMs: number };
   maxConnectionAgeMs: number | undefined;
@@ -210,6 +246,10 @@ const SINK_KEYS = [
   "bufferLimitBytes",
   "overflow",
   "maxInFlightBytes",
+  "bufferPath",
+  "durability",
+  "fsync",
+  "diskLimitBytes",
   "closeTimeoutMs",
   "dns",
   "maxConnectionAgeMs",
@@ -229,6 +269,7 @@ const SERVER_KEYS = [
 ];
 const MODES: ForwardMode[] = ["PackedForward", "Message", "Forward", "CompressedPackedForward"];
 const OVERFLOWS: OverflowPolicy[] = ["block", "dropOldest", "dropNewest"];
+const DURABILITIES: Durability[] = ["frame", "event"];
 const DAY_MS = 86_400_000;
 
 function tlsOption(name: string, value: unknown): ResolvedServer["tls"] {
@@ -381,6 +422,29 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
       o.maxConnectionAgeMs === undefined
         ? undefined
         : integerOption("maxConnectionAgeMs", o.maxConnectionAgeMs, 0, 1000, DAY_MS),
+    disk: diskOptions(o),
+  };
+}
+
+/** `bufferPath` and the options that need it (naming `bufferPath` when they come without it). */
+function diskOptions(o: Record<string, unknown>): ResolvedDiskOptions | undefined {
+  const path = stringOption("bufferPath", o.bufferPath, undefined);
+  if (path === undefined) {
+    for (const key of ["durability", "fsync", "diskLimitBytes"]) {
+      if (o[key] !== undefined) {
+        throw new InvalidOptionError(
+          key,
+          `applies to a disk buffer only: set bufferPath too, or leave ${key} out`,
+        );
+      }
+    }
+    return undefined;
+  }
+  return {
+    path,
+    durability: enumOption("durability", o.durability, "frame", DURABILITIES),
+    fsync: booleanOption("fsync", o.fsync, false),
+    limitBytes: integerOption("diskLimitBytes", o.diskLimitBytes, 1024 * 1024 * 1024, 1024),
   };
 }
 

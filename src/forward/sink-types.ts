@@ -1,14 +1,15 @@
 import type { Readable } from "node:stream";
-import type { ForwardCloseTimeoutError, ForwardError } from "./errors.js";
+import type { ForwardBufferWriteError, ForwardCloseTimeoutError, ForwardError } from "./errors.js";
 import type { ServerInfo, ServerStats } from "./servers/server-pool.js";
 
 /**
  * Why events were dropped. Refused at the door (never accepted): `overflow` (the buffer was full: `dropNewest`, or
  * `send()` past the limit under `block`), `closed` (sent after `close()`). Dropped after being accepted: `evicted`
  * (`dropOldest` made room by dropping the oldest frames not yet sent), `undelivered` (still buffered when `close()`
- * gave up or `destroy()` was called).
+ * gave up or `destroy()` was called; with `bufferPath`, only those that could not be kept on disk), `damaged` (read
+ * back from a `bufferPath` file whose record was torn or corrupt: skipped at replay).
  */
-export type DropReason = "overflow" | "closed" | "evicted" | "undelivered";
+export type DropReason = "overflow" | "closed" | "evicted" | "undelivered" | "damaged";
 
 /** Payload of the `drop` event. Drops are coalesced: one event per reason per tick. */
 export interface DropInfo {
@@ -29,11 +30,19 @@ export interface AckInfo {
 
 /**
  * Figures returned by `sink.stats()`. Event counts unless named otherwise. At every moment, under every overflow
- * policy: `accepted = (requireAck ? acked : sent) + bufferedEvents + droppedBy.evicted + droppedBy.undelivered`.
+ * policy: `accepted + replayed = (requireAck ? acked : sent) + bufferedEvents + droppedBy.evicted +
+ * droppedBy.undelivered + droppedBy.damaged` (events kept on disk at close stay in `bufferedEvents`).
  */
 export interface SinkStats {
   /** Events taken into the buffer by `send()` / `write()` (refused ones are not: see `droppedBy`). */
   accepted: number;
+  /**
+   * Events found in `bufferPath` at start, left unsettled by the previous sink on the directory (those of damaged
+   * records included: they are also in `droppedBy.damaged`).
+   */
+  replayed: number;
+  /** Records of `bufferPath` skipped at start because they were torn or corrupt (their events: `droppedBy.damaged`). */
+  damagedRecords: number;
   /** Events whose frame a socket took in full (handed to the kernel), counted once per event. */
   sent: number;
   /** Events acknowledged by a server (`requireAck` only). */
@@ -67,8 +76,10 @@ export interface CloseReport {
   delivered: boolean;
   /** True when `timeoutMs` passed before everything was delivered. */
   timedOut: boolean;
-  /** Events that were never delivered (now dropped). */
+  /** Events that were never delivered (dropped, except those kept on disk: `keptEvents`). */
   undeliveredEvents: number;
+  /** Of those, events kept in `bufferPath` for the next sink on the directory (0 without `bufferPath`). */
+  keptEvents: number;
   /** Frames that were never delivered. */
   undeliveredFrames: number;
   /** Bytes that were never delivered. */
@@ -97,6 +108,11 @@ export interface ForwardSinkEvents {
    * not on every reconnect; repeats are counted in `stats().servers[i].repeatedErrors`.
    */
   serverError: (error: ForwardError, server: ServerInfo) => void;
+  /**
+   * Writing the disk buffer (`bufferPath`) failed (`FORWARD_BUFFER_WRITE`, the system error as `cause`): new frames
+   * stay in memory until a write succeeds again. Once per failure, not per frame.
+   */
+  bufferError: (error: ForwardBufferWriteError) => void;
   /** A frame was acknowledged (`requireAck` only). */
   ack: (info: AckInfo) => void;
   /** Events were dropped (overflow policy or close); coalesced per reason per tick. */

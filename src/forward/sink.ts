@@ -3,7 +3,6 @@ import type { EventRecord, EventTimeInput, ForwardItem } from "../item.js";
 import { BufferAdmission } from "./batching/admission.js";
 import { Batcher } from "./batching/batcher.js";
 import { DropReporter } from "./batching/drops.js";
-import { FrameBuffer } from "./batching/frame-buffer.js";
 import type { Frame } from "./batching/frame.js";
 import { ForwardCloseTimeoutError, ForwardInvalidCallError, ForwardInvalidRecordError } from "./errors.js";
 import {
@@ -17,6 +16,9 @@ import {
 import { readTime, type TimeParts } from "./protocol/event-time.js";
 import { isPlainObject } from "./protocol/plain-object.js";
 import { ServerPool, type ServerInfo } from "./servers/server-pool.js";
+import { DiskFrameStore } from "./store/disk-store.js";
+import type { FrameStore } from "./store/frame-store.js";
+import { MemoryFrameStore } from "./store/memory-store.js";
 import type {
   AckInfo,
   CloseOptions,
@@ -36,6 +38,7 @@ const EVENT_NAMES: ReadonlySet<string> = new Set<
   "connect",
   "disconnect",
   "serverError",
+  "bufferError",
   "ack",
   "drop",
   "flush",
@@ -69,7 +72,7 @@ type Listener<E extends keyof ForwardSinkEvents> = ForwardSinkEvents[E];
 export class ForwardSink extends Writable {
   readonly #opts: ResolvedOptions;
   readonly #pool: ServerPool;
-  readonly #buffer = new FrameBuffer();
+  readonly #buffer: FrameStore;
   readonly #batcher: Batcher;
   readonly #admission: BufferAdmission;
   #started = false;
@@ -84,35 +87,83 @@ export class ForwardSink extends Writable {
   /** Set by `end()`: when it fires, what is still buffered is given up so that `end()` finishes. */
   #endDeadline: NodeJS.Timeout | undefined;
   #finalReport: CloseReport | undefined;
-  readonly #counters = { accepted: 0, sent: 0, acked: 0, retried: 0, dropped: 0 };
-  readonly #droppedBy: Record<DropReason, number> = { overflow: 0, closed: 0, evicted: 0, undelivered: 0 };
+  readonly #counters = {
+    accepted: 0,
+    replayed: 0,
+    damagedRecords: 0,
+    sent: 0,
+    acked: 0,
+    retried: 0,
+    dropped: 0,
+  };
+  readonly #droppedBy: Record<DropReason, number> = {
+    overflow: 0,
+    closed: 0,
+    evicted: 0,
+    undelivered: 0,
+    damaged: 0,
+  };
 
-  /** Validates the options (throws `INVALID_OPTION` naming the option); connects on the first event. */
+  /**
+   * Validates the options (throws `INVALID_OPTION` naming the option); connects on the first event. With
+   * `bufferPath`, takes the directory (throws `FORWARD_BUFFER_PATH`, `FORWARD_BUFFER_LOCKED`,
+   * `FORWARD_BUFFER_FORMAT`) and connects at once when it holds frames left by a previous sink.
+   */
   constructor(options: ForwardSinkOptions = {}) {
     super({ objectMode: true });
     this.#opts = resolveOptions(options);
     const o = this.#opts;
-    this.#batcher = new Batcher(o, this.#buffer, () => {
-      this.#dispatch();
-      this.#checkRoom();
-    });
+    const disk =
+      o.disk === undefined
+        ? undefined
+        : new DiskFrameStore(o.disk, o.bufferLimitBytes, o.requireAck, {
+            letGo: (frame) => this.#batcher.recycle(frame),
+            damaged: (events, records) => {
+              this.#counters.damagedRecords += records;
+              if (events > 0) this.#countDrop(events, "damaged");
+            },
+            failed: (err) => this.#notify("bufferError", err),
+          });
+    this.#buffer = disk ?? new MemoryFrameStore(o.bufferLimitBytes);
+    this.#batcher = new Batcher(
+      o,
+      this.#buffer,
+      () => {
+        this.#dispatch();
+        this.#checkRoom();
+      },
+      // Replayed frames are numbered 1 to frameCount.
+      this.#buffer.frameCount,
+      o.disk?.durability === "event"
+        ? (tag, tagBytes, entry) => disk!.logEvent(tag, tagBytes, entry)
+        : undefined,
+    );
     this.#admission = new BufferAdmission(o, this.#buffer, this.#batcher, {
       overflowed: (count) => this.#countDrop(count, "overflow"),
       evicted: (count) => this.#countDrop(count, "evicted"),
     });
-    this.#pool = new ServerPool(o);
+    this.#pool = new ServerPool(o, {
+      written: (frame) => {
+        this.#counters.sent += frame.events;
+      },
+      settled: (frame, server, latencyMs) => this.#onSettled(frame, server, latencyMs),
+      returned: (frames) => {
+        this.#buffer.returned(frames);
+        this.#dispatch();
+      },
+      writable: () => this.#dispatch(),
+    });
     this.#pool.on("connect", (server) => this.#notify("connect", server));
     this.#pool.on("disconnect", (server, reason) => this.#notify("disconnect", server, reason));
     this.#pool.on("serverError", (err, server) => this.#notify("serverError", err, server));
-    this.#pool.on("written", (frame) => {
-      this.#counters.sent += frame.events;
-    });
-    this.#pool.on("settled", (frame, server, latencyMs) => this.#onSettled(frame, server, latencyMs));
-    this.#pool.on("requeue", (frames) => {
-      this.#buffer.requeue(frames);
-      this.#dispatch();
-    });
-    this.#pool.on("writable", () => this.#dispatch());
+    // Events found in bufferPath: the frames to replay, and those of records found damaged (also counted dropped).
+    this.#counters.replayed = this.#buffer.frameEvents + this.#droppedBy.damaged;
+    if (this.#buffer.frameCount > 0) {
+      // Frames left by a previous sink on bufferPath: send them now, before any new event.
+      this.#started = true;
+      this.#hold();
+      this.#pool.demand();
+    }
   }
 
   /** Adds a listener for one of the sink's events (ForwardSinkEvents); an unknown name is a compile error. */
@@ -262,9 +313,11 @@ export class ForwardSink extends Writable {
     holdingSinks.add(this);
   }
 
-  /** Nothing is buffered any more: an idle sink does not keep the process alive. */
+  /** Nothing is buffered any more (or the sink is closed): an idle sink does not keep the process alive. */
   #releaseIfIdle(): void {
-    if (!this.#holding || this.#buffer.frameCount + this.#buffer.openEvents > 0) return;
+    if (!this.#holding) return;
+    // A closed disk store still counts the frames it kept on disk.
+    if (!this.#closing && this.#buffer.frameCount + this.#buffer.openEvents > 0) return;
     this.#holding = false;
     this.#pool.setRef(false);
     holdingSinks.delete(this);
@@ -424,8 +477,8 @@ export class ForwardSink extends Writable {
       frames: this.#buffer.frameCount,
       bytes: this.#buffer.frameBytes,
     };
-    this.#buffer.clear();
-    if (undelivered.events > 0) this.#countDrop(undelivered.events, "undelivered");
+    const kept = this.#buffer.close();
+    if (undelivered.events > kept) this.#countDrop(undelivered.events - kept, "undelivered");
     if (this.#blocked) {
       const { cb } = this.#blocked;
       this.#blocked = undefined;
@@ -437,19 +490,21 @@ export class ForwardSink extends Writable {
     const c = this.#counters;
     const acknowledged = this.#opts.requireAck ? c.acked : undefined;
     const { events, frames, bytes } = undelivered;
+    const where = kept > 0 ? `, ${kept} of them kept in bufferPath for the next start` : "";
     this.#finalReport = {
       written: c.sent,
       acknowledged,
-      delivered: acknowledged !== undefined && c.dropped === 0 && acknowledged === c.accepted,
+      delivered: acknowledged !== undefined && c.dropped === 0 && acknowledged === c.accepted + c.replayed,
       timedOut: events > 0,
       undeliveredEvents: events,
       undeliveredFrames: frames,
       undeliveredBytes: bytes,
+      keptEvents: kept,
       error:
         events === 0
           ? undefined
           : new ForwardCloseTimeoutError(
-              `closed with ${events} events (${frames} frames, ${bytes} bytes) undelivered`,
+              `closed with ${events} events (${frames} frames, ${bytes} bytes) undelivered${where}`,
             ),
     };
     if (destroy && !this.destroyed) this.destroy();

@@ -1,4 +1,5 @@
-import { ForwardSink, InvalidOptionError, type ForwardSinkOptions } from "../index.js";
+import { InvalidOptionError, type ForwardSinkOptions } from "../index.js";
+import { resolveOptions } from "../forward/options.js";
 import { enumOption, integerOption, stringOption } from "../options.js";
 
 /** How the record's `level` field travels: as the logger's number or as its label (`"info"`). */
@@ -65,7 +66,7 @@ export function resolveLoggerOptions(options: unknown, defaults: LoggerDefaults)
     sink: sink as ForwardSinkOptions,
   };
   resolved.fullTag = resolved.tagPrefix + resolved.tag;
-  // Validation only: a sink connects on its first event, so this one holds no socket or timer.
-  new ForwardSink(resolved.sink);
+  // Validation only (a sink with bufferPath would take the directory that the transport's own sink needs).
+  resolveOptions(resolved.sink);
   return resolved;
 }

@@ -3,8 +3,10 @@ import type { ForwardSink } from "../index.js";
 
 /** What a logger's sink left undelivered when it closed, as reported on stderr. */
 export interface LoggerCloseSummary {
-  /** Events not delivered by the deadline (dropped at close). */
+  /** Events not delivered by the deadline and not kept on disk (dropped at close). */
   undelivered: number;
+  /** Events not delivered by the deadline and kept in `bufferPath` for the next start. */
+  kept: number;
   /** Events dropped over the sink's life (`undelivered` and refused events included). */
   dropped: number;
   /** The close deadline passed. */
@@ -24,7 +26,8 @@ export async function closeSink(
 ): Promise<LoggerCloseSummary> {
   const report = await sink.close({ timeoutMs });
   const summary: LoggerCloseSummary = {
-    undelivered: report.undeliveredEvents,
+    undelivered: report.undeliveredEvents - report.keptEvents,
+    kept: report.keptEvents,
     dropped: sink.stats().dropped + refused,
     timedOut: report.timedOut,
   };
@@ -35,6 +38,9 @@ export async function closeSink(
       `${name}: ${summary.undelivered} log events undelivered at close${deadline}; ` +
         `${summary.dropped} dropped in all (see the "drop" event)\n`,
     );
+  }
+  if (summary.kept > 0) {
+    writeSync(2, `${name}: ${summary.kept} log events kept in bufferPath, to be sent at the next start\n`);
   }
   return summary;
 }

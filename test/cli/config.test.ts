@@ -406,6 +406,25 @@ test("flags are parsed by node:util parseArgs: --x=v, repeatable lists, -h and -
   assert.equal(run(["--once", "--stdout"]).once, true);
 });
 
+test("the disk buffer settings reach the sink from flags and environment; without --buffer-path they are refused", () => {
+  const config = run(
+    ["--buffer-path", "/var/lib/uwsgi-forward", "--durability", "event", "--disk-limit", "2GiB"],
+    {
+      UWSGI_FORWARD_FSYNC: "true",
+    },
+  );
+  assert.equal(config.sink.bufferPath, "/var/lib/uwsgi-forward");
+  assert.equal(config.sink.durability, "event");
+  assert.equal(config.sink.fsync, true);
+  assert.equal(config.sink.diskLimitBytes, 2 * 1024 ** 3);
+  const defaults = run(["--buffer-path", "/tmp/b"]);
+  assert.equal(defaults.sink.durability, "frame");
+  assert.equal(defaults.sink.fsync, false);
+  assert.equal(defaults.sink.diskLimitBytes, 1024 ** 3);
+  assert.equal(run([]).sink.bufferPath, undefined);
+  assert.throws(() => run(["--durability", "event"]), /^.*--durability.*--buffer-path too/);
+});
+
 test("a --forward host that is no host name (a path, a 254-character name) is refused; 253 characters are fine", () => {
   for (const host of ["/run/fluentd.sock", "a".repeat(254), "fluentd/x", "flu entd"]) {
     assert.throws(

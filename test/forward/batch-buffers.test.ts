@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Unpackr } from "msgpackr";
 import { Batcher, type BatcherOptions } from "../../src/forward/batching/batcher.js";
-import { FrameBuffer } from "../../src/forward/batching/frame-buffer.js";
+import { MemoryFrameStore } from "../../src/forward/store/memory-store.js";
 import type { Frame } from "../../src/forward/batching/frame.js";
 
 const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
 
-function batcher(batch: Partial<BatcherOptions["batch"]>): { batcher: Batcher; frames: FrameBuffer } {
-  const frames = new FrameBuffer();
+function batcher(batch: Partial<BatcherOptions["batch"]>): { batcher: Batcher; frames: MemoryFrameStore } {
+  const frames = new MemoryFrameStore(64 * 1024 * 1024);
   const opts: BatcherOptions = {
     mode: "PackedForward",
     eventTime: false,

@@ -4,7 +4,7 @@ import { gunzipSync } from "node:zlib";
 import { Batch } from "../../src/forward/batching/batch.js";
 import { Batcher } from "../../src/forward/batching/batcher.js";
 import { BufferPool } from "../../src/forward/batching/buffer-pool.js";
-import { FrameBuffer } from "../../src/forward/batching/frame-buffer.js";
+import { MemoryFrameStore } from "../../src/forward/store/memory-store.js";
 import { newChunkId } from "../../src/forward/batching/frame.js";
 import { EventTime } from "../../src/forward/protocol/event-time.js";
 import { writeTime, type ForwardMode } from "../../src/forward/protocol/frame-encoder.js";
@@ -140,7 +140,7 @@ test("a Message-mode batch with acks seals only its own events after a larger ba
 });
 
 test("a CompressedPackedForward frame carries the gzip of the entries, then size, chunk and compressed: gzip", async () => {
-  const frames = new FrameBuffer();
+  const frames = new MemoryFrameStore(64 * 1024 * 1024);
   let ready = () => {};
   const gzipped = new Promise<void>((resolve) => (ready = resolve));
   const batcher = new Batcher(
@@ -188,7 +188,7 @@ test("a CompressedPackedForward frame carries the gzip of the entries, then size
 
 /** The gzip member of the CompressedPackedForward frame a Batcher makes of `events` entries, at `level`. */
 async function gzipMember(level: number | undefined, events: number): Promise<Buffer> {
-  const frames = new FrameBuffer();
+  const frames = new MemoryFrameStore(64 * 1024 * 1024);
   let ready = () => {};
   const gzipped = new Promise<void>((resolve) => (ready = resolve));
   const batcher = new Batcher(

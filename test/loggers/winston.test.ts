@@ -91,7 +91,7 @@ test("logger.close() delivers what the winston transport holds and closes it", a
   const closed = once(transport, "closed") as Promise<[LoggerCloseSummary]>;
   logger.close();
   const [summary] = await closed;
-  assert.deepEqual(summary, { undelivered: 0, dropped: 0, timedOut: false });
+  assert.deepEqual(summary, { undelivered: 0, kept: 0, dropped: 0, timedOut: false });
   await peer.waitFor(100);
   assert.equal(peer.entries.length, 100);
 });
@@ -112,7 +112,7 @@ test("winston lines logged while the server is down arrive once it is back, and 
   const [summary] = await closed;
 
   await assertOutageAccounted(peer, seen);
-  assert.deepEqual(summary, { undelivered: 0, dropped: seen.dropped.overflow, timedOut: false });
+  assert.deepEqual(summary, { undelivered: 0, kept: 0, dropped: seen.dropped.overflow, timedOut: false });
 });
 
 for (const [options, option] of [

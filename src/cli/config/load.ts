@@ -43,6 +43,10 @@ export interface SidecarSinkOptions {
   dns?: ForwardSinkOptions["dns"];
   maxConnectionAgeMs?: number;
   heartbeat?: ForwardSinkOptions["heartbeat"];
+  bufferPath?: string;
+  durability?: NonNullable<ForwardSinkOptions["durability"]>;
+  fsync?: boolean;
+  diskLimitBytes?: number;
 }
 
 /**
@@ -194,6 +198,17 @@ export function buildConfig(raw: RawSettings, configFile: string | undefined): S
   if (heartbeatTimeout !== undefined) {
     sink.heartbeat = heartbeatTimeout === 0 ? false : { timeoutMs: heartbeatTimeout };
   }
+  const bufferPath = values.string("buffer-path");
+  if (bufferPath !== undefined) {
+    sink.bufferPath = bufferPath;
+    sink.durability = (values.string("durability") ?? "frame") as SidecarSinkOptions["durability"];
+    sink.fsync = values.boolean("fsync") ?? false;
+    sink.diskLimitBytes = values.size("disk-limit") ?? 1024 * 1024 * 1024;
+  } else {
+    for (const key of ["durability", "fsync", "disk-limit"] as const) {
+      if (raw.has(key)) values.fail(key, "--buffer-path too (it applies to a disk buffer only)");
+    }
+  }
   const sharedKey = secret(values, "shared-key", "shared-key-file");
   if (sharedKey !== undefined) sink.sharedKey = sharedKey;
   const selfHostname = values.string("self-hostname");
@@ -263,6 +278,10 @@ const SINK_ORIGINS: Record<string, string[]> = {
   dns: ["dns-server", "dns-refresh"],
   maxConnectionAgeMs: ["max-connection-age"],
   heartbeat: ["heartbeat-timeout"],
+  bufferPath: ["buffer-path"],
+  durability: ["durability"],
+  fsync: ["fsync"],
+  diskLimitBytes: ["disk-limit"],
 };
 
 /**

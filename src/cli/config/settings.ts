@@ -31,6 +31,8 @@ export interface SettingSpec {
 export const SHAPES = STATS_SHAPES;
 /** Overflow policies of ForwardSink's bounded buffer. */
 export const OVERFLOWS = ["block", "dropOldest", "dropNewest"] as const;
+/** When an accepted record is on disk, with --buffer-path. */
+export const DURABILITIES = ["frame", "event"] as const;
 /** What to do with `cores[].vars` (CGI variables of in-flight requests). */
 export const VARS = ["redact", "keep", "drop"] as const;
 
@@ -245,6 +247,35 @@ export const SETTINGS: readonly SettingSpec[] = [
     {
       values: OVERFLOWS,
     },
+  ),
+  spec(
+    "buffer-path",
+    "string",
+    "DIR",
+    "none (memory only)",
+    "keep buffered records in files in DIR too, so that a restart (even after kill -9) sends what was not delivered; one sidecar per DIR",
+  ),
+  spec(
+    "durability",
+    "enum",
+    "WHEN",
+    "frame",
+    "with --buffer-path, when a record is on disk: frame (when its batch is sealed) or event (before it is accepted)",
+    { values: DURABILITIES },
+  ),
+  spec(
+    "fsync",
+    "boolean",
+    "",
+    "false",
+    "with --buffer-path, fdatasync every write, so that an OS crash or power cut loses nothing written",
+  ),
+  spec(
+    "disk-limit",
+    "size",
+    "SIZE",
+    "1GiB",
+    "with --buffer-path, most bytes of undelivered records on disk (then --overflow applies)",
   ),
   spec(
     "health-interval",

@@ -1,8 +1,8 @@
 import type { EventRecord } from "../../item.js";
 import type { ResolvedOptions } from "../options.js";
 import { readNow, type TimeParts } from "../protocol/event-time.js";
+import type { FrameStore } from "../store/frame-store.js";
 import type { Batcher } from "./batcher.js";
-import type { FrameBuffer } from "./frame-buffer.js";
 import type { Frame } from "./frame.js";
 
 /**
@@ -24,10 +24,8 @@ export interface AdmissionHooks {
  * the buffer limit, and when the writer should slow down or may resume (`drain`).
  */
 export class BufferAdmission {
-  /** Buffered bytes past which `emit()` returns false and a `drain` is owed: half the limit. */
-  readonly highWater: number;
-  readonly #opts: Pick<ResolvedOptions, "bufferLimitBytes" | "overflow">;
-  readonly #buffer: FrameBuffer;
+  readonly #opts: Pick<ResolvedOptions, "overflow">;
+  readonly #buffer: FrameStore;
   readonly #batcher: Batcher;
   readonly #hooks: AdmissionHooks;
   #needDrain = false;
@@ -41,8 +39,8 @@ export class BufferAdmission {
   readonly #recycle = (frame: Frame): void => this.#batcher.evicted(frame);
 
   constructor(
-    opts: Pick<ResolvedOptions, "bufferLimitBytes" | "overflow">,
-    buffer: FrameBuffer,
+    opts: Pick<ResolvedOptions, "overflow">,
+    buffer: FrameStore,
     batcher: Batcher,
     hooks: AdmissionHooks,
   ) {
@@ -50,7 +48,14 @@ export class BufferAdmission {
     this.#buffer = buffer;
     this.#batcher = batcher;
     this.#hooks = hooks;
-    this.highWater = Math.floor(opts.bufferLimitBytes / 2);
+  }
+
+  /**
+   * Buffered bytes past which `emit()` returns false and a `drain` is owed: half the store's limit (which a disk
+   * store changes while its disk fails).
+   */
+  get highWater(): number {
+    return Math.floor(this.#buffer.limitBytes / 2);
   }
 
   /**
@@ -65,7 +70,7 @@ export class BufferAdmission {
     force: boolean,
     floatFields: ReadonlySet<string> | undefined,
   ): Admission {
-    const limit = this.#opts.bufferLimitBytes;
+    const limit = this.#buffer.limitBytes;
     if (!force && this.#opts.overflow !== "dropOldest") {
       // A full buffer drops the event before paying for its encoding: full = at the limit, or as full as
       // when the last event found no room (dropOldest still encodes, to make room for the event).
@@ -103,15 +108,15 @@ export class BufferAdmission {
     return size;
   }
 
-  /** True when the buffer holds `bufferLimitBytes` or more. */
+  /** True when the buffer holds its limit or more. */
   get atLimit(): boolean {
-    return this.#buffer.bytes >= this.#opts.bufferLimitBytes;
+    return this.#buffer.bytes >= this.#buffer.limitBytes;
   }
 
   /** True when a held event of `size` bytes may be offered again: the buffer is empty, or it fits. */
   fits(size: number): boolean {
     const bytes = this.#buffer.bytes;
-    const limit = this.#opts.bufferLimitBytes;
+    const limit = this.#buffer.limitBytes;
     return bytes === 0 || (bytes < limit && bytes + size <= limit);
   }
 
@@ -133,7 +138,7 @@ export class BufferAdmission {
   /** dropOldest: frees room by dropping the oldest frames not yet sent. */
   #makeRoom(size: number): boolean {
     if (this.#opts.overflow !== "dropOldest") return false;
-    const limit = this.#opts.bufferLimitBytes;
+    const limit = this.#buffer.limitBytes;
     let dropped = this.#buffer.dropOldestPending(this.#buffer.bytes + size - limit, this.#recycle);
     if (this.#buffer.bytes + size > limit) {
       this.#batcher.sealOpen();

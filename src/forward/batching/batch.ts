@@ -80,6 +80,16 @@ export class Batch implements EncodeTarget {
     this.#entryStartSize = mode === "Message" ? messageStartSize(this.#tagBytes) : 1;
   }
 
+  /** The tag, encoded (UTF-8). */
+  get tagBytes(): Buffer {
+    return this.#tagBytes;
+  }
+
+  /** The entry held (encoded, not yet committed), a view of the batch's buffer: valid until the next call. */
+  heldEntry(): Buffer {
+    return this.#buf.subarray(this.#pos, this.#heldEnd < 0 ? this.#pos : this.#heldEnd);
+  }
+
   /** The buffer entries are encoded into. */
   get buf(): Buffer {
     return this.#buf;

@@ -4,8 +4,8 @@ import { RecordEncoder } from "../protocol/record-encoder.js";
 import { Batch } from "./batch.js";
 import { BufferPool } from "./buffer-pool.js";
 import { GzipMembers } from "./gzip-members.js";
-import type { FrameBuffer } from "./frame-buffer.js";
 import { newChunkId, newFrame, type Frame } from "./frame.js";
+import type { FrameStore } from "../store/frame-store.js";
 
 const NO_CHUNK = (): undefined => undefined;
 /** Evicted frame objects kept for the next seals: more than the frames a buffer holds between two evictions. */
@@ -21,13 +21,16 @@ export interface BatcherOptions {
   batch: { maxEvents: number; maxBytes: number; maxDelayMs: number };
 }
 
+/** `durability: "event"`: called with every event committed to a batch, before `send()` returns. */
+export type EventLog = (tag: string, tagBytes: Buffer, entry: Buffer) => void;
+
 /**
  * Per-tag batching: encodes each record once into the open batch of its tag and seals batches into frames
- * (added to the FrameBuffer) at `maxEvents`, `maxBytes`, or `maxDelayMs` after a batch's first event.
+ * (added to the FrameStore) at `maxEvents`, `maxBytes`, or `maxDelayMs` after a batch's first event.
  */
 export class Batcher {
   readonly #opts: BatcherOptions;
-  readonly #buffer: FrameBuffer;
+  readonly #buffer: FrameStore;
   readonly #onReady: () => void;
   readonly #encoder = new RecordEncoder();
   readonly #pool = new BufferPool();
@@ -35,6 +38,7 @@ export class Batcher {
   /** Frames evicted before they were ever written, whose objects the next seals reuse (see `evicted`). */
   readonly #spareFrames: Frame[] = [];
   readonly #chunkId: () => string | undefined;
+  readonly #logEvent: EventLog | undefined;
   #lastTag = "";
   #lastBatch: Batch | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -51,12 +55,21 @@ export class Batcher {
 
   /**
    * `onReady` runs when frames became sendable outside a `commit`: the `maxDelayMs` timer sealed the open batches, or
-   * a CompressedPackedForward frame was gzipped (the sink then dispatches them).
+   * a CompressedPackedForward frame was gzipped (the sink then dispatches them). Frames are numbered from
+   * `lastSeq + 1` (past the frames a disk store replayed).
    */
-  constructor(opts: BatcherOptions, buffer: FrameBuffer, onReady: () => void) {
+  constructor(
+    opts: BatcherOptions,
+    buffer: FrameStore,
+    onReady: () => void,
+    lastSeq = 0,
+    logEvent?: EventLog,
+  ) {
     this.#opts = opts;
+    this.#logEvent = logEvent;
     this.#buffer = buffer;
     this.#onReady = onReady;
+    this.#seq = lastSeq;
     this.#chunkId = opts.requireAck ? newChunkId : NO_CHUNK;
   }
 
@@ -119,6 +132,7 @@ export class Batcher {
       this.#timer = setTimeout(this.#sealAllLater, maxDelayMs);
       this.#timer.unref();
     }
+    if (this.#logEvent !== undefined) this.#logEvent(batch.tag, batch.tagBytes, batch.heldEntry());
     batch.commit();
     this.#buffer.openAdded(size);
     if (batch.count >= maxEvents || batch.bytes >= maxBytes) this.#seal(batch);

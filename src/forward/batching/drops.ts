@@ -1,13 +1,19 @@
 import type { DropInfo, DropReason } from "../sink-types.js";
 
-const REASONS: readonly DropReason[] = ["overflow", "evicted", "closed", "undelivered"];
+const REASONS: readonly DropReason[] = ["overflow", "evicted", "closed", "undelivered", "damaged"];
 
 /**
  * Dropped events waiting to be reported: counted by reason and reported as one `drop` notification per
  * reason per turn of the event loop (an outage drops millions of events; listeners hear about batches).
  */
 export class DropReporter {
-  readonly #counts: Record<DropReason, number> = { overflow: 0, evicted: 0, closed: 0, undelivered: 0 };
+  readonly #counts: Record<DropReason, number> = {
+    overflow: 0,
+    evicted: 0,
+    closed: 0,
+    undelivered: 0,
+    damaged: 0,
+  };
   readonly #report: (info: DropInfo) => void;
   #timer: NodeJS.Immediate | undefined;
   /** Made once: a closure written inside `add` would cost a context allocation on every dropped event. */

@@ -6,8 +6,15 @@ export interface Frame {
   readonly seq: number;
   /** The complete msgpack frame; while `compressing`, the raw entries (counted against the limit until gzipped). */
   bytes: Buffer;
+  /**
+   * `bytes.length`, counted against the limits; kept when a disk store lets go of `bytes` (the frame is then read
+   * back from its file before it is sent).
+   */
+  size: number;
   /** Number of events inside. */
   readonly events: number;
+  /** The tag of its events, encoded (UTF-8). */
+  readonly tag: Buffer;
   /** Ack id (base64 of 16 random bytes) when acks are required. */
   readonly chunk: string | undefined;
   /** The batch buffer `bytes` is a view of, reused once the frame is settled by its server (or gzipped). */
@@ -27,7 +34,7 @@ export interface Frame {
 }
 
 /** What a sealed batch gives a new frame. */
-export type FrameContent = Pick<Frame, "bytes" | "events" | "chunk" | "backing">;
+export type FrameContent = Pick<Frame, "bytes" | "events" | "tag" | "chunk" | "backing">;
 
 /**
  * A frame `seq` holding `content`, not yet written: in `spare`'s object when one is given (a frame evicted before it
@@ -38,7 +45,9 @@ export function newFrame(seq: number, content: FrameContent, spare?: Frame): Fra
     return {
       seq,
       bytes: content.bytes,
+      size: content.bytes.length,
       events: content.events,
+      tag: content.tag,
       chunk: content.chunk,
       backing: content.backing,
       compressing: false,
@@ -52,7 +61,9 @@ export function newFrame(seq: number, content: FrameContent, spare?: Frame): Fra
   const frame = spare as { -readonly [K in keyof Frame]: Frame[K] };
   frame.seq = seq;
   frame.bytes = content.bytes;
+  frame.size = content.bytes.length;
   frame.events = content.events;
+  frame.tag = content.tag;
   frame.chunk = content.chunk;
   frame.backing = content.backing;
   frame.compressing = false;

@@ -66,16 +66,23 @@ export interface ServerStats extends ServerInfo {
   nextRetryAt: Date | undefined;
 }
 
-/** Events of the pool (the sink re-emits the first three). */
+/** Events of the pool, for the outside (the sink re-emits them). The frames' path is calls to a FrameOwner. */
 export interface ServerPoolEvents {
   connect: [server: ServerInfo];
   disconnect: [server: ServerInfo, reason: Error | undefined];
   serverError: [error: ForwardError, server: ServerInfo];
-  written: [frame: Frame];
-  settled: [frame: Frame, server: ServerInfo, latencyMs: number];
-  requeue: [frames: Frame[]];
+}
+
+/** Who the pool reports each frame's fate to, by direct calls (the sink, which keeps the frame store). */
+export interface FrameOwner {
+  /** A socket took every byte of `frame` for the first time. */
+  written(frame: Frame): void;
+  /** `frame` was acked (acks on) or fully written (acks off) by `server`. */
+  settled(frame: Frame, server: ServerInfo, latencyMs: number): void;
+  /** `frames` were in flight on a connection that died: they must be sent again. */
+  returned(frames: Frame[]): void;
   /** Some connection can take frames now. */
-  writable: [];
+  writable(): void;
 }
 
 /** While a server refuses connections and its backoff is longer than this, a bare connect probes it this often. */
@@ -172,6 +179,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
   readonly #options: ResolvedOptions;
   readonly #resolver: NameResolver;
   readonly #clock: Clock;
+  readonly #owner: FrameOwner;
   #groups: Group[] = [];
   /** Every endpoint of every group, removed ones included until they close: the balancing order. */
   #entries: Entry[] = [];
@@ -181,8 +189,14 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
   #closed = false;
   #ref = true;
 
-  constructor(options: ResolvedOptions, clock: Clock = systemClock, resolver?: NameResolver) {
+  constructor(
+    options: ResolvedOptions,
+    owner: FrameOwner,
+    clock: Clock = systemClock,
+    resolver?: NameResolver,
+  ) {
     super();
+    this.#owner = owner;
     this.#options = options;
     this.#clock = clock;
     this.#resolver =
@@ -249,7 +263,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     }
     this.#rebuild();
     if (this.#started) this.demand();
-    this.emit("writable");
+    this.#owner.writable();
   }
 
   /** Discovery found a new set of endpoints for `group`: new ones join, missing ones are drained. */
@@ -457,9 +471,9 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       }
       e.cycling = false;
       this.#armAge(e, conn);
-      this.emit("writable");
+      this.#owner.writable();
     });
-    conn.on("written", (frame) => this.emit("written", frame));
+    conn.on("written", (frame) => this.#owner.written(frame));
     conn.on("settled", (frame, latencyMs) => {
       e.failures = 0;
       e.fault = undefined;
@@ -470,11 +484,11 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
         e.everAcked = true;
         e.latency.record(latencyMs);
       }
-      this.emit("settled", frame, e.info, latencyMs);
+      this.#owner.settled(frame, e.info, latencyMs);
       // Only once the sink has settled the frame: its `written` event is already counted in `sent`, so a
       // `connect` listener called before would see the frame both sent and buffered.
       if (connectOwed) this.emit("connect", e.info);
-      if (conn.writable) this.emit("writable");
+      if (conn.writable) this.#owner.writable();
     });
     conn.on("stalled", (error) => {
       this.#transition(e, "stall");
@@ -482,14 +496,14 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       this.#report(e, error, true);
       // Its share goes to the others now; a lower tier may be needed.
       this.demand();
-      this.emit("writable");
+      this.#owner.writable();
     });
     conn.on("resumed", () => {
       this.#transition(e, "resume");
       e.healthy = true;
       // The fault ends with a delivered frame, which also brings the `connect` it owes.
       e.silentUp = true;
-      this.emit("writable");
+      this.#owner.writable();
     });
     conn.on("close", (error, frames) => this.#onClose(e, conn, error, frames));
     conn.connect();
@@ -540,12 +554,12 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       e.failures++;
     }
     if (error) this.#report(e, error, wasUp);
-    if (frames.length > 0) this.emit("requeue", frames);
+    if (frames.length > 0) this.#owner.returned(frames);
     if (this.#closed) return;
     if (e.state === "down") this.#scheduleRetry(e);
     // A server of a lower tier went away, or a recycled connection wants its successor: demand decides.
     this.demand();
-    this.emit("writable");
+    this.#owner.writable();
   }
 
   /** A removed endpoint's connection closed: it leaves the pool; what it had in flight goes to the others. */
@@ -556,10 +570,10 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     const key = this.#keyOf(e);
     if (key) e.group.entries.delete(key);
     this.#entries = this.#entries.filter((x) => x !== e);
-    if (frames.length > 0) this.emit("requeue", frames);
+    if (frames.length > 0) this.#owner.returned(frames);
     if (this.#closed) return;
     this.demand();
-    this.emit("writable");
+    this.#owner.writable();
   }
 
   #report(e: Entry, error: Error, afterConnect: boolean): void {
@@ -642,7 +656,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     }
   }
 
-  /** Closes every connection and stops resolving and reconnecting; in-flight frames come back through `requeue`. */
+  /** Closes every connection and stops resolving and reconnecting; in-flight frames come back through `owner.returned`. */
   close(): void {
     this.#closed = true;
     for (const g of this.#groups) g.discovery.stop();

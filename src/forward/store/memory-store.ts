@@ -1,11 +1,13 @@
-import type { Frame } from "./frame.js";
+import type { Frame } from "../batching/frame.js";
+import type { FrameStore } from "./frame-store.js";
 
 /**
- * Everything sent and not yet settled (acknowledged, or written when acks are off), measured in bytes against
- * `bufferLimitBytes`: the open batches (counted here by the Batcher), the frames waiting for a connection
- * (FIFO) and the frames in flight on a connection; and the `flush()` calls waiting for it to move on.
+ * The frame store in memory (no `bufferPath`): everything sent and not yet settled (acknowledged, or written when
+ * acks are off), measured in bytes against `bufferLimitBytes`: the open batches (counted here by the Batcher), the
+ * frames waiting for a connection (FIFO) and the frames in flight on a connection; and the `flush()` calls waiting
+ * for it to move on.
  */
-export class FrameBuffer {
+export class MemoryFrameStore implements FrameStore {
   /**
    * Frames waiting for a connection, FIFO, in a ring (a power-of-two array that only grows): a steady stream of
    * frames moves through it without reallocating, so an outage at full speed makes no garbage here.
@@ -15,15 +17,31 @@ export class FrameBuffer {
   #pending = 0;
   /** Unsettled frames by seq, in creation order (so the first key is the oldest). */
   readonly #unsettled = new Map<number, Frame>();
+  readonly #limitBytes: number;
   #frameBytes = 0;
   #frameEvents = 0;
   #openBytes = 0;
   #openEvents = 0;
   readonly #waiters: { target: number; resolve: () => void }[] = [];
 
+  /** `limitBytes`: the limit the overflow policy applies (`bufferLimitBytes`). */
+  constructor(limitBytes: number) {
+    this.#limitBytes = limitBytes;
+  }
+
   /** Total buffered bytes, compared with the limit. */
   get bytes(): number {
     return this.#frameBytes + this.#openBytes;
+  }
+
+  /** `bufferLimitBytes`. */
+  get limitBytes(): number {
+    return this.#limitBytes;
+  }
+
+  /** Bytes of the open batches. */
+  protected get openBytes(): number {
+    return this.#openBytes;
   }
 
   /** Bytes of unsettled frames. */
@@ -72,7 +90,7 @@ export class FrameBuffer {
   /** Adds a new frame at the back of the queue. */
   add(frame: Frame): void {
     this.#unsettled.set(frame.seq, frame);
-    this.#frameBytes += frame.bytes.length;
+    this.#frameBytes += frame.size;
     this.#frameEvents += frame.events;
     if (this.#pending === this.#ring.length) this.#setQueue(this.#queued(), this.#ring.length * 2);
     this.#ring[(this.#head + this.#pending) & (this.#ring.length - 1)] = frame;
@@ -95,7 +113,7 @@ export class FrameBuffer {
   }
 
   /** Puts frames that were in flight back at the front, oldest first, to be re-sent. */
-  requeue(frames: Frame[]): void {
+  returned(frames: Frame[]): void {
     const live = frames.filter((f) => !f.settled).sort((a, b) => a.seq - b.seq);
     if (live.length === 0) return;
     const queue = live.concat(this.#queued());
@@ -125,8 +143,9 @@ export class FrameBuffer {
   compressed(frame: Frame, bytes: Buffer): boolean {
     frame.compressing = false;
     if (frame.settled) return false;
-    this.#frameBytes += bytes.length - frame.bytes.length;
+    this.#frameBytes += bytes.length - frame.size;
     frame.bytes = bytes;
+    frame.size = bytes.length;
     return true;
   }
 
@@ -135,7 +154,7 @@ export class FrameBuffer {
     if (frame.settled) return false;
     frame.settled = true;
     this.#unsettled.delete(frame.seq);
-    this.#frameBytes -= frame.bytes.length;
+    this.#frameBytes -= frame.size;
     this.#frameEvents -= frame.events;
     this.#releaseWaiters();
     return true;
@@ -154,7 +173,7 @@ export class FrameBuffer {
       if (!frame) break;
       if (!this.settle(frame)) continue;
       recycle(frame);
-      freed += frame.bytes.length;
+      freed += frame.size;
       frames++;
       events += frame.events;
     }
@@ -162,9 +181,20 @@ export class FrameBuffer {
   }
 
   /** Gives up every frame (at close): settles them all, empties the queue and resolves every `flush()`. */
-  clear(): void {
-    for (const frame of [...this.#unsettled.values()]) this.settle(frame);
+  close(): number {
+    for (const frame of this.unsettledFrames()) this.settle(frame);
     this.#setQueue([], 16);
+    this.releaseAllWaiters();
+    return 0;
+  }
+
+  /** Every unsettled frame, oldest first (a copy: settling them while iterating is safe). */
+  protected unsettledFrames(): Frame[] {
+    return [...this.#unsettled.values()];
+  }
+
+  /** Resolves every `flush()` waiting (at close). */
+  protected releaseAllWaiters(): void {
     for (const w of this.#waiters.splice(0)) w.resolve();
   }
 
