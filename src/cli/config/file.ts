@@ -22,8 +22,7 @@ export function readConfigFile(path: string, label = "--config"): RawSettings {
     document = parse(read.text);
   } catch (err) {
     // yaml's first line ends "at line 1, column 4:" before a quote of the source, which is left out (it may hold a key).
-    const reason =
-      err instanceof CliUsageError ? err.message : firstLine((err as Error).message).replace(/:$/, "");
+    const reason = err instanceof CliUsageError ? err.message : firstLine((err as Error).message);
     throw new CliUsageError(
       `${label}: ${quote(path)} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${reason}`,
     );
@@ -77,17 +76,18 @@ function yamlParser(path: string, label: string): (text: string) => unknown {
     const [line, column] = [problem.linePos?.[0]?.line, problem.linePos?.[0]?.col];
     const at = line === undefined ? "" : `line ${line}, column ${column ?? "?"}: `;
     const tag = /^Unresolved tag: (\S+)/.exec(problem.message)?.[1];
+    const message = firstLine(problem.message);
     throw new CliUsageError(
       tag === undefined
-        ? `${at}${firstLine(problem.message)}`
+        ? `${/ at line \d+, column \d+$/.test(message) ? "" : at}${message}`
         : `${at}unknown tag ${quote(tag)} (a config file holds plain values, lists and mappings, with no tags)`,
     );
   };
 }
 
-/** The first line of a parser's message, cut. */
+/** A parser's message as one line: its first line, without yaml's dangling colon before the quoted source. */
 function firstLine(message: string): string {
-  return cut((message.split("\n")[0] ?? "").trim());
+  return cut((message.split("\n")[0] ?? "").trim().replace(/:$/, ""));
 }
 
 function toRaw(value: unknown, where: string, list: boolean): RawValue {

@@ -1,3 +1,4 @@
+import { quote } from "./quote.js";
 import { CliUsageError } from "../errors.js";
 
 /** Where the `--http` endpoint listens. */
@@ -18,7 +19,7 @@ export function parseListenAddress(text: string, where: string): ListenAddress {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
   const port = Number(match?.[3]);
   if (!match || port > 65535) {
-    throw new CliUsageError(`${where}: expected ${LISTEN_SYNTAX}, got ${JSON.stringify(text)}`);
+    throw new CliUsageError(`${where}: expected ${LISTEN_SYNTAX}, got ${quote(text)}`);
   }
   return { host: (match[1] ?? match[2]) as string, port };
 }
