@@ -8,10 +8,12 @@ import { startCliReceiver, type ReceivedEvent } from "../helpers/cli-receiver.js
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { freePort } from "../helpers/free-port.js";
 
-/** An event's time in epoch seconds, however the receiver decoded it. */
+/** An event's time in epoch seconds, however the receiver decoded it (a number, or EventTime's parts). */
 function seconds(event: ReceivedEvent): number {
-  const time = event.time as number | { epoch: number; nano: number };
-  return typeof time === "number" ? time : time.epoch + time.nano / 1e9;
+  const time = event.time as
+    number | { seconds?: number; nanoseconds?: number; epoch?: number; nano?: number };
+  if (typeof time === "number") return time;
+  return (time.seconds ?? time.epoch ?? NaN) + (time.nanoseconds ?? time.nano ?? 0) / 1e9;
 }
 
 test("--buffer-path: records polled while the server was down survive a kill -9 and are sent by the next start", async (t) => {
