@@ -8,6 +8,13 @@ import {
   type ForwardItem,
 } from "../index.js";
 import type { SidecarConfig } from "./config/load.js";
+
+/** The sink's refusals of its bufferPath at construction, reported as a wrong --buffer-path. */
+const BUFFER_PATH_CODES: ReadonlySet<string> = new Set([
+  "FORWARD_BUFFER_PATH",
+  "FORWARD_BUFFER_LOCKED",
+  "FORWARD_BUFFER_FORMAT",
+]);
 import { formatDuration } from "./config/durations.js";
 import { Health } from "./health.js";
 import { MemoryReportCheck } from "./memory-report.js";
@@ -330,10 +337,27 @@ export class Sidecar {
         output.sink?.on("ack", (info) => this.#metrics.ack(info));
         return output;
       }
-      new ForwardSink(forwardOptions(config.sink, this.io.logger)).destroy();
+      // Checked without bufferPath: --stdout sends nothing, so it neither creates nor locks the directory.
+      const {
+        bufferPath: _path,
+        durability: _durability,
+        fsync: _fsync,
+        diskLimitBytes: _limit,
+        ...memory
+      } = config.sink;
+      new ForwardSink(forwardOptions(memory, this.io.logger)).destroy();
       return stdoutOutput(this.io.stdout);
     } catch (err) {
-      throw err instanceof InvalidOptionError ? config.origins.usageError("sink", err) : err;
+      if (err instanceof InvalidOptionError) throw config.origins.usageError("sink", err);
+      // A --buffer-path that cannot be used (not a directory, not writable, in use, another format): a wrong setting.
+      if (BUFFER_PATH_CODES.has(errorCode(err))) {
+        // The system's part of the message names the path again, unquoted: a long one is cut there too.
+        const path = config.sink.bufferPath ?? "";
+        const short = path.length > 100 ? `${path.slice(0, 100)}…` : path;
+        const message = path === "" ? errorMessage(err) : errorMessage(err).split(path).join(short);
+        throw config.origins.usageError("sink", new InvalidOptionError("bufferPath", message));
+      }
+      throw err;
     }
   }
 

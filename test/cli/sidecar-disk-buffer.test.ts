@@ -57,7 +57,7 @@ test("--buffer-path: records polled while the server was down survive a kill -9 
   assert.equal(await second.exited, 0);
 });
 
-test("SIGHUP with the same --buffer-path: the new sink takes the directory over and sends what the old one held", async (t) => {
+test("SIGHUP that replaces the sink with the same --buffer-path: the new sink takes the directory over and sends what the old one held", async (t) => {
   const dir = cliTempDir(t);
   const uwsgi = await startCliUwsgi(t);
   const oldPort = await freePort();
@@ -76,7 +76,11 @@ test("SIGHUP with the same --buffer-path: the new sink takes the directory over 
   await cli.waitForLog(/polling/);
   await new Promise((resolve) => setTimeout(resolve, 500)); // a few polls held for the old server
 
-  writeFileSync(config, JSON.stringify({ ...settings, forward: `127.0.0.1:${second.port}` }));
+  // More than the servers changes (the memory limit): a new sink is made, and it takes the directory over.
+  writeFileSync(
+    config,
+    JSON.stringify({ ...settings, "buffer-limit": "32MiB", forward: `127.0.0.1:${second.port}` }),
+  );
   cli.child.kill("SIGHUP");
   await cli.waitForLog(/same --buffer-path; previous sink closed \(\d+ events kept in --buffer-path/);
   const closedAt = Date.now() / 1000;
