@@ -84,6 +84,8 @@ for (const requireAck of [false, true]) {
       requireAck,
       batch: { maxEvents: 1 },
       reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+      // Each connection dies within a second: frames must count as sent when written, not after the grace.
+      handshakeGraceMs: 0,
     });
     const calls = { connect: 0, disconnect: 0, serverError: 0 };
     const seen: string[] = [];

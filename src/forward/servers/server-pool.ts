@@ -553,7 +553,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
       e.healthy = false;
       e.failures++;
     }
-    if (error) this.#report(e, error, wasUp);
+    if (error) this.#report(e, error, wasUp, !conn.confirmed);
     if (frames.length > 0) this.#owner.returned(frames);
     if (this.#closed) return;
     if (e.state === "down") this.#scheduleRetry(e);
@@ -576,10 +576,17 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
     this.#owner.writable();
   }
 
-  #report(e: Entry, error: Error, afterConnect: boolean): void {
+  /**
+   * Records a failure and reports it once per fault. `unconfirmed`: the connection died before the server showed it
+   * takes anything; while the fault is a refused handshake, such a hang-up (a server with `<security>` that reset
+   * the connection before its HELO could be read) is that fault again, not a new one.
+   */
+  #report(e: Entry, error: Error, afterConnect: boolean, unconfirmed = false): void {
     const code = (error as ForwardError).code ?? "FORWARD_CONNECTION_CLOSED";
     e.lastError = { code, message: error.message, at: new Date() };
-    if (e.fault?.code === code) {
+    const sameRefusal =
+      unconfirmed && e.fault?.code === "FORWARD_AUTH_FAILED" && code === "FORWARD_CONNECTION_CLOSED";
+    if (e.fault?.code === code || sameRefusal) {
       e.repeatedErrors++;
     } else {
       e.fault = { code, afterConnect };

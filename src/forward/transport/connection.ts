@@ -132,6 +132,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#state === "idle" || this.#state === "connecting" || this.#inFlight.size === 0) this.close();
   }
 
+  /**
+   * False while nothing has shown yet that the server takes what this connection writes: acks off, no shared key,
+   * within the handshake grace, no heartbeat answered. A server that hangs up then may be one that wants a
+   * handshake and reset the connection before its HELO could be read.
+   */
+  get confirmed(): boolean {
+    return this.#unconfirmed === undefined;
+  }
+
   /** Frames written and not settled. */
   get inFlightCount(): number {
     return this.#inFlight.size;
@@ -195,8 +204,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#unconfirmed = [];
       this.#graceTimer = this.#timer(() => this.#endGrace(), handshakeGraceMs);
     }
-    // A `keepalive: false` server closes after the first message: a heartbeat would be that message.
-    if (this.#options.heartbeat && this.#helo?.keepalive !== false) this.#sendHeartbeat();
+    // The first heartbeat waits an interval: a server with `<security>` that gets a message before it could send its
+    // HELO hangs up without it, and the fault would read as a closed connection. A `keepalive: false` server closes
+    // after the first message: a heartbeat would be that message.
+    if (this.#options.heartbeat && this.#helo?.keepalive !== false) {
+      this.#armHeartbeat(this.#options.heartbeat.intervalMs);
+    }
     this.emit("ready");
   }
 
@@ -443,7 +456,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#clock.clearTimeout(this.#heartbeatTimer);
     this.#handshakeTimer = this.#ackTimer = this.#graceTimer = this.#heartbeatTimer = undefined;
     this.#heartbeat = this.#stalled = undefined;
-    this.#unconfirmed = undefined;
     const frames = this.#inFlight.takeAll();
     const socket = this.#socket;
     if (socket) {
@@ -452,6 +464,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       // Late socket errors after we gave up must not become uncaught exceptions.
       socket.on("error", () => {});
     }
+    // `confirmed` still tells the close's listeners whether the connection died unconfirmed.
     this.emit("close", error, frames);
+    this.#unconfirmed = undefined;
   }
 }
