@@ -1,10 +1,10 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import { ForwardSink, type ForwardSinkOptions } from "../../src/forward/index.js";
 import { skipWithoutDnsmasq, startDnsmasq } from "../helpers/dnsmasq.js";
 import { until } from "../helpers/fake-time.js";
 import { freePort } from "../helpers/free-port.js";
+import { roundRobinBalancer } from "../helpers/tcp-balancer.js";
 import { FAULT_TAG, numbered } from "../helpers/misbehaving-emit.js";
 import { type ForwardReceiver } from "../helpers/forward-receiver.js";
 import { forwardReceiver } from "../helpers/misbehaving-servers.js";
@@ -161,30 +161,6 @@ test(
     assert.equal(uniqueTotal(rx), stream.sent);
   },
 );
-
-/** A TCP load balancer in a few lines: each new connection goes to the next backend, round-robin. */
-async function roundRobinBalancer(t: TestContext, backends: { host: string; port: number }[]) {
-  let next = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const target = backends[next++ % backends.length]!;
-    const upstream = net.connect(target.port, target.host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { port: (server.address() as net.AddressInfo).port, backends };
-}
 
 test("behind one address, maxConnectionAgeMs spreads the traffic over a backend added to the balancer", async (t) => {
   const { port, rx } = await receiversOn(t, ["127.0.0.2", "127.0.0.3", "127.0.0.4"]);

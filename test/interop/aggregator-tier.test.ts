@@ -1,11 +1,11 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ForwardSink, type ForwardSinkOptions, type ServerStats } from "../../src/index.js";
 import { skipWithoutDnsmasq, startDnsmasq } from "../helpers/dnsmasq.js";
 import { freePort } from "../helpers/free-port.js";
+import { roundRobinBalancer } from "../helpers/tcp-balancer.js";
 import {
   peerTempDir,
   readEvents,
@@ -156,30 +156,6 @@ test(
     );
   },
 );
-
-/** A TCP load balancer in a few lines: each new connection goes to the next backend, round-robin. */
-async function roundRobinBalancer(t: TestContext, backends: { host: string; port: number }[]) {
-  let next = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const target = backends[next++ % backends.length]!;
-    const upstream = net.connect(target.port, target.host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { port: (server.address() as net.AddressInfo).port, backends };
-}
 
 test(
   "behind one address (a TCP load balancer), a Fluentd added reaches its share within two maxConnectionAgeMs, nothing lost",
