@@ -182,7 +182,8 @@ testWithUwsgi(
     previous = await source.poll();
     process.kill(u.child.pid as number, "SIGHUP");
     let reset: ForwardItem[] | undefined;
-    for (let i = 0; i < 200 && reset === undefined; i++) {
+    // A graceful reload waits for busy workers: up to a minute of polls before it shows.
+    for (let i = 0; i < 1200 && reset === undefined; i++) {
       const items = await source.poll();
       noNegative(items);
       if (resets.length > 0) reset = items;
