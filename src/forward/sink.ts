@@ -144,7 +144,7 @@ export class ForwardSink extends Writable {
     });
     this.#pool = new ServerPool(o, {
       written: (frame) => {
-        this.#counters.sent += frame.events;
+        if (this.#buffer.written(frame)) this.#counters.sent += frame.events;
       },
       settled: (frame, server, latencyMs) => this.#onSettled(frame, server, latencyMs),
       returned: (frames) => {
@@ -297,6 +297,7 @@ export class ForwardSink extends Writable {
         const retry = frame.attempts > 0;
         if (!this.#pool.send(frame)) break;
         buffer.shift();
+        buffer.taken(frame);
         if (retry) this.#counters.retried += frame.events;
       }
       if (buffer.pendingCount > 0) this.#pool.demand();

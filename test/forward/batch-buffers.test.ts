@@ -90,7 +90,7 @@ test("a frame evicted before it was written gives its object to the next frame; 
   assert.equal(next.seq, 2);
   assert.deepEqual(decode(next).records, [{ n: 3 }, { n: 4 }]);
 
-  next.attempts = 1; // written once, then settled by its server
+  frames.taken(next); // taken to be written once, then settled by its server
   assert.ok(frames.settle(next));
   b.evicted(next);
   add(b, "e.tag", { n: 5 });

@@ -162,7 +162,6 @@ export class Batcher {
    * entries count against the limit. Should gzip ever fail, the entries go uncompressed (PackedForward).
    */
   #compress(frame: Frame, tag: Buffer): void {
-    frame.compressing = true;
     const entries = frame.bytes;
     this.#gzip ??= new GzipMembers(this.#opts.compressionLevel ?? 1);
     this.#gzip.compress(
@@ -175,10 +174,11 @@ export class Batcher {
           : err
             ? encodePackedFrame(tag, entries, options)
             : encodePackedFrame(tag, gz!, { ...options, compressed: "gzip" });
+        // The store lets go of the batch buffer the entries were a view of: it goes back to the pool.
         const backing = frame.backing;
-        frame.backing = undefined;
+        const sendable = this.#buffer.compressed(frame, bytes);
         if (backing !== undefined) this.#pool.give(backing);
-        if (this.#buffer.compressed(frame, bytes)) this.#onReady();
+        if (sendable) this.#onReady();
       },
       // A frame dropped (dropOldest) before its turn is not gzipped: under an outage at full speed the queue
       // would otherwise be all dropped frames, and the live ones behind them would wait for seconds, unsent.

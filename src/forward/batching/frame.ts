@@ -1,16 +1,20 @@
 import { randomFillSync } from "node:crypto";
 
-/** One encoded frame on its way to a server. */
+/**
+ * One encoded frame on its way to a server, as everyone but its store sees it: read-only. Its store (FrameStore)
+ * is its one owner from seal to settle: it alone changes a frame's fields (through `MutableFrame`), when the sink
+ * and the pool tell it what happened (taken to be sent, written, compressed, settled).
+ */
 export interface Frame {
   /** Creation order; lower = emitted earlier. */
   readonly seq: number;
   /** The complete msgpack frame; while `compressing`, the raw entries (counted against the limit until gzipped). */
-  bytes: Buffer;
+  readonly bytes: Buffer;
   /**
    * `bytes.length`, counted against the limits; kept when a disk store lets go of `bytes` (the frame is then read
    * back from its file before it is sent).
    */
-  size: number;
+  readonly size: number;
   /** Number of events inside. */
   readonly events: number;
   /** The tag of its events, encoded (UTF-8). */
@@ -18,58 +22,60 @@ export interface Frame {
   /** Ack id (base64 of 16 random bytes) when acks are required. */
   readonly chunk: string | undefined;
   /** The batch buffer `bytes` is a view of, reused once the frame is settled by its server (or gzipped). */
-  backing: Buffer | undefined;
+  readonly backing: Buffer | undefined;
   /** CompressedPackedForward: the entries are being gzipped off the caller's stack; not sendable yet. */
-  compressing: boolean;
-  /** How many times it was written to a socket. */
-  attempts: number;
-  /** When it was last written (ms on the pool's Clock): ack and write deadlines count from here. */
-  sentAt: number;
-  /** The same moment on `performance.now()`, for the ack latency figures. */
-  sentAtPrecise: number;
+  readonly compressing: boolean;
+  /** How many times it was taken to be sent. */
+  readonly attempts: number;
   /** A socket took every byte of it once (counted in `sent`). */
-  written: boolean;
+  readonly written: boolean;
   /** Settled (acked, written, or dropped): no longer tracked. */
-  settled: boolean;
+  readonly settled: boolean;
 }
 
-/** What a sealed batch gives a new frame. */
-export type FrameContent = Pick<Frame, "bytes" | "events" | "tag" | "chunk" | "backing">;
+/** A frame as its store changes it. Only `newFrame` and the FrameStore implementations use this type. */
+export type MutableFrame = { -readonly [K in keyof Frame]: Frame[K] };
+
+/** What a sealed batch (or a replayed record) gives a new frame. */
+export interface FrameContent extends Pick<Frame, "bytes" | "events" | "tag" | "chunk" | "backing"> {
+  /** Its entries are to be gzipped before it can be sent (CompressedPackedForward). Default false. */
+  readonly compress?: boolean;
+  /** Bytes counted for it when `bytes` is not loaded (a frame replayed from disk). Default `bytes.length`. */
+  readonly size?: number;
+}
 
 /**
  * A frame `seq` holding `content`, not yet written: in `spare`'s object when one is given (a frame evicted before it
  * was ever written, which nothing else holds), else in a new one.
  */
 export function newFrame(seq: number, content: FrameContent, spare?: Frame): Frame {
+  const size = content.size ?? content.bytes.length;
+  const compressing = content.compress === true;
   if (spare === undefined) {
     return {
       seq,
       bytes: content.bytes,
-      size: content.bytes.length,
+      size,
       events: content.events,
       tag: content.tag,
       chunk: content.chunk,
       backing: content.backing,
-      compressing: false,
+      compressing,
       attempts: 0,
-      sentAt: 0,
-      sentAtPrecise: 0,
       written: false,
       settled: false,
     };
   }
-  const frame = spare as { -readonly [K in keyof Frame]: Frame[K] };
+  const frame = spare as MutableFrame;
   frame.seq = seq;
   frame.bytes = content.bytes;
-  frame.size = content.bytes.length;
+  frame.size = size;
   frame.events = content.events;
   frame.tag = content.tag;
   frame.chunk = content.chunk;
   frame.backing = content.backing;
-  frame.compressing = false;
+  frame.compressing = compressing;
   frame.attempts = 0;
-  frame.sentAt = 0;
-  frame.sentAtPrecise = 0;
   frame.written = false;
   frame.settled = false;
   return spare;

@@ -75,7 +75,7 @@ export interface ServerPoolEvents {
 
 /** Who the pool reports each frame's fate to, by direct calls (the sink, which keeps the frame store). */
 export interface FrameOwner {
-  /** A socket took every byte of `frame` for the first time. */
+  /** A socket took every byte of `frame` (again, when it is re-sent). */
   written(frame: Frame): void;
   /** `frame` was acked (acks on) or fully written (acks off) by `server`. */
   settled(frame: Frame, server: ServerInfo, latencyMs: number): void;

@@ -19,7 +19,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { BufferPool } from "../batching/buffer-pool.js";
-import { newChunkId, newFrame, type Frame } from "../batching/frame.js";
+import { newChunkId, newFrame, type Frame, type MutableFrame } from "../batching/frame.js";
 import { encodePackedFrame } from "../protocol/frame-encoder.js";
 import { ForwardBufferFormatError, ForwardBufferPathError, ForwardBufferWriteError } from "../errors.js";
 import type { ResolvedDiskOptions } from "../options.js";
@@ -199,7 +199,7 @@ export class DiskFrameStore extends MemoryFrameStore {
     if (this.#loaded.delete(frame)) {
       // No socket reads a settled frame any more.
       this.#readBuffers.give(frame.backing!);
-      frame.backing = undefined;
+      (frame as MutableFrame).backing = undefined;
     }
     if (this.#closed) return true;
     const segment = place.segment;
@@ -305,8 +305,8 @@ export class DiskFrameStore extends MemoryFrameStore {
         tag: Buffer.from(record.tag, "latin1"),
         chunk: record.chunk,
         backing: undefined,
+        size: record.dataLength,
       });
-      frame.size = record.dataLength;
       super.add(frame);
       this.#places.set(frame, { segment, offset: record.offset, length: record.length });
       segment.unsettled++;
@@ -479,8 +479,8 @@ export class DiskFrameStore extends MemoryFrameStore {
     if (this.#opts.durability === "event") this.#covered(frame);
     if (this.#resident + this.#memoryOnly + this.openBytes + frame.size > this.#memoryLimit) {
       this.#hooks.letGo(frame);
-      frame.backing = undefined;
-      frame.bytes = EMPTY;
+      (frame as MutableFrame).backing = undefined;
+      (frame as MutableFrame).bytes = EMPTY;
     } else {
       this.#resident += frame.size;
     }
@@ -502,8 +502,8 @@ export class DiskFrameStore extends MemoryFrameStore {
     } finally {
       if (fd !== undefined && fd !== place.segment.fd) closeSync(fd);
     }
-    frame.bytes = record.subarray(place.length - frame.size);
-    frame.backing = whole;
+    (frame as MutableFrame).bytes = record.subarray(place.length - frame.size);
+    (frame as MutableFrame).backing = whole;
     this.#loaded.add(frame);
     this.#resident += frame.size;
     return true;

@@ -28,8 +28,15 @@ export interface FrameStore {
   openSealed(bytes: number, events: number): void;
   /** A sealed frame joins the back of the queue (on disk: is written to the current segment). */
   add(frame: Frame): void;
-  /** A frame finished compressing: `bytes` is now the whole frame; false when it was dropped meanwhile. */
+  /**
+   * A frame finished compressing: `bytes` is now the whole frame, and the batch buffer its entries were a view of is
+   * let go (`backing` becomes undefined); false when it was dropped meanwhile.
+   */
   compressed(frame: Frame, bytes: Buffer): boolean;
+  /** A connection took `frame` (the one `shift` returned) to write it: one more attempt. */
+  taken(frame: Frame): void;
+  /** A socket took every byte of `frame`; true the first time (its events count as sent once, however often). */
+  written(frame: Frame): boolean;
   /** The next frame to send, left in place (on disk: its bytes read back if they were let go). */
   peek(): Frame | undefined;
   /** Takes the next frame to send (the one `peek` returned). */

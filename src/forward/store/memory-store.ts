@@ -1,4 +1,4 @@
-import type { Frame } from "../batching/frame.js";
+import type { Frame, MutableFrame } from "../batching/frame.js";
 import type { FrameStore } from "./frame-store.js";
 
 /**
@@ -139,20 +139,37 @@ export class MemoryFrameStore implements FrameStore {
     this.#pending = frames.length;
   }
 
-  /** A frame finished compressing: `bytes` is now the whole frame; false when it was dropped meanwhile. */
+  /**
+   * A frame finished compressing: `bytes` is now the whole frame, and the batch buffer its entries were a view of is
+   * let go (`backing` becomes undefined); false when it was dropped meanwhile.
+   */
   compressed(frame: Frame, bytes: Buffer): boolean {
-    frame.compressing = false;
-    if (frame.settled) return false;
-    this.#frameBytes += bytes.length - frame.size;
-    frame.bytes = bytes;
-    frame.size = bytes.length;
+    const f = frame as MutableFrame;
+    f.compressing = false;
+    f.backing = undefined;
+    if (f.settled) return false;
+    this.#frameBytes += bytes.length - f.size;
+    f.bytes = bytes;
+    f.size = bytes.length;
+    return true;
+  }
+
+  /** A connection took `frame` to write it: one more attempt. */
+  taken(frame: Frame): void {
+    (frame as MutableFrame).attempts++;
+  }
+
+  /** A socket took every byte of `frame`; true the first time (its events count as sent once, however often). */
+  written(frame: Frame): boolean {
+    if (frame.written) return false;
+    (frame as MutableFrame).written = true;
     return true;
   }
 
   /** Marks a frame delivered (or given up); returns false if it was already settled. */
   settle(frame: Frame): boolean {
     if (frame.settled) return false;
-    frame.settled = true;
+    (frame as MutableFrame).settled = true;
     this.#unsettled.delete(frame.seq);
     this.#frameBytes -= frame.size;
     this.#frameEvents -= frame.events;

@@ -44,7 +44,7 @@ export interface ConnectionOptions extends ConnectOptions, InFlightLimits {
 export interface ConnectionEvents {
   /** Handshake done (or not needed): frames may be written. */
   ready: [];
-  /** A socket took every byte of a frame for the first time. */
+  /** A socket took every byte of a frame written on this connection. */
   written: [frame: Frame];
   /** A frame was acked (acks on) or fully written (acks off). */
   settled: [frame: Frame, latencyMs: number];
@@ -279,10 +279,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** A socket took every byte of `frame`; without acks that settles it. */
   #confirmWritten(key: InFlightKey, frame: Frame): void {
-    if (!frame.written) {
-      frame.written = true;
-      this.emit("written", frame);
-    }
+    this.emit("written", frame);
     if (!this.#options.requireAck) this.#settle(key, frame);
   }
 
@@ -353,10 +350,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const socket = this.#socket!;
     const requireAck = this.#options.requireAck;
     const key = requireAck ? frame.chunk! : frame.seq;
-    frame.attempts++;
-    frame.sentAt = this.#clock.now();
-    frame.sentAtPrecise = performance.now();
-    this.#inFlight.add(key, frame);
+    this.#inFlight.add(key, frame, this.#clock.now(), performance.now());
     if (this.#helo && !this.#helo.keepalive) this.#accepting = false;
     if (!this.#corked) {
       this.#corked = true;
@@ -373,8 +367,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #settle(key: InFlightKey, frame: Frame): void {
-    this.#inFlight.remove(key, frame);
-    this.emit("settled", frame, performance.now() - frame.sentAtPrecise);
+    const sentAtPrecise = this.#inFlight.remove(key, frame);
+    this.emit("settled", frame, performance.now() - sentAtPrecise);
     if (!this.#accepting && this.#inFlight.size === 0) this.close();
   }
 
@@ -385,15 +379,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #checkAckDeadline(): void {
     this.#ackTimer = undefined;
     if (this.#state === "closed") return;
-    const oldest = this.#inFlight.oldest();
-    if (oldest === undefined) return;
+    const oldestSentAt = this.#inFlight.oldestSentAt();
+    if (oldestSentAt === undefined) return;
     const timeout = this.#options.ackTimeoutMs;
     if (this.#unconfirmed) {
       // Frames held through the grace were taken by the socket: the write deadline starts over after it.
       this.#armAckTimer(timeout);
       return;
     }
-    const waited = this.#clock.now() - oldest.sentAt;
+    const waited = this.#clock.now() - oldestSentAt;
     if (waited < timeout) {
       this.#armAckTimer(timeout - waited);
       return;

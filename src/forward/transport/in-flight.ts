@@ -14,12 +14,21 @@ export interface InFlightLimits {
   maxInFlightFrames: number;
 }
 
+/** A frame written on this connection, and when. */
+interface Written {
+  readonly frame: Frame;
+  /** On the connection's clock: the ack and write deadlines count from here. */
+  readonly sentAt: number;
+  /** On `performance.now()`: for the ack latency figures. */
+  readonly sentAtPrecise: number;
+}
+
 /**
  * Frames written on one connection and not yet settled (acked, or fully written when acks are off), by key,
- * in send order; with the slow-start window that caps how many may be in flight at once.
+ * in send order, with when each was written; and the slow-start window that caps how many may be in flight at once.
  */
 export class InFlightWindow {
-  readonly #frames = new Map<InFlightKey, Frame>();
+  readonly #frames = new Map<InFlightKey, Written>();
   readonly #limits: InFlightLimits;
   #bytes = 0;
   /** Frames allowed in flight now: starts at 1 after `slowStart()`, doubles with every ack. */
@@ -54,29 +63,31 @@ export class InFlightWindow {
 
   /** The frame in flight under `key`, if any. */
   get(key: InFlightKey): Frame | undefined {
-    return this.#frames.get(key);
+    return this.#frames.get(key)?.frame;
   }
 
-  /** The frame sent first among those still in flight. */
-  oldest(): Frame | undefined {
-    return this.#frames.values().next().value;
+  /** When the frame sent first among those still in flight was written (on the clock), if any is. */
+  oldestSentAt(): number | undefined {
+    return this.#frames.values().next().value?.sentAt;
   }
 
-  /** Records a frame just written. */
-  add(key: InFlightKey, frame: Frame): void {
-    this.#frames.set(key, frame);
+  /** Records a frame just written, at `sentAt` on the clock and `sentAtPrecise` on `performance.now()`. */
+  add(key: InFlightKey, frame: Frame, sentAt: number, sentAtPrecise: number): void {
+    this.#frames.set(key, { frame, sentAt, sentAtPrecise });
     this.#bytes += frame.bytes.length;
   }
 
-  /** Forgets a settled frame. */
-  remove(key: InFlightKey, frame: Frame): void {
+  /** Forgets a settled frame; returns when it was written, on `performance.now()`. */
+  remove(key: InFlightKey, frame: Frame): number {
+    const written = this.#frames.get(key);
     this.#frames.delete(key);
     this.#bytes -= frame.bytes.length;
+    return written?.sentAtPrecise ?? performance.now();
   }
 
   /** Empties the window, returning its frames in send order (to be re-sent elsewhere). */
   takeAll(): Frame[] {
-    const frames = [...this.#frames.values()];
+    const frames = Array.from(this.#frames.values(), (w) => w.frame);
     this.#frames.clear();
     this.#bytes = 0;
     return frames;
