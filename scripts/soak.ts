@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { setImmediate as yieldToIo, setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { ForwardSink, type OverflowPolicy } from "../src/index.js";
+import { ForwardSink, type ForwardSinkOptions, type OverflowPolicy } from "../src/index.js";
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const OUTAGE_S = env("SOAK_OUTAGE_S", 120);
@@ -98,6 +98,20 @@ function record(id: number): Record<string, unknown> {
   return { id, level: "info", msg: "GET /api/v1/items 200", host: "web-1.example", ms: 12.5 };
 }
 
+/**
+ * A scenario's start: the receiver up, the RSS sampler with its baseline taken before the sink exists, and a sink
+ * with acks to the receiver (`options` on top; serverError events are expected and ignored).
+ */
+async function startScenario(options: ForwardSinkOptions) {
+  const receiver = new Receiver();
+  await receiver.start();
+  const rss = new RssSampler();
+  const baseline = rss.sample();
+  const sink = new ForwardSink({ port: receiver.port, requireAck: true, ...options });
+  sink.on("serverError", () => {});
+  return { receiver, rss, baseline, sink };
+}
+
 /** The server comes back: how long until everything is acked, then the sink's figures and the receiver's counts. */
 async function recover(sink: ForwardSink, receiver: Receiver, rss: RssSampler) {
   await receiver.start();
@@ -116,17 +130,10 @@ const mb = (bytes: number): string => (bytes / MB).toFixed(0);
 const n = (x: number): string => x.toLocaleString("en-US");
 
 async function outage(): Promise<string> {
-  const receiver = new Receiver();
-  await receiver.start();
-  const rss = new RssSampler();
-  const baseline = rss.sample();
-  const sink = new ForwardSink({
-    port: receiver.port,
-    requireAck: true,
+  const { receiver, rss, baseline, sink } = await startScenario({
     bufferLimitBytes: LIMIT,
     overflow: OVERFLOW,
   });
-  sink.on("serverError", () => {});
   let id = 0;
   // Warm up with the server up, honouring backpressure, for 5 s.
   const warmEnd = Date.now() + 5000;
@@ -186,19 +193,12 @@ async function outage(): Promise<string> {
 }
 
 async function cycles(): Promise<string> {
-  const receiver = new Receiver();
-  await receiver.start();
-  const rss = new RssSampler();
-  const baseline = rss.sample();
-  const sink = new ForwardSink({
-    port: receiver.port,
-    requireAck: true,
+  const { receiver, rss, baseline, sink } = await startScenario({
     bufferLimitBytes: LIMIT,
     overflow: OVERFLOW,
     reconnect: { minDelayMs: 200, maxDelayMs: 2000 },
   });
   let disconnects = 0;
-  sink.on("serverError", () => {});
   sink.on("disconnect", () => disconnects++);
   let id = 0;
   let running = true;
@@ -262,19 +262,12 @@ function diskBytes(dir: string): number {
 
 async function diskOutage(): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "soak-disk-"));
-  const receiver = new Receiver();
-  await receiver.start();
-  const rss = new RssSampler();
-  const baseline = rss.sample();
-  const sink = new ForwardSink({
-    port: receiver.port,
-    requireAck: true,
+  const { receiver, rss, baseline, sink } = await startScenario({
     bufferLimitBytes: DISK_MEMORY,
     bufferPath: dir,
     diskLimitBytes: DISK_LIMIT,
     overflow: "dropNewest",
   });
-  sink.on("serverError", () => {});
   let bufferErrors = 0;
   sink.on("bufferError", () => bufferErrors++);
   let id = 0;
