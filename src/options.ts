@@ -20,6 +20,21 @@ export function assertObject(name: string, value: unknown, optional = false): as
   }
 }
 
+/**
+ * A group of options such as `batch: { maxEvents, maxBytes }`: checks that `value` is an object (or undefined: then
+ * `{}`, so every key takes its default) with only the `known` keys, and returns its keys to read.
+ */
+export function nestedOptions(
+  name: string,
+  value: unknown,
+  known: readonly string[],
+): Record<string, unknown> {
+  assertObject(name, value, true);
+  const group = (value ?? {}) as Record<string, unknown>;
+  rejectUnknownKeys(name, group, known);
+  return group;
+}
+
 /** Returns `value` (or `fallback` when undefined) after checking it is an integer within [min, max]. */
 export function integerOption(
   name: string,

@@ -8,6 +8,7 @@ import {
   describe,
   enumOption,
   integerOption,
+  nestedOptions,
   rejectUnknownKeys,
   stringOption,
 } from "../options.js";
@@ -340,9 +341,7 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
     servers = [server("", { host: o.host, port: o.port, path: o.path, tls: o.tls }, credentials)];
   }
 
-  assertObject("dns", o.dns, true);
-  const dns = (o.dns ?? {}) as Record<string, unknown>;
-  rejectUnknownKeys("dns", dns, ["refreshMs", "servers", "timeoutMs"]);
+  const dns = nestedOptions("dns", o.dns, ["refreshMs", "servers", "timeoutMs"]);
   let dnsServers: string[] | undefined;
   if (dns.servers !== undefined) {
     if (!Array.isArray(dns.servers) || dns.servers.length === 0 || !dns.servers.every(isDnsServer)) {
@@ -354,9 +353,7 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
     dnsServers = dns.servers as string[];
   }
 
-  assertObject("reconnect", o.reconnect, true);
-  const reconnect = (o.reconnect ?? {}) as Record<string, unknown>;
-  rejectUnknownKeys("reconnect", reconnect, ["minDelayMs", "maxDelayMs"]);
+  const reconnect = nestedOptions("reconnect", o.reconnect, ["minDelayMs", "maxDelayMs"]);
   const minDelayMs = integerOption("reconnect.minDelayMs", reconnect.minDelayMs, 500, 1, DAY_MS);
   const maxDelayMs = integerOption(
     "reconnect.maxDelayMs",
@@ -366,9 +363,7 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
     DAY_MS,
   );
 
-  assertObject("batch", o.batch, true);
-  const batch = (o.batch ?? {}) as Record<string, unknown>;
-  rejectUnknownKeys("batch", batch, ["maxEvents", "maxBytes", "maxDelayMs"]);
+  const batch = nestedOptions("batch", o.batch, ["maxEvents", "maxBytes", "maxDelayMs"]);
   const bufferLimitBytes = integerOption("bufferLimitBytes", o.bufferLimitBytes, 64 * 1024 * 1024, 1024);
   const maxBytes = integerOption(
     "batch.maxBytes",
@@ -496,9 +491,7 @@ function validPort(port: string | undefined): boolean {
 
 function heartbeatOption(value: unknown): ResolvedOptions["heartbeat"] {
   if (value === false) return undefined;
-  assertObject("heartbeat", value, true);
-  const o = (value ?? {}) as Record<string, unknown>;
-  rejectUnknownKeys("heartbeat", o, ["intervalMs", "timeoutMs"]);
+  const o = nestedOptions("heartbeat", value, ["intervalMs", "timeoutMs"]);
   const intervalMs = integerOption("heartbeat.intervalMs", o.intervalMs, 1000, 100, DAY_MS);
   const timeoutMs = integerOption(
     "heartbeat.timeoutMs",
