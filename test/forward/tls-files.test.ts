@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ForwardSink, tlsFiles, type ForwardError } from "../../src/forward/index.js";
-import { generateForwardCerts, type ForwardCerts } from "../helpers/forward-certs.js";
+import { clientPemFiles, generateForwardCerts, type ForwardCerts } from "../helpers/forward-certs.js";
 import { startFluentServer, type FluentPeer } from "../helpers/forward-fluent.js";
 
 /** A FluentServer that wants a client certificate signed by `certs.ca`, and shows its own signed by it too. */
@@ -24,19 +24,8 @@ function mutualTlsServer(certs: ForwardCerts, port = 0): Promise<FluentPeer> {
 function pemDir(t: { after: (fn: () => void) => void }, certs: ForwardCerts) {
   const dir = mkdtempSync(path.join(tmpdir(), "uwsgi-forward-tls-files-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const files = {
-    caFile: path.join(dir, "ca.pem"),
-    certFile: path.join(dir, "client.pem"),
-    keyFile: path.join(dir, "client.key"),
-  };
-  /** Writes the files in place, as cert-manager and ACME clients renew them. */
-  const write = (c: ForwardCerts): void => {
-    writeFileSync(files.caFile, c.ca);
-    writeFileSync(files.certFile, c.clientCert);
-    writeFileSync(files.keyFile, c.clientKey);
-  };
-  write(certs);
-  return { files, write };
+  const files = clientPemFiles(dir, certs);
+  return { files, write: files.renew };
 }
 
 const before = generateForwardCerts();

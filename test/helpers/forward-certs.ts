@@ -86,3 +86,31 @@ export function generateForwardCerts(): ForwardCerts {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** A client's CA, certificate and key as files in `dir`, which `renew` rewrites in place. */
+export interface ClientPemFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Writes `certs` over the files in place, as cert-manager and ACME clients renew them (no signal). */
+  renew(certs: Pick<ForwardCerts, "ca" | "clientCert" | "clientKey">): void;
+}
+
+/** Writes `certs`' CA, client certificate and key into `dir` (ca.pem, client.pem, client.key). */
+export function clientPemFiles(
+  dir: string,
+  certs: Pick<ForwardCerts, "ca" | "clientCert" | "clientKey">,
+): ClientPemFiles {
+  const files: ClientPemFiles = {
+    caFile: path.join(dir, "ca.pem"),
+    certFile: path.join(dir, "client.pem"),
+    keyFile: path.join(dir, "client.key"),
+    renew: (c) => {
+      writeFileSync(files.caFile, c.ca);
+      writeFileSync(files.certFile, c.clientCert);
+      writeFileSync(files.keyFile, c.clientKey);
+    },
+  };
+  files.renew(certs);
+  return files;
+}

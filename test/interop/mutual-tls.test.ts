@@ -1,10 +1,11 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { ForwardSink } from "../../src/index.js";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+import { clientPemFiles } from "../helpers/forward-certs.js";
 import { freePort } from "../helpers/free-port.js";
 import { closeSink } from "./helpers/close.js";
 import { certFiles, type CertFiles } from "./helpers/matrix.js";
@@ -88,18 +89,7 @@ test(
     const renewed = certFiles();
     t.after(() => rmSync(renewed.dir, { recursive: true, force: true }));
     const dir = peerTempDir(t);
-    const client = {
-      ca: path.join(dir, "ca.pem"),
-      cert: path.join(dir, "client.pem"),
-      key: path.join(dir, "client.key"),
-    };
-    /** Renews the client's files in place, as cert-manager and ACME clients do, without a signal. */
-    const install = (c: CertFiles): void => {
-      writeFileSync(client.ca, c.ca);
-      writeFileSync(client.cert, c.clientCert);
-      writeFileSync(client.key, c.clientKey);
-    };
-    install(certs);
+    const client = clientPemFiles(dir, certs);
     const port = await freePort();
     const out = path.join(dir, "events.jsonl");
     const fluentd = (c: CertFiles, workdir: string) =>
@@ -120,11 +110,11 @@ test(
       "--forward",
       `127.0.0.1:${port}`,
       "--tls-ca",
-      client.ca,
+      client.caFile,
       "--tls-cert",
-      client.cert,
+      client.certFile,
       "--tls-key",
-      client.key,
+      client.keyFile,
       "--require-ack",
       "--interval",
       "200ms",
@@ -132,7 +122,7 @@ test(
     await waitForEvents(out, (events) => events.length >= 3);
 
     // Mid-stream: the CA and every certificate are replaced; the server comes back with the new ones.
-    install(renewed);
+    client.renew(renewed);
     await server.stop();
     const beforeRestart = readEvents(out).length;
     server = await fluentd(renewed, path.join(dir, "second"));
