@@ -7,31 +7,15 @@
 import net from "node:net";
 import { once } from "node:events";
 import { pack } from "msgpackr";
+import { IdBitmap } from "./id-bitmap.js";
 import { FrameSplitter, decodeFrame } from "../test/helpers/misbehaving-msgpack.js";
 
-let bitmap = new Uint8Array(1 << 24);
+const ids = new IdBitmap();
 let events = 0;
-let unique = 0;
-let duplicates = 0;
 let connections = 0;
 let port = 0;
 let server: net.Server | undefined;
 const sockets = new Set<net.Socket>();
-
-function mark(id: number): void {
-  const byte = id >>> 3;
-  if (byte >= bitmap.length) {
-    const next = new Uint8Array(Math.max(bitmap.length * 2, byte + 1));
-    next.set(bitmap);
-    bitmap = next;
-  }
-  const bit = 1 << (id & 7);
-  if (bitmap[byte]! & bit) duplicates++;
-  else {
-    bitmap[byte]! |= bit;
-    unique++;
-  }
-}
 
 function onConnection(socket: net.Socket): void {
   connections++;
@@ -46,7 +30,7 @@ function onConnection(socket: net.Socket): void {
         const decoded = decodeFrame(frame);
         for (const event of decoded.events) {
           events++;
-          mark(event.record.id as number);
+          ids.mark(event.record.id as number);
         }
         const chunkId = decoded.option?.chunk;
         if (chunkId !== undefined) socket.write(pack({ ack: chunkId }));
@@ -71,7 +55,7 @@ process.on("message", async (msg: { type: string }) => {
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
     process.send?.({ type: "stopped" });
   } else if (msg.type === "count") {
-    process.send?.({ type: "count", events, unique, duplicates, connections });
+    process.send?.({ type: "count", events, unique: ids.unique, duplicates: ids.duplicates, connections });
   }
 });
 process.on("disconnect", () => process.exit(0));

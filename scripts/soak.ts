@@ -13,7 +13,9 @@
  *   nothing may be dropped, everything must arrive once the server is back, and RSS must stay within the memory
  *   limit + 32 MiB of its level before the sink existed.
  *
- * Acks are on; every record carries a unique `id`, so the receiver counts arrivals, duplicates and gaps.
+ * Acks are on; every record carries a unique `id`, so the receiver counts arrivals, duplicates and gaps. The
+ * receiver is scripts/soak-receiver.ts, or with SOAK_RECEIVER=fluentd a real Fluentd (UWSGI_FORWARD_PEERS names
+ * ../shared/peers, after its setup.sh), stopped with SIGTERM for the outage and started again on the same port.
  * Usage: `node --import tsx scripts/soak.ts [outage|cycles|all]` (npm run soak). Prints a markdown summary.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -23,6 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { setImmediate as yieldToIo, setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { FluentdReceiver, type Count } from "./soak-fluentd.js";
 import { ForwardSink, type ForwardSinkOptions, type OverflowPolicy } from "../src/index.js";
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -38,15 +41,8 @@ const DISK_RATE = env("SOAK_DISK_RATE", 10_000);
 const DISK_MEMORY = env("SOAK_DISK_LIMIT_MB", 16) * MB;
 const DISK_LIMIT = env("SOAK_DISK_LIMIT_GB", 2) * 1024 * MB;
 
-interface Count {
-  events: number;
-  unique: number;
-  duplicates: number;
-  connections: number;
-}
-
-/** The receiver process. */
-class Receiver {
+/** The Node receiver process (scripts/soak-receiver.ts). */
+class NodeReceiver {
   private readonly proc: ChildProcess;
   port = 0;
   constructor() {
@@ -80,6 +76,21 @@ class Receiver {
   }
 }
 
+/** Where the soak sends: the Node receiver, or a real Fluentd with `SOAK_RECEIVER=fluentd`. */
+type Receiver = NodeReceiver | FluentdReceiver;
+const RECEIVER = process.env.SOAK_RECEIVER ?? "node";
+if (RECEIVER !== "node" && RECEIVER !== "fluentd")
+  throw new Error(`SOAK_RECEIVER must be node or fluentd, got ${RECEIVER}`);
+/** How the reports name the receiver, and the part of the command that chose it. */
+const RECEIVER_TEXT =
+  RECEIVER === "fluentd"
+    ? {
+        name: "a real Fluentd 1.15 (in_forward with acks, every event to a JSON-lines file)",
+        env: "SOAK_RECEIVER=fluentd ",
+      }
+    : { name: "the Node receiver (scripts/soak-receiver.ts, another process)", env: "" };
+const newReceiver = (): Receiver => (RECEIVER === "fluentd" ? new FluentdReceiver() : new NodeReceiver());
+
 /** Samples this process's RSS. */
 class RssSampler {
   peak = 0;
@@ -103,7 +114,7 @@ function record(id: number): Record<string, unknown> {
  * with acks to the receiver (`options` on top; serverError events are expected and ignored).
  */
 async function startScenario(options: ForwardSinkOptions) {
-  const receiver = new Receiver();
+  const receiver = newReceiver();
   await receiver.start();
   const rss = new RssSampler();
   const baseline = rss.sample();
@@ -167,7 +178,7 @@ async function outage(): Promise<string> {
   return [
     `### Server down for ${OUTAGE_S} s while the app emits at full speed`,
     "",
-    `Command: \`SOAK_OUTAGE_S=${OUTAGE_S} SOAK_LIMIT_MB=${LIMIT / MB} SOAK_OVERFLOW=${OVERFLOW} npm run soak -- outage\`; ` +
+    `Command: \`${RECEIVER_TEXT.env}SOAK_OUTAGE_S=${OUTAGE_S} SOAK_LIMIT_MB=${LIMIT / MB} SOAK_OVERFLOW=${OVERFLOW} npm run soak -- outage\`; ` +
       `acks on, \`bufferLimitBytes\` ${mb(LIMIT)} MiB, \`overflow: "${OVERFLOW}"\`, ~100-byte records; 5 s warm-up with the ` +
       "server up, then the server is killed and the app calls `send()` in a tight loop (yielding every 1000 events, " +
       "ignoring the `false` it returns), then the server comes back.",
@@ -233,7 +244,7 @@ async function cycles(): Promise<string> {
   return [
     `### ${kills} kill/restart cycles in ${CYCLES_S} s while the app emits as fast as the sink accepts`,
     "",
-    `Command: \`SOAK_CYCLES_S=${CYCLES_S} SOAK_CYCLE_EVERY_S=${CYCLE_EVERY_S} SOAK_DOWN_S=${DOWN_S} npm run soak -- cycles\`; ` +
+    `Command: \`${RECEIVER_TEXT.env}SOAK_CYCLES_S=${CYCLES_S} SOAK_CYCLE_EVERY_S=${CYCLE_EVERY_S} SOAK_DOWN_S=${DOWN_S} npm run soak -- cycles\`; ` +
       `acks on, \`bufferLimitBytes\` ${mb(LIMIT)} MiB, \`overflow: "${OVERFLOW}"\`; every ${CYCLE_EVERY_S} s the receiver ` +
       `process closes every connection without acking what it has not acked yet, stays down ${DOWN_S} s, and listens ` +
       "again on the same port; the app waits for `drain` whenever `emit()` returns false.",
@@ -304,10 +315,10 @@ async function diskOutage(): Promise<string> {
   return [
     `### Server down for ${DISK_OUTAGE_S} s at ${n(DISK_RATE)} events/s with a disk buffer`,
     "",
-    `Command: \`SOAK_DISK_OUTAGE_S=${DISK_OUTAGE_S} SOAK_DISK_RATE=${DISK_RATE} SOAK_DISK_LIMIT_MB=${DISK_MEMORY / MB} ` +
+    `Command: \`${RECEIVER_TEXT.env}SOAK_DISK_OUTAGE_S=${DISK_OUTAGE_S} SOAK_DISK_RATE=${DISK_RATE} SOAK_DISK_LIMIT_MB=${DISK_MEMORY / MB} ` +
       `SOAK_DISK_LIMIT_GB=${DISK_LIMIT / 1024 / MB} npm run soak -- disk\`; acks on, \`bufferPath\` in a temp dir, ` +
       `\`durability: "frame"\`, \`bufferLimitBytes\` ${mb(DISK_MEMORY)} MiB, \`diskLimitBytes\` ${mb(DISK_LIMIT)} MiB, ` +
-      '`overflow: "dropNewest"` (so that any drop shows), ~100-byte records.',
+      `\`overflow: "dropNewest"\` (so that any drop shows), ~100-byte records; the server: ${RECEIVER_TEXT.name}.`,
     "",
     "| figure | value |",
     "| --- | ---: |",
