@@ -161,6 +161,11 @@ function assertUsageError(err: unknown, what: string): void {
 
 test("fuzz: whatever the flags, the environment and the config file say, the command reads them or refuses them in one short line", async (t) => {
   const dir = cliTempDir(t);
+  // Relative paths among the fuzzed values (a --buffer-path of "raw", say) are made, and locked, here: not in the
+  // repository.
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.after(() => process.chdir(cwd));
   const warnings: Error[] = [];
   const onWarning = (warning: Error): number => warnings.push(warning);
   process.on("warning", onWarning);
