@@ -72,11 +72,6 @@ export class TestClock implements Clock {
     }
     this.#now = end;
   }
-
-  /** Timers set and not yet run or cleared. */
-  get pending(): number {
-    return this.#timers.length;
-  }
 }
 
 /** Resolves once `predicate` holds, checking after every turn of the event loop (sockets keep running). */
@@ -88,7 +83,10 @@ export async function until(predicate: () => boolean, what: string, maxTurns = 2
   throw new Error(`never happened: ${what}`);
 }
 
-/** Milliseconds until a server's next reconnect attempt, from `stats().servers[i].nextRetryAt`. */
+/**
+ * Milliseconds until a server's next reconnect attempt, from `stats().servers[i].nextRetryAt` (a wall-clock Date made
+ * from the sink's clock: it may read 1 ms short, so tick one past it).
+ */
 export function msUntil(at: Date | undefined): number {
   if (at === undefined) throw new Error("no retry is scheduled");
   return Math.max(0, at.getTime() - Date.now());
