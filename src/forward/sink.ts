@@ -144,21 +144,17 @@ export class ForwardSink extends Writable {
       overflowed: (count) => this.#countDrop(count, "overflow"),
       evicted: (count) => this.#countDrop(count, "evicted"),
     });
-    this.#pool = new ServerPool(
-      o,
-      {
-        written: (frame) => {
-          this.#counters.sent += frame.events;
-        },
-        settled: (frame, server, latencyMs) => this.#onSettled(frame, server, latencyMs),
-        returned: (frames) => {
-          this.#buffer.returned(frames);
-          this.#dispatch();
-        },
-        writable: () => this.#dispatch(),
+    this.#pool = new ServerPool(o, {
+      written: (frame) => {
+        this.#counters.sent += frame.events;
       },
-      o.clock,
-    );
+      settled: (frame, server, latencyMs) => this.#onSettled(frame, server, latencyMs),
+      returned: (frames) => {
+        this.#buffer.returned(frames);
+        this.#dispatch();
+      },
+      writable: () => this.#dispatch(),
+    });
     this.#pool.on("connect", (server) => this.#notify("connect", server));
     this.#pool.on("disconnect", (server, reason) => this.#notify("disconnect", server, reason));
     this.#pool.on("serverError", (err, server) => this.#notify("serverError", err, server));
