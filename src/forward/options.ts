@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import os from "node:os";
 import type tls from "node:tls";
 import { InvalidOptionError } from "../errors.js";
+import { isClock, systemClock, type Clock } from "./clock.js";
 import {
   assertObject,
   booleanOption,
@@ -172,6 +173,14 @@ export interface ForwardSinkOptions {
    * (1 GiB).
    */
   diskLimitBytes?: number;
+  /**
+   * For tests and simulations: the clock behind every timer and every reading of time on the send path (batch
+   * delay, `end()`/`close()` deadlines, connect/handshake/ack/heartbeat deadlines, backoff, probes, DNS refresh,
+   * connection age, disk-retry). A test clock whose time the test advances makes fault tests exact, with no
+   * sleeping. Event times are not read from it (an event is stamped with `Date.now()`). Default: the system clock
+   * (`performance.now()`, the global timers, `Math.random`).
+   */
+  clock?: Clock;
 }
 
 /** When an accepted event is on disk (with `bufferPath`): when its batch seals, or before `send()` returns. */
@@ -221,6 +230,8 @@ export interface ResolvedOptions {
   dns: { refreshMs: number; servers: string[] | undefined; timeoutMs: number };
   maxConnectionAgeMs: number | undefined;
   heartbeat: { intervalMs: number; timeoutMs: number } | undefined;
+  /** Every timer and reading of time on the send path. */
+  clock: Clock;
   /** The sink-level credentials, the defaults of every server (`setServers` too). */
   credentials: Partial<Pick<ResolvedServer, "sharedKey" | "username" | "password">>;
 }
@@ -255,6 +266,7 @@ const SINK_KEYS = [
   "dns",
   "maxConnectionAgeMs",
   "heartbeat",
+  "clock",
 ] as const;
 const SERVER_KEYS = [
   "host",
@@ -418,7 +430,19 @@ export function resolveOptions(options: unknown = {}): ResolvedOptions {
         ? undefined
         : integerOption("maxConnectionAgeMs", o.maxConnectionAgeMs, 0, 1000, DAY_MS),
     disk: diskOptions(o),
+    clock: clockOption(o.clock),
   };
+}
+
+function clockOption(value: unknown): Clock {
+  if (value === undefined) return systemClock;
+  if (!isClock(value)) {
+    throw new InvalidOptionError(
+      "clock",
+      `expected a Clock, an object with now(), setTimeout(fn, ms), clearTimeout(timer) and random(), got ${describe(value)}`,
+    );
+  }
+  return value;
 }
 
 /** `bufferPath` and the options that need it (naming `bufferPath` when they come without it). */

@@ -3,6 +3,7 @@ import type { EventRecord, EventTimeInput, ForwardItem } from "../item.js";
 import { BufferAdmission } from "./batching/admission.js";
 import { Batcher } from "./batching/batcher.js";
 import { DropReporter } from "./batching/drops.js";
+import type { Clock, Timer } from "./clock.js";
 import type { Frame } from "./batching/frame.js";
 import { ForwardCloseTimeoutError, ForwardInvalidCallError, ForwardInvalidRecordError } from "./errors.js";
 import {
@@ -85,7 +86,7 @@ export class ForwardSink extends Writable {
   #closing = false;
   #closePromise: Promise<CloseReport> | undefined;
   /** Set by `end()`: when it fires, what is still buffered is given up so that `end()` finishes. */
-  #endDeadline: NodeJS.Timeout | undefined;
+  #endDeadline: Timer | undefined;
   #finalReport: CloseReport | undefined;
   readonly #counters = {
     accepted: 0,
@@ -123,6 +124,7 @@ export class ForwardSink extends Writable {
               if (events > 0) this.#countDrop(events, "damaged");
             },
             failed: (err) => this.#notify("bufferError", err),
+            now: () => o.clock.now(),
           });
     this.#buffer = disk ?? new MemoryFrameStore(o.bufferLimitBytes);
     this.#batcher = new Batcher(
@@ -396,7 +398,8 @@ export class ForwardSink extends Writable {
    */
   override end(...args: unknown[]): this {
     if (!this.writableEnded && this.#closePromise === undefined) {
-      this.#endDeadline ??= setTimeout(() => this.#shutdown(false), this.#opts.closeTimeoutMs);
+      const { clock, closeTimeoutMs } = this.#opts;
+      this.#endDeadline ??= clock.setTimeout(() => this.#shutdown(false), closeTimeoutMs);
     }
     return (super.end as (...a: unknown[]) => this).apply(this, args);
   }
@@ -456,7 +459,7 @@ export class ForwardSink extends Writable {
       if (!this.#closing && timeoutMs > 0) {
         // Servers waiting out a backoff may be back: try them now rather than after the deadline.
         if (this.#buffer.frameCount + this.#buffer.openEvents > 0) this.#pool.probeDown();
-        await raceTimeout(this.flush(), timeoutMs);
+        await raceTimeout(this.flush(), timeoutMs, this.#opts.clock);
       }
       return this.#shutdown();
     })();
@@ -470,7 +473,7 @@ export class ForwardSink extends Writable {
       return this.#finalReport;
     }
     this.#closing = true;
-    clearTimeout(this.#endDeadline);
+    this.#opts.clock.clearTimeout(this.#endDeadline);
     this.#batcher.sealOpen();
     this.#pool.close();
     const undelivered = {
@@ -538,16 +541,16 @@ export class ForwardSink extends Writable {
   }
 }
 
-/** Resolves when `promise` settles or after `ms`, whichever comes first; clears its timer either way. */
-async function raceTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
+/** Resolves when `promise` settles or `ms` later on `clock`, whichever comes first; clears its timer either way. */
+async function raceTimeout(promise: Promise<void>, ms: number, clock: Clock): Promise<void> {
+  let timer: Timer | undefined;
   await Promise.race([
     promise,
     new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
+      timer = clock.setTimeout(resolve, ms);
     }),
   ]);
-  clearTimeout(timer);
+  clock.clearTimeout(timer);
 }
 
 /** True for a record the sink sends: an object whose prototype is Object.prototype or null. */

@@ -1,11 +1,10 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { systemClock } from "../../src/forward/clock.js";
 import { Discovery, type DiscoverySpec, type Endpoint } from "../../src/forward/servers/discovery.js";
 import type { NameResolver, ResolvedAddress, SrvRecord } from "../../src/forward/servers/resolver.js";
 import { dnsServersResolver } from "../../src/forward/servers/resolver.js";
 import { skipWithoutDnsmasq, startDnsmasq } from "../helpers/dnsmasq.js";
-import { until } from "../helpers/fake-time.js";
+import { TestClock, until } from "../helpers/fake-time.js";
 
 /** A resolver whose answers the test sets: addresses or an error per name, SRV records per name. */
 function scriptedResolver() {
@@ -39,13 +38,15 @@ const spec = (over: Partial<DiscoverySpec>): DiscoverySpec => ({
   ...over,
 });
 
+/** A Discovery on a TestClock: its lookups are due only as the test ticks `clock`. */
 function watch(t: TestContext, s: DiscoverySpec, resolver: NameResolver, refreshMs = 10_000) {
+  const clock = new TestClock();
   const sets: string[][] = [];
   const errors: string[] = [];
   let last: readonly Endpoint[] = [];
   const discovery = new Discovery(
     s,
-    { refreshMs, resolver, clock: systemClock },
+    { refreshMs, resolver, clock },
     {
       endpoints: (e) => {
         last = e;
@@ -55,7 +56,7 @@ function watch(t: TestContext, s: DiscoverySpec, resolver: NameResolver, refresh
     },
   );
   t.after(() => discovery.stop());
-  return { discovery, sets, errors, last: () => last };
+  return { discovery, clock, sets, errors, last: () => last };
 }
 
 /** Waits until the lookup under way has been answered and the next one is scheduled. */
@@ -82,7 +83,6 @@ test("an IP address or a unix socket is its own endpoint, found at once without 
 });
 
 test("a host name stands for every address it resolves to, looked up again every refreshMs", async (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
   const { resolver, addresses, calls } = scriptedResolver();
   addresses.set("agg.test", v4("10.0.0.2", "10.0.0.3"));
   const w = watch(t, spec({ host: "agg.test" }), resolver, 5000);
@@ -92,18 +92,18 @@ test("a host name stands for every address it resolves to, looked up again every
   assert.equal(w.last()[0]!.host, "agg.test", "each endpoint keeps the name, for TLS and messages");
 
   addresses.set("agg.test", v4("10.0.0.3", "10.0.0.4", "10.0.0.2"));
-  t.mock.timers.tick(4999);
+  w.clock.tick(4999);
   assert.equal(calls.length, 1, "not before refreshMs");
-  t.mock.timers.tick(1);
+  w.clock.tick(1);
   await scheduled(w.discovery);
   assert.deepEqual(w.sets[1], ["10.0.0.2:24224", "10.0.0.3:24224", "10.0.0.4:24224"]);
 
   addresses.set("agg.test", v4("10.0.0.4", "10.0.0.3", "10.0.0.2"));
-  t.mock.timers.tick(5000);
+  w.clock.tick(5000);
   await scheduled(w.discovery);
   assert.equal(calls.length, 3);
   addresses.set("agg.test", v4("10.0.0.4"));
-  t.mock.timers.tick(5000);
+  w.clock.tick(5000);
   await until(() => w.sets.length === 3, "the fourth answer");
   assert.deepEqual(
     w.sets[2],
@@ -113,7 +113,6 @@ test("a host name stands for every address it resolves to, looked up again every
 });
 
 test("a TTL shorter than refreshMs brings the next lookup forward, never to less than a second", async (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
   const { resolver, addresses, calls } = scriptedResolver();
   addresses.set("agg.test", [
     { address: "10.0.0.2", ttlMs: 3000 },
@@ -122,20 +121,19 @@ test("a TTL shorter than refreshMs brings the next lookup forward, never to less
   const w = watch(t, spec({ host: "agg.test" }), resolver, 30_000);
   w.discovery.start();
   await scheduled(w.discovery);
-  t.mock.timers.tick(2999);
+  w.clock.tick(2999);
   assert.equal(calls.length, 1);
   addresses.set("agg.test", [{ address: "10.0.0.2", ttlMs: 0 }]);
-  t.mock.timers.tick(1);
+  w.clock.tick(1);
   await scheduled(w.discovery);
   assert.equal(calls.length, 2, "a lookup at the shortest TTL");
-  t.mock.timers.tick(999);
+  w.clock.tick(999);
   assert.equal(calls.length, 2, "a TTL of 0 is not a busy loop");
-  t.mock.timers.tick(1);
+  w.clock.tick(1);
   await until(() => calls.length === 3, "a lookup a second later");
 });
 
 test("a failed lookup keeps the last addresses and is reported once until a lookup succeeds", async (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
   const { resolver, addresses, calls } = scriptedResolver();
   const w = watch(t, spec({ host: "agg.test" }), resolver, 8000);
   w.discovery.start();
@@ -149,19 +147,19 @@ test("a failed lookup keeps the last addresses and is reported once until a look
     [8000, 5],
     [8000, 6],
   ] as const) {
-    t.mock.timers.tick(delay - 1);
+    w.clock.tick(delay - 1);
     assert.equal(calls.length, lookups - 1);
-    t.mock.timers.tick(1);
+    w.clock.tick(1);
     await scheduled(w.discovery);
     assert.equal(calls.length, lookups);
   }
   assert.equal(w.errors.length, 1, "one report for the whole fault");
   addresses.set("agg.test", v4("10.0.0.2"));
-  t.mock.timers.tick(8000);
+  w.clock.tick(8000);
   await scheduled(w.discovery);
   assert.equal(w.sets.length, 1, "an answer at last");
   addresses.delete("agg.test");
-  t.mock.timers.tick(8000);
+  w.clock.tick(8000);
   await until(() => w.errors.length === 2, "a new fault is reported again");
   assert.deepEqual(
     w.last().map((e) => e.key),

@@ -4,19 +4,20 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ForwardSink } from "../../src/forward/index.js";
-import { msUntil, until } from "../helpers/fake-time.js";
+import { msUntil, TestClock, until } from "../helpers/fake-time.js";
 import { watch } from "../helpers/misbehaving-emit.js";
 import { forwardReceiver } from "../helpers/misbehaving-servers.js";
 
 test("a wrong shared key gives one FORWARD_AUTH_FAILED serverError with the server's reason, then backoff, no reconnect storm", async (t) => {
   const server = await forwardReceiver({ sharedKey: "the right key" });
   t.after(() => server.close());
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
+  const clock = new TestClock();
   const sink = new ForwardSink({
     port: server.port,
     sharedKey: "a wrong key",
     requireAck: true,
     reconnect: { minDelayMs: 100, maxDelayMs: 1000 },
+    clock,
   });
   t.after(() => sink.close({ timeoutMs: 0 }));
   const seen = watch(sink);
@@ -32,9 +33,9 @@ test("a wrong shared key gives one FORWARD_AUTH_FAILED serverError with the serv
     const connections = server.connections;
     const delay = msUntil(server0().nextRetryAt);
     delays.push(delay);
-    t.mock.timers.tick(Math.max(0, delay - 1));
+    clock.tick(Math.max(0, delay - 1));
     assert.equal(server.connections, connections, `attempt ${attempt}: nothing before the backoff is over`);
-    t.mock.timers.tick(2);
+    clock.tick(2);
     await until(() => server0().repeatedErrors === attempt, `attempt ${attempt} refused`);
   }
   // Backoff from 100 ms, doubling up to 1000 ms, with jitter (50-100 % of the step).
@@ -46,7 +47,6 @@ test("a wrong shared key gives one FORWARD_AUTH_FAILED serverError with the serv
   assert.equal(server0().fault, "FORWARD_AUTH_FAILED");
   assert.equal(server.events.length, 0);
   assert.deepEqual(seen.errors, []);
-  t.mock.timers.reset();
   const report = await sink.close({ timeoutMs: 0 });
   assert.equal(report.undeliveredEvents, 10);
 });
@@ -54,8 +54,12 @@ test("a wrong shared key gives one FORWARD_AUTH_FAILED serverError with the serv
 test("a server that wants a shared key, a sink without one (acks off): nothing counts as sent, one FORWARD_AUTH_FAILED, growing backoff, all undelivered at close", async (t) => {
   const server = await forwardReceiver({ sharedKey: "the server's key" });
   t.after(() => server.close());
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
-  const sink = new ForwardSink({ port: server.port, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } });
+  const clock = new TestClock();
+  const sink = new ForwardSink({
+    port: server.port,
+    reconnect: { minDelayMs: 100, maxDelayMs: 1000 },
+    clock,
+  });
   t.after(() => sink.close({ timeoutMs: 0 }));
   const seen = watch(sink);
   const failed = once(sink, "serverError");
@@ -70,7 +74,7 @@ test("a server that wants a shared key, a sink without one (acks off): nothing c
   for (let attempt = 1; attempt <= 4; attempt++) {
     const delay = msUntil(server0().nextRetryAt);
     delays.push(delay);
-    t.mock.timers.tick(delay + 1);
+    clock.tick(delay + 1);
     await until(() => server0().repeatedErrors === attempt, `attempt ${attempt} refused`);
   }
   const steps = [100, 200, 400, 800];
@@ -78,7 +82,6 @@ test("a server that wants a shared key, a sink without one (acks off): nothing c
   assert.deepEqual(seen.codes, ["FORWARD_AUTH_FAILED"], "reported once, not once per attempt");
   assert.equal(sink.stats().sent, 0, "nothing the server dropped counts as sent");
   assert.equal(server.events.length, 0);
-  t.mock.timers.reset();
   const report = await sink.close({ timeoutMs: 0 });
   assert.equal(report.written, 0);
   assert.equal(report.undeliveredEvents, 31);
@@ -88,18 +91,18 @@ test("a server that wants a shared key, a sink without one (acks off): nothing c
 test("without a shared key or acks, frames count as sent once handshakeGraceMs passed with no HELO", async (t) => {
   const server = await forwardReceiver();
   t.after(() => server.close());
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
-  const sink = new ForwardSink({ port: server.port, handshakeGraceMs: 1000 });
+  const clock = new TestClock();
+  const sink = new ForwardSink({ port: server.port, handshakeGraceMs: 1000, clock });
   t.after(() => sink.close({ timeoutMs: 0 }));
   let flushed = false;
   for (let id = 0; id < 5; id++) sink.send("faults.app", { id });
   void sink.flush().then(() => (flushed = true));
   await until(() => server.events.length === 5, "the server took the events");
-  t.mock.timers.tick(999);
+  clock.tick(999);
   await until(() => server.connections === 1, "still one connection");
   assert.equal(sink.stats().sent, 0, "not confirmed inside the grace");
   assert.equal(flushed, false);
-  t.mock.timers.tick(1);
+  clock.tick(1);
   await until(() => flushed, "flush resolves once the grace ended quietly");
   assert.equal(sink.stats().sent, 5);
 });

@@ -2,7 +2,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { ForwardSink, type ForwardSinkOptions } from "../../src/forward/index.js";
-import { msUntil, until } from "../helpers/fake-time.js";
+import { msUntil, TestClock, until } from "../helpers/fake-time.js";
 import { emitIds, watch } from "../helpers/misbehaving-emit.js";
 import {
   acceptNeverRead,
@@ -151,11 +151,12 @@ test("a server that sends HELO and never PONG fails the handshake with FORWARD_H
 test("a server that closes right after HELO is reported once and retried with backoff, not in a loop", async (t) => {
   const bad = await closeAfterHelo();
   t.after(() => bad.close());
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
+  const clock = new TestClock();
   const sink = new ForwardSink({
     port: bad.port,
     sharedKey: "k",
     reconnect: { minDelayMs: 100, maxDelayMs: 1000 },
+    clock,
   });
   t.after(() => sink.close({ timeoutMs: 0 }));
   const seen = watch(sink);
@@ -167,9 +168,9 @@ test("a server that closes right after HELO is reported once and retried with ba
     // Backoff from 100 ms, doubling, with jitter (50-100 % of the step).
     const step = Math.min(1000, 100 * 2 ** (attempt - 1));
     assert.ok(delay >= step / 2 - 2 && delay <= step, `attempt ${attempt} after ${delay} ms`);
-    t.mock.timers.tick(Math.max(0, delay - 1));
+    clock.tick(Math.max(0, delay - 1));
     assert.equal(bad.connections, attempt, `attempt ${attempt}: no connection before the backoff is over`);
-    t.mock.timers.tick(2);
+    clock.tick(2);
     await until(() => server0().repeatedErrors === attempt, `attempt ${attempt} closed`);
   }
   assert.equal(bad.connections, 5);
@@ -180,7 +181,6 @@ test("a server that closes right after HELO is reported once and retried with ba
   assert.equal(server.failures, 5);
   assert.equal(sink.stats().bufferedEvents, 1);
   assert.deepEqual(seen.errors, []);
-  t.mock.timers.reset();
 });
 
 test("with a healthy server beside it, events skip a server that closes right after HELO", async (t) => {
@@ -194,12 +194,13 @@ test("with a healthy server beside it, events skip a server that closes right af
 test("a server that accepts, then never acks, is one serverError for the whole fault, repeats counted, reconnects silent", async (t) => {
   const bad = await readNeverAck();
   t.after(() => bad.close());
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
+  const clock = new TestClock();
   const sink = new ForwardSink({
     port: bad.port,
     requireAck: true,
     ackTimeoutMs: 50,
     reconnect: { minDelayMs: 10, maxDelayMs: 20 },
+    clock,
   });
   t.after(() => sink.close({ timeoutMs: 0 }));
   const seen = watch(sink);
@@ -212,9 +213,9 @@ test("a server that accepts, then never acks, is one serverError for the whole f
   void sink.flush();
   for (let cycle = 0; cycle < 4; cycle++) {
     await until(() => server0().inFlightFrames === 1, `cycle ${cycle}: the frame is on the wire`);
-    t.mock.timers.tick(50);
+    clock.tick(50);
     await until(() => server0().state === "down", `cycle ${cycle}: the ack timed out`);
-    t.mock.timers.tick(msUntil(server0().nextRetryAt) + 1);
+    clock.tick(msUntil(server0().nextRetryAt) + 1);
   }
   assert.deepEqual(
     seen.codes,
@@ -227,5 +228,4 @@ test("a server that accepts, then never acks, is one serverError for the whole f
   assert.equal(disconnects, 1, "only the first disconnect, when the fault began");
   assert.equal(server0().fault, "FORWARD_ACK_TIMEOUT");
   assert.ok(server0().connects >= 4);
-  t.mock.timers.reset();
 });

@@ -97,6 +97,11 @@ const invalid: [string, unknown, string | RegExp][] = [
     { compressionLevel: 6 },
     /"compressionLevel": applies to mode "CompressedPackedForward" only \(mode is "PackedForward"\)/,
   ],
+  [
+    "a clock without every method of Clock",
+    { clock: { now: () => 0, setTimeout: () => ({}) } },
+    /^Invalid option "clock": expected a Clock, an object with now\(\), setTimeout\(fn, ms\), clearTimeout\(timer\) and random\(\), got /,
+  ],
 ];
 for (const [what, options, message] of invalid) {
   test(`options: rejects ${what} with a message naming the option`, () => {

@@ -1,4 +1,5 @@
 import type { EventRecord } from "../../item.js";
+import { systemClock, type Clock, type Timer } from "../clock.js";
 import { encodePackedFrame, type ForwardMode } from "../protocol/frame-encoder.js";
 import { RecordEncoder } from "../protocol/record-encoder.js";
 import { Batch } from "./batch.js";
@@ -19,6 +20,8 @@ export interface BatcherOptions {
   eventTime: boolean;
   requireAck: boolean;
   batch: { maxEvents: number; maxBytes: number; maxDelayMs: number };
+  /** Sets the `maxDelayMs` timer: the sink's clock. Default: the system clock. */
+  clock?: Clock;
 }
 
 /** `durability: "event"`: called with every event committed to a batch, before `send()` returns. */
@@ -30,6 +33,7 @@ export type EventLog = (tag: string, tagBytes: Buffer, entry: Buffer) => void;
  */
 export class Batcher {
   readonly #opts: BatcherOptions;
+  readonly #clock: Clock;
   readonly #buffer: FrameStore;
   readonly #onReady: () => void;
   readonly #encoder = new RecordEncoder();
@@ -41,7 +45,7 @@ export class Batcher {
   readonly #logEvent: EventLog | undefined;
   #lastTag = "";
   #lastBatch: Batch | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   /** The batch holding the event encoded and not yet committed or discarded. */
   #pending: Batch | undefined;
   #seq = 0;
@@ -66,6 +70,7 @@ export class Batcher {
     logEvent?: EventLog,
   ) {
     this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
     this.#logEvent = logEvent;
     this.#buffer = buffer;
     this.#onReady = onReady;
@@ -129,7 +134,7 @@ export class Batcher {
     if (batch.count > 0 && batch.bytes + size > maxBytes) this.#seal(batch);
     if (this.#timer === undefined) {
       // Never holds the process: the sink does while it has events, and seals open batches at `beforeExit`.
-      this.#timer = setTimeout(this.#sealAllLater, maxDelayMs);
+      this.#timer = this.#clock.setTimeout(this.#sealAllLater, maxDelayMs);
       this.#timer.unref();
     }
     if (this.#logEvent !== undefined) this.#logEvent(batch.tag, batch.tagBytes, batch.heldEntry());
@@ -220,7 +225,7 @@ export class Batcher {
 
   /** Stops the batch timer (at close). */
   stopTimer(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 }

@@ -1,7 +1,7 @@
 import net from "node:net";
 import { EventEmitter } from "eventemitter3";
 import type { Frame } from "../batching/frame.js";
-import { systemClock, type Clock, type Timer } from "../clock.js";
+import type { Clock, Timer } from "../clock.js";
 import { ForwardAckUnsupportedError, type ForwardError } from "../errors.js";
 import type { ResolvedOptions, ResolvedServer } from "../options.js";
 import { connect } from "../transport/connect.js";
@@ -192,7 +192,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
   constructor(
     options: ResolvedOptions,
     owner: FrameOwner,
-    clock: Clock = systemClock,
+    clock: Clock = options.clock,
     resolver?: NameResolver,
   ) {
     super();
