@@ -350,7 +350,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const socket = this.#socket!;
     const requireAck = this.#options.requireAck;
     const key = requireAck ? frame.chunk! : frame.seq;
-    this.#inFlight.add(key, frame, this.#clock.now(), performance.now());
+    this.#inFlight.add(key, frame, this.#clock.now());
     if (this.#helo && !this.#helo.keepalive) this.#accepting = false;
     if (!this.#corked) {
       this.#corked = true;
@@ -367,8 +367,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #settle(key: InFlightKey, frame: Frame): void {
-    const sentAtPrecise = this.#inFlight.remove(key, frame);
-    this.emit("settled", frame, performance.now() - sentAtPrecise);
+    const now = this.#clock.now();
+    this.emit("settled", frame, now - (this.#inFlight.remove(key, frame) ?? now));
     if (!this.#accepting && this.#inFlight.size === 0) this.close();
   }
 

@@ -14,13 +14,10 @@ export interface InFlightLimits {
   maxInFlightFrames: number;
 }
 
-/** A frame written on this connection, and when. */
+/** A frame written on this connection, and when (on the connection's clock: the deadlines and the ack latency count from here). */
 interface Written {
   readonly frame: Frame;
-  /** On the connection's clock: the ack and write deadlines count from here. */
   readonly sentAt: number;
-  /** On `performance.now()`: for the ack latency figures. */
-  readonly sentAtPrecise: number;
 }
 
 /**
@@ -71,18 +68,18 @@ export class InFlightWindow {
     return this.#frames.values().next().value?.sentAt;
   }
 
-  /** Records a frame just written, at `sentAt` on the clock and `sentAtPrecise` on `performance.now()`. */
-  add(key: InFlightKey, frame: Frame, sentAt: number, sentAtPrecise: number): void {
-    this.#frames.set(key, { frame, sentAt, sentAtPrecise });
+  /** Records a frame just written at `sentAt` (on the clock). */
+  add(key: InFlightKey, frame: Frame, sentAt: number): void {
+    this.#frames.set(key, { frame, sentAt });
     this.#bytes += frame.bytes.length;
   }
 
-  /** Forgets a settled frame; returns when it was written, on `performance.now()`. */
-  remove(key: InFlightKey, frame: Frame): number {
+  /** Forgets a settled frame; returns when it was written (on the clock). */
+  remove(key: InFlightKey, frame: Frame): number | undefined {
     const written = this.#frames.get(key);
     this.#frames.delete(key);
     this.#bytes -= frame.bytes.length;
-    return written?.sentAtPrecise ?? performance.now();
+    return written?.sentAt;
   }
 
   /** Empties the window, returning its frames in send order (to be re-sent elsewhere). */
