@@ -66,6 +66,9 @@ testWithUwsgi("at the default log level (info), polls are not logged", async (t)
   await receiver.waitFor((events) => events.length >= 3, "three polls");
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);
-  assert.ok(cli.stderr.some((line) => / info polling /.test(line)), cli.stderr.join("\n"));
+  assert.ok(
+    cli.stderr.some((line) => / info polling /.test(line)),
+    cli.stderr.join("\n"),
+  );
   assert.ok(!cli.stderr.some((line) => /poll:/.test(line)), cli.stderr.join("\n"));
 });

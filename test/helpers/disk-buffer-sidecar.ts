@@ -1,6 +1,7 @@
 /**
  * The sidecar of the kill runs (test/helpers/disk-buffer-kills.ts): `uwsgi-forward` polling a real uWSGI (summary and
- * worker records) every 80 ms and sending them with acks through `--buffer-path`. Its `--log-level debug` line after
+ * worker records, an error record for a read that fails) every 80 ms and sending them with acks through
+ * `--buffer-path`. Its `--log-level debug` line after
  * each poll says which records went through the sink's `send()`: those of the polls up to the last line with
  * `0 waiting for the output`, each poll known by its records' time (one target: one time per poll).
  */
@@ -118,8 +119,12 @@ export function sidecarProcess(
       );
     },
     identify(record) {
-      const tag = record._tag;
-      if ((tag !== "uwsgi.summary" && tag !== "uwsgi.worker") || typeof record._time !== "string")
+      // Summary and worker records, and an error record when a read of the stats socket fails (or times out).
+      if (
+        typeof record._tag !== "string" ||
+        !record._tag.startsWith("uwsgi.") ||
+        typeof record._time !== "string"
+      )
         return undefined;
       return { unit: String(fluentdMillis(record._time)), key: JSON.stringify(record) };
     },
