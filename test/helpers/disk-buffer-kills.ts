@@ -81,9 +81,9 @@ function seeded(seed: number): () => number {
 
 /**
  * Kills and restarts `sender` `kills` times on one directory (the server down at the kills `serverDownAtKill`
- * names, back after the restart), then drains it; asserts that with `"event"` every record whose send() returned
- * arrived, with `"frame"` that what was lost belonged to the open batches at a kill, and that duplicates stayed
- * within the frames in flight.
+ * names, and back once the next process has started), then drains it; asserts that with `"event"` every record
+ * whose send() returned arrived, with `"frame"` that what was lost belonged to the open batches at a kill, and that
+ * duplicates stayed within the frames in flight.
  */
 export async function killRuns(
   t: { after: (fn: () => void) => void },
@@ -96,17 +96,23 @@ export async function killRuns(
   const dir = cliTempDir(t, "disk-buffer-kill-");
   const random = seeded(seed);
   const reports: (KillReport & { down: boolean })[] = [];
+  let down = false;
   for (let i = 0; i < kills; i++) {
     const run = sender.start(dir, i);
-    await run.waitReports(2 + Math.floor(random() * 30));
-    const down = serverDownAtKill(i);
     if (down) {
+      // Back after the restart: the new process found the server down, and replays once it is up.
+      await server.start();
+      down = false;
+    }
+    await run.waitReports(run.reports + 2 + Math.floor(random() * 30));
+    if (serverDownAtKill(i)) {
       await server.stop();
+      down = true;
       await run.waitReports(run.reports + 5 + Math.floor(random() * 20));
     }
     reports.push({ ...(await run.kill()), down });
-    if (down) await server.start();
   }
+  if (down) await server.start();
   await sender.drain(dir);
   const expected = reports.reduce((sum, r) => sum + [...r.returned.values()].reduce((a, b) => a + b, 0), 0);
   // Per unit, the distinct records that arrived; per record, how many times.
