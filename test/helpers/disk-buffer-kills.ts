@@ -60,6 +60,8 @@ export interface KillProcess {
 export interface KillFigures {
   /** Records whose `send()` had returned and that never arrived. */
   lost: number;
+  /** The most lost at one kill. */
+  mostLostAtAKill: number;
   /** With `"frame"`: the most the kills may lose (the records of their open batches); 0 with `"event"`. */
   lossBound: number;
   /** Records that arrived more than once (each extra copy counted). */
@@ -126,7 +128,13 @@ export async function killRuns(
     keys.add(id.key);
     copies.set(id.key, (copies.get(id.key) ?? 0) + 1);
   }
-  const figures: KillFigures = { lost: 0, lossBound: 0, duplicates: 0, duplicateBound: 0 };
+  const figures: KillFigures = {
+    lost: 0,
+    mostLostAtAKill: 0,
+    lossBound: 0,
+    duplicates: 0,
+    duplicateBound: 0,
+  };
   for (const [i, { returned, openBatches, duplicateBound, down }] of reports.entries()) {
     const missing = [...returned].flatMap(([unit, records]) => {
       const short = records - (units.get(unit)?.size ?? 0);
@@ -134,6 +142,7 @@ export async function killRuns(
     });
     const lost = missing.reduce((sum, m) => sum + m.short, 0);
     figures.lost += lost;
+    figures.mostLostAtAKill = Math.max(figures.mostLostAtAKill, lost);
     figures.duplicateBound += duplicateBound;
     const where = `kill ${i} (server down: ${down})`;
     if (sender.durability === "event") {

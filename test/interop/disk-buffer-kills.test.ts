@@ -30,8 +30,8 @@ async function fluentd(
 }
 
 /** The figures of a kill run, as a test diagnostic. */
-function figures({ lost, lossBound, duplicates, duplicateBound }: KillFigures): string {
-  return `lost ${lost} (bound ${lossBound}), duplicates ${duplicates} (bound ${duplicateBound})`;
+function figures({ lost, mostLostAtAKill, lossBound, duplicates, duplicateBound }: KillFigures): string {
+  return `lost ${lost} (bound ${lossBound}; at most ${mostLostAtAKill} at a kill), duplicates ${duplicates} (bound ${duplicateBound})`;
 }
 
 const KILLS = 20;
