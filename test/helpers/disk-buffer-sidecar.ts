@@ -1,9 +1,9 @@
 /**
  * The sidecar of the kill runs (test/helpers/disk-buffer-kills.ts): `uwsgi-forward` polling a real uWSGI (summary and
  * worker records, an error record for a read that fails) every 80 ms and sending them with acks through
- * `--buffer-path`. Its `--log-level debug` line after
- * each poll says which records went through the sink's `send()`: those of the polls up to the last line with
- * `0 waiting for the output`, each poll known by its records' time (one target: one time per poll).
+ * `--buffer-path`. Its `--log-level debug` line after each poll says which records went through the sink's
+ * `send()`: those of the polls up to the last line with `0 waiting for the output`, each poll known by its records'
+ * time (one target: one time per poll).
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
