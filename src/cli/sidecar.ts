@@ -4,9 +4,9 @@ import {
   ForwardSink,
   InvalidOptionError,
   UwsgiStatsErrorCode,
-  type PollSummary,
   UwsgiStatsSource,
   type ForwardItem,
+  type PollSummary,
 } from "../index.js";
 import type { SidecarConfig } from "./config/load.js";
 
@@ -382,7 +382,7 @@ export class Sidecar {
       this.#health.record(item.record);
       this.#metrics.item(shapes.get(item.tag), item);
       memory.record(item);
-      if (typeof item.time === "number" && !(item.time <= (newest ?? -Infinity))) newest = item.time;
+      if (typeof item.time === "number") newest = Math.max(newest ?? item.time, item.time);
     });
     source.on("poll", (summary) => {
       memory.poll();
