@@ -6,6 +6,7 @@ import {
   UwsgiStatsErrorCode,
   UwsgiStatsSource,
   type ForwardItem,
+  type PollSummary,
 } from "../index.js";
 import type { SidecarConfig } from "./config/load.js";
 
@@ -375,10 +376,13 @@ export class Sidecar {
       [config.source.tags.emperor, "emperor"],
     ]);
     const memory = new MemoryReportCheck(source.options.tags, (message) => this.io.logger.warn(message));
+    // The newest record time of the poll under way, for its debug line.
+    let newest: number | undefined;
     source.on("record", (item) => {
       this.#health.record(item.record);
       this.#metrics.item(shapes.get(item.tag), item);
       memory.record(item);
+      if (typeof item.time === "number") newest = Math.max(newest ?? item.time, item.time);
     });
     source.on("poll", (summary) => {
       memory.poll();
@@ -387,6 +391,9 @@ export class Sidecar {
       if (summary.targets > 0 && this.#states.get("targets") === "none") {
         this.#states.change("targets", "some", "info", `targets matched again: polling ${summary.targets}`);
       }
+      // --once writes its items after the poll: the line would say they were handed over before they are.
+      if (!this.#config.once && this.io.logger.enabled("debug")) this.#logPoll(source, summary, newest);
+      newest = undefined;
     });
     source.on("targetError", (err, target) => {
       const code = errorCode(err);
@@ -429,6 +436,22 @@ export class Sidecar {
     });
     source.on("error", (err) => this.io.fatal(err));
     return source;
+  }
+
+  /**
+   * The debug line of a scheduled poll, written once the stream has taken its records: how many of the records
+   * polled so far still wait for the output (0: every one of them went through the sink's `send()`), and the frames
+   * on the wire whose ack has not come back.
+   */
+  #logPoll(source: UwsgiStatsSource, summary: PollSummary, newest: number | undefined): void {
+    const waiting = source.readableLength + this.#output.writable.writableLength;
+    const inFlight = this.#output.sink?.stats().servers.reduce((n, s) => n + s.inFlightFrames, 0);
+    this.io.logger.debug(
+      `poll: ${summary.records} records from ${summary.ok} of ${summary.targets} targets in ${summary.durationMs} ms` +
+        (newest === undefined ? "" : `, newest at ${new Date(newest).toISOString()}`) +
+        `; ${waiting} waiting for the output` +
+        (inFlight === undefined ? "" : `; ${inFlight} frames in flight`),
+    );
   }
 
   #healthItem(): ForwardItem {
