@@ -83,7 +83,9 @@ export class ForwardTransport extends TransportStream {
     });
     stream.on("close", () => {
       onExit.unregister(this);
-      this.#settle?.reject(new Error("uwsgi-forward/winston: the worker thread ended before closing its sink"));
+      this.#settle?.reject(
+        new Error("uwsgi-forward/winston: the worker thread ended before closing its sink"),
+      );
     });
     onExit.register(this, ForwardTransport.#endAtExit);
   }
@@ -132,7 +134,9 @@ export class ForwardTransport extends TransportStream {
       this.#settle = { resolve, reject };
     });
     if (this.#stream.destroyed) {
-      this.#settle!.reject(new Error("uwsgi-forward/winston: the worker thread ended before closing its sink"));
+      this.#settle!.reject(
+        new Error("uwsgi-forward/winston: the worker thread ended before closing its sink"),
+      );
     } else {
       // The close mark follows the last events; the worker closes its sink, then ends.
       this.#writer.addClose();
