@@ -153,13 +153,13 @@ test("a winston record with a Buffer, bigints, a Date and nested objects arrives
   const logger = winston.createLogger({ transports: [transport] });
   logger.info("typed", meta());
   await endLogger(logger);
+  assert.deepEqual(seen.dropped, {});
   await viaWinston.waitFor(1);
   const sink = new ForwardSink({ port: direct.port });
   sink.send("types", { ...meta(), level: "info", message: "typed" });
   await sink.close();
   await direct.waitFor(1);
 
-  assert.deepEqual(seen.dropped, {});
   assert.equal(viaWinston.raw[0]!.toString("hex"), direct.raw[0]!.toString("hex"));
   const [record] = viaWinston.records();
   assert.ok(Buffer.isBuffer(record!.payload), "msgpack bin");
