@@ -2,8 +2,9 @@
  * What the winston transport sends its worker: each record as msgpack with its time, then a close mark. Pure bytes,
  * no thread: the main thread writes (EventWriter), the worker reads (EventReader).
  *
- * msgpack, not JSON, so that a record's values keep their types: a `Buffer`, a `bigint`, a `Date`, a `Map` arrive
- * in the worker as they left, and its ForwardSink encodes them as it would have in the main thread. thread-stream
+ * msgpack, not JSON, so that a record's values keep their types: a `Buffer`, a `bigint`, a `Map` arrive in the
+ * worker as they left, and its ForwardSink encodes them as it would have in the main thread. But a `Date`: it leaves
+ * as the string JSON makes of it, since Fluentd refuses a whole chunk that holds a msgpack timestamp. thread-stream
  * carries text (its worker decodes UTF-8), so a batch travels as the latin1 string of its bytes: one character per
  * byte, which thread-stream sends as UTF-8 and hands back unchanged.
  *
@@ -21,8 +22,8 @@ type PackTarget = Buffer & { start: number; end: number };
 /**
  * As ForwardSink's record encoder hands values to msgpackr (`undefined` as nil, no record extension), so that what
  * msgpackr writes here and reads back in the worker is what the sink would have written: a number as an integer or
- * float64 (never int64, which reads back as a bigint), a bigint as int64, a Date as timestamp ext -1, a class
- * instance as the map of its fields.
+ * float64 (never int64, which reads back as a bigint), a bigint as int64, a class instance as the map of its fields
+ * (or as its `toJSON()`).
  */
 const PACK_OPTIONS = { useRecords: false, encodeUndefinedAsNil: true, variableMapSize: true } as const;
 /** Maps as plain objects (ForwardSink's records), int64 as bigint (only a bigint was written as int64). */
@@ -74,6 +75,28 @@ export class EventWriter {
   }
 }
 
+/** Deeper than this the worker leaves Dates alone: ForwardSink refuses a record nested past 512 anyway. */
+const MAX_DEPTH = 600;
+/** The type byte of msgpack's timestamp extension (-1): a record without this byte holds no Date. */
+const TIMESTAMP_TYPE = 0xff;
+
+/**
+ * Replaces each Date in a record the worker read by what JSON writes for it (an ISO 8601 string; null for an invalid
+ * one). msgpack's timestamp (ext -1) would be the exact type, but Fluentd (1.15) refuses the whole chunk that holds
+ * one (`MessagePack::UnknownExtTypeError`), the other events with it; JSON's string is what a winston record's Date
+ * has always been.
+ */
+function datesToStrings(value: Record<string, unknown> | unknown[], depth: number): void {
+  const o = value as Record<string, unknown>;
+  for (const key in o) {
+    const v = o[key];
+    if (typeof v !== "object" || v === null) continue;
+    if (v instanceof Date) o[key] = Number.isNaN(v.getTime()) ? null : v.toISOString();
+    else if (depth < MAX_DEPTH && !ArrayBuffer.isView(v))
+      datesToStrings(v as Record<string, unknown>, depth + 1);
+  }
+}
+
 /** What the worker does with what it reads. */
 export interface EventHandler {
   event(record: Record<string, unknown>, timeMs: number): void;
@@ -103,7 +126,9 @@ export class EventReader {
       if (buf.length - pos < EVENT_HEADER) break;
       const end = pos + EVENT_HEADER + buf.readUInt32BE(pos + 9);
       if (end > buf.length) break;
-      const record = this.#unpackr.unpack(buf.subarray(pos + EVENT_HEADER, end)) as Record<string, unknown>;
+      const body = buf.subarray(pos + EVENT_HEADER, end);
+      const record = this.#unpackr.unpack(body) as Record<string, unknown>;
+      if (body.indexOf(TIMESTAMP_TYPE) !== -1) datesToStrings(record, 0);
       handler.event(record, buf.readDoubleBE(pos + 1));
       pos = end;
     }

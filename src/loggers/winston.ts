@@ -43,7 +43,7 @@ const BATCH_BYTES = 1 << 20;
 /**
  * A winston transport that sends each record to Fluentd over Forward (ForwardSink in a worker thread): the tag
  * from `tag`/`tagKey`/`tagPrefix`, the time when the line was logged, the record's string keys as fields, their
- * values as the sink encodes them (a Buffer as bin, a bigint as int64). Validates its options in the constructor
+ * values as the sink encodes them (a Buffer as bin, a bigint as int64; a Date as its ISO string). Validates its options in the constructor
  * (`INVALID_OPTION` naming the option). `logger.end()` or `logger.close()` delivers what is left within
  * `closeTimeoutMs`; so does the app's exit (within 9 s). Events `drop` and `serverError` (LoggerTransportEvents),
  * `closed` (LoggerCloseSummary).

@@ -24,8 +24,8 @@ class Access {
   ) {}
 }
 
-/** Values JSON would change or refuse, next to the JSON-like ones. */
-function typedRecord(): Record<string, unknown> {
+/** Values JSON would change or refuse, next to the JSON-like ones; `at` gives each Date (or its ISO string). */
+function typedRecord(at: (ms: number) => unknown = (ms) => new Date(ms)): Record<string, unknown> {
   return {
     message: "signed in é ✓",
     level: "info",
@@ -34,8 +34,8 @@ function typedRecord(): Record<string, unknown> {
     small: 5n,
     huge: 2n ** 63n + 1n,
     negative: -(2n ** 62n),
-    when: new Date(1_700_000_000_123),
-    nested: { list: [1, "a", Buffer.from("bin"), { deep: { n: 3n, at: new Date(0) } }], empty: {} },
+    when: at(1_700_000_000_123),
+    nested: { list: [1, "a", Buffer.from("bin"), { deep: { n: 3n, at: at(0) } }], empty: {} },
     map: new Map<string, unknown>([["k", 1]]),
     access: new Access("/x", 200),
     wholeFloat: 2 ** 40,
@@ -68,19 +68,20 @@ function readAll(
   return seen;
 }
 
-test("a record that crosses to the worker is encoded by its sink to the bytes a sink in the main thread writes", () => {
+test("a record that crosses to the worker is encoded by its sink to the bytes a sink in the main thread writes, its Dates as ISO strings", () => {
   const writer = new EventWriter();
   writer.add(typedRecord(), 1_700_000_000_456.5);
   const [event] = readAll(writer.take(), []);
   assert.ok(typeof event === "object");
   assert.equal(event.timeMs, 1_700_000_000_456.5);
-  assert.deepEqual(sinkBytes(event.record).toString("hex"), sinkBytes(typedRecord()).toString("hex"));
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  assert.deepEqual(sinkBytes(event.record).toString("hex"), sinkBytes(typedRecord(iso)).toString("hex"));
   const r = event.record;
   assert.ok(Buffer.isBuffer(r.buf));
   assert.deepEqual([...(r.buf as Buffer)], [0, 1, 0xc1, 0xff, 0x80]);
   assert.equal(r.small, 5n);
   assert.equal(r.huge, 2n ** 63n + 1n);
-  assert.ok(r.when instanceof Date && r.when.getTime() === 1_700_000_000_123);
+  assert.equal(r.when, "2023-11-14T22:13:20.123Z");
   assert.equal(r.wholeFloat, 2 ** 40);
   assert.equal(typeof r.wholeFloat, "number");
 });
@@ -140,4 +141,27 @@ test("a batch larger than the writer's first buffer grows it", () => {
     { record: { big, n: 2 }, timeMs: 2 },
   ]);
   assert.equal(writer.length, 0);
+});
+
+test("a Date leaves as the string JSON writes for it, wherever it is (an invalid one as null); -1 and 0xff bytes around it stay", () => {
+  const writer = new EventWriter();
+  writer.add(
+    {
+      at: new Date(0),
+      bad: new Date(Number.NaN),
+      list: [new Date(1000), -1, { deeper: [new Date(2000)] }],
+      map: new Map([["k", new Date(3000)]]),
+      bytes: Buffer.from([0xff, 0xd6]),
+    },
+    1,
+  );
+  const [event] = readAll(writer.take(), []);
+  assert.ok(typeof event === "object");
+  assert.deepEqual(event.record, {
+    at: "1970-01-01T00:00:00.000Z",
+    bad: null,
+    list: ["1970-01-01T00:00:01.000Z", -1, { deeper: ["1970-01-01T00:00:02.000Z"] }],
+    map: { k: "1970-01-01T00:00:03.000Z" },
+    bytes: Buffer.from([0xff, 0xd6]),
+  });
 });
