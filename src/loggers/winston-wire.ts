@@ -97,6 +97,12 @@ function datesToStrings(value: Record<string, unknown> | unknown[], depth: numbe
   }
 }
 
+/** True when `buf` holds `byte` from `start` to before `end`. */
+function hasByte(buf: Buffer, byte: number, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] === byte) return true;
+  return false;
+}
+
 /** What the worker does with what it reads. */
 export interface EventHandler {
   event(record: Record<string, unknown>, timeMs: number): void;
@@ -126,9 +132,9 @@ export class EventReader {
       if (buf.length - pos < EVENT_HEADER) break;
       const end = pos + EVENT_HEADER + buf.readUInt32BE(pos + 9);
       if (end > buf.length) break;
-      const body = buf.subarray(pos + EVENT_HEADER, end);
-      const record = this.#unpackr.unpack(body) as Record<string, unknown>;
-      if (body.indexOf(TIMESTAMP_TYPE) !== -1) datesToStrings(record, 0);
+      // From `buf` itself, not a view of the record: msgpackr keeps one DataView per buffer it reads.
+      const record = this.#unpackr.unpack(buf, { start: pos + EVENT_HEADER, end }) as Record<string, unknown>;
+      if (hasByte(buf, TIMESTAMP_TYPE, pos + EVENT_HEADER, end)) datesToStrings(record, 0);
       handler.event(record, buf.readDoubleBE(pos + 1));
       pos = end;
     }
