@@ -43,10 +43,10 @@ const BATCH_BYTES = 1 << 20;
 /**
  * A winston transport that sends each record to Fluentd over Forward (ForwardSink in a worker thread): the tag
  * from `tag`/`tagKey`/`tagPrefix`, the time when the line was logged, the record's string keys as fields, their
- * values as the sink encodes them (a Buffer as bin, a bigint as int64; a Date as its ISO string). Validates its options in the constructor
- * (`INVALID_OPTION` naming the option). `logger.end()` or `logger.close()` delivers what is left within
- * `closeTimeoutMs`; so does the app's exit (within 9 s). Events `drop` and `serverError` (LoggerTransportEvents),
- * `closed` (LoggerCloseSummary).
+ * values as the sink encodes them (a Buffer as bin, a bigint as int64; a Date as its ISO string). Validates its
+ * options in the constructor (`INVALID_OPTION` naming the option). `logger.end()` or `logger.close()` delivers what
+ * is left within `closeTimeoutMs`; so does the app's exit (within 9 s). Events `drop` and `serverError`
+ * (LoggerTransportEvents), `closed` (LoggerCloseSummary).
  */
 export class ForwardTransport extends TransportStream {
   readonly #stream: WorkerStream;
@@ -93,7 +93,8 @@ export class ForwardTransport extends TransportStream {
   /** winston's hook for each record: encoded now, passed to the worker at the end of the tick. */
   override log(info: Record<string | symbol, unknown>, next: () => void): void {
     const time = Date.now();
-    if (this.#closing) {
+    // A worker that failed was reported as `error`.
+    if (this.#closing || this.#stream.destroyed) {
       this.emit("drop", { count: 1, reason: "closed" } satisfies LoggerDropInfo);
       next();
       return;
@@ -124,7 +125,9 @@ export class ForwardTransport extends TransportStream {
 
   #send(): void {
     this.#scheduled = false;
-    if (this.#writer.length > 0 && !this.#stream.destroyed) this.#stream.write(this.#writer.take());
+    if (this.#writer.length === 0) return;
+    const text = this.#writer.take();
+    if (!this.#stream.destroyed) this.#stream.write(text);
   }
 
   /** Delivers what is left within `closeTimeoutMs` and ends the worker; resolves with what was lost. Idempotent. */
