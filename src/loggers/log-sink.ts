@@ -77,8 +77,8 @@ export class LogSink {
     return withDeadline(this.#sink.flush(), this.#options.closeTimeoutMs);
   }
 
-  /** Delivers what is left within `closeTimeoutMs`, then closes; says on stderr what was lost. */
-  close(): Promise<LoggerCloseSummary> {
-    return closeSink(this.#sink, this.#name, this.#options.closeTimeoutMs, this.#invalid);
+  /** Delivers what is left within `timeoutMs` (default `closeTimeoutMs`), then closes; says on stderr what was lost. */
+  close(timeoutMs = this.#options.closeTimeoutMs): Promise<LoggerCloseSummary> {
+    return closeSink(this.#sink, this.#name, timeoutMs, this.#invalid);
   }
 }

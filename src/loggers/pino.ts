@@ -3,23 +3,16 @@
  * `pino(pino.transport({ target: "uwsgi-forward/pino", options: { host, port, tag, … } }))`.
  */
 import build from "pino-abstract-transport";
-import { parentPort } from "node:worker_threads";
-import { LogSink, type EventPost } from "./log-sink.js";
+import { LogSink } from "./log-sink.js";
 import { resolveLoggerOptions, type LoggerTransportOptions } from "./options.js";
+import { EXIT_CLOSE_TIMEOUT_MS, postToMainThread } from "./worker-thread.js";
 
 export type { LoggerTransportOptions as PinoTransportOptions } from "./options.js";
 export type { LoggerDropInfo, LoggerServerError, LoggerTransportEvents } from "./log-sink.js";
 
-/** thread-stream waits 10 s for a worker to end at exit: the close deadline must come first. */
-const MAX_CLOSE_TIMEOUT_MS = 9000;
-
 interface PinoLevels {
   labels: Record<number, string>;
 }
-
-/** Re-emitted by pino's transport stream in the main thread (`transport.on("drop", …)`), as thread-stream does. */
-const postToMainThread: EventPost = (name, payload) =>
-  parentPort?.postMessage({ code: "EVENT", name, args: [payload] });
 
 /**
  * The transport's entry point, called by pino in its worker. Validates the options first (an `INVALID_OPTION`
@@ -36,7 +29,7 @@ export default async function pinoTransport(options: LoggerTransportOptions = {}
   const resolved = resolveLoggerOptions(own, {
     tag: "pino",
     levelAs: "number",
-    maxCloseTimeoutMs: MAX_CLOSE_TIMEOUT_MS,
+    maxCloseTimeoutMs: EXIT_CLOSE_TIMEOUT_MS,
   });
   const sink = new LogSink("uwsgi-forward/pino", resolved, postToMainThread);
   const labels = resolved.levelAs === "label";

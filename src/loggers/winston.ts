@@ -1,15 +1,19 @@
 /**
- * `uwsgi-forward/winston`: a winston transport whose ForwardSink runs in a worker thread, so that an app that is
- * done exits by itself after its last lines are delivered (a socket in the main thread would keep it alive).
+ * `uwsgi-forward/winston`: a winston transport whose ForwardSink runs in a worker thread, started and ended by
+ * thread-stream as pino's transports are, so that an app that is done exits by itself after its last lines are
+ * delivered (a socket in the main thread would keep it alive).
  * `winston.createLogger({ transports: [new ForwardTransport({ host, port, tag, … })] })`.
  */
 import TransportStream from "winston-transport";
-import { Worker } from "node:worker_threads";
+import ThreadStream from "thread-stream";
+import * as onExit from "on-exit-leak-free";
+import { writeSync } from "node:fs";
 import type { LoggerDropInfo } from "./log-sink.js";
 import { InvalidOptionError } from "../index.js";
 import { resolveLoggerOptions, type LoggerDefaults, type LoggerTransportOptions } from "./options.js";
 import type { LoggerCloseSummary } from "./shutdown.js";
-import type { FromWorker, ToWorker, WorkerData } from "./winston-messages.js";
+import { EventWriter } from "./winston-wire.js";
+import type { WinstonWorkerData } from "./winston-worker.js";
 import { WINSTON_WORKER_FILE } from "./worker-file.js";
 
 export type { LoggerDropInfo, LoggerServerError, LoggerTransportEvents } from "./log-sink.js";
@@ -31,43 +35,35 @@ export interface ForwardTransportOptions extends LoggerTransportOptions {
 
 const DEFAULTS: LoggerDefaults = { tag: "winston", levelAs: "label", maxCloseTimeoutMs: 600_000 };
 const LEVEL = Symbol.for("level");
-/** The worker is an extra wait at exit only: its own deadline comes first. */
-const EXIT_GRACE_MS = 2000;
+/** thread-stream's stream as it is (its declarations leave these out). */
+type WorkerStream = ThreadStream & { ref(): void; unref(): void; readonly destroyed: boolean };
+/** A batch this large goes to the worker at once rather than at the end of the tick. */
+const BATCH_BYTES = 1 << 20;
 
 /**
  * A winston transport that sends each record to Fluentd over Forward (ForwardSink in a worker thread): the tag
- * from `tag`/`tagKey`/`tagPrefix`, the time when the line was logged, the record's string keys as fields.
- * Validates its options in the constructor (`INVALID_OPTION` naming the option). `logger.end()` or
- * `logger.close()` delivers what is left within `closeTimeoutMs`; so does the app's exit. Events `drop` and
- * `serverError` (LoggerTransportEvents), `closed` (LoggerCloseSummary).
+ * from `tag`/`tagKey`/`tagPrefix`, the time when the line was logged, the record's string keys as fields, their
+ * values as the sink encodes them (a Buffer as bin, a bigint as int64; a Date as its ISO string). Validates its
+ * options in the constructor (`INVALID_OPTION` naming the option). `logger.end()` or `logger.close()` delivers what
+ * is left within `closeTimeoutMs`; so does the app's exit (within 9 s). Events `drop` and `serverError`
+ * (LoggerTransportEvents), `closed` (LoggerCloseSummary).
  */
 export class ForwardTransport extends TransportStream {
-  readonly #worker: Worker;
+  readonly #stream: WorkerStream;
+  readonly #writer = new EventWriter();
   readonly #levelAsNumber: boolean;
-  readonly #closeTimeoutMs: number;
-  readonly #done = new Int32Array(new SharedArrayBuffer(4));
-  #lines: string[] = [];
-  #times: number[] = [];
   #scheduled = false;
   #closing: Promise<LoggerCloseSummary> | undefined;
-  #resolveClosed: ((summary: LoggerCloseSummary) => void) | undefined;
-  #rejectClosed: ((error: Error) => void) | undefined;
-  readonly #onBeforeExit = (): void => this.close();
-  readonly #onExit = (): void => this.#waitAtExit();
+  #settle: { resolve: (summary: LoggerCloseSummary) => void; reject: (error: Error) => void } | undefined;
 
   constructor(options: ForwardTransportOptions = {}) {
     const { level, format, silent, handleExceptions, handleRejections, ...rest } = options ?? {};
     super({ level, format, silent, handleExceptions, handleRejections });
     const resolved = resolveLoggerOptions(rest, DEFAULTS);
     this.#levelAsNumber = resolved.levelAs === "number";
-    this.#closeTimeoutMs = resolved.closeTimeoutMs;
-    const workerData: WorkerData = {
-      options: rest,
-      defaults: DEFAULTS,
-      done: this.#done.buffer as SharedArrayBuffer,
-    };
+    const workerData: WinstonWorkerData = { options: rest, defaults: DEFAULTS };
     try {
-      this.#worker = new Worker(WINSTON_WORKER_FILE, { workerData });
+      this.#stream = new ThreadStream({ filename: WINSTON_WORKER_FILE.href, workerData }) as WorkerStream;
     } catch (err) {
       // DataCloneError: the options go to the worker by structured clone.
       throw new InvalidOptionError(
@@ -75,23 +71,30 @@ export class ForwardTransport extends TransportStream {
         `must be plain data the worker can receive (no functions): ${String(err)}`,
       );
     }
-    this.#worker.on("message", (message: FromWorker) => this.#onMessage(message));
-    this.#worker.on("error", (err) => this.emit("error", err));
-    this.#worker.on("exit", () =>
-      this.#rejectClosed?.(
+    const stream = this.#stream;
+    // Sent by the worker (worker-thread.ts), re-emitted by thread-stream.
+    stream.on("drop", (info: LoggerDropInfo) => this.emit("drop", info));
+    stream.on("serverError", (error: unknown) => this.emit("serverError", error));
+    stream.on("closed", (summary: LoggerCloseSummary) => this.#settle?.resolve(summary));
+    stream.on("error", (err: Error) => this.emit("error", err));
+    // As pino does: the worker holds the app until it runs, then only the exit hook ends it.
+    stream.on("ready", () => {
+      if (this.#closing === undefined) stream.unref();
+    });
+    stream.on("close", () => {
+      onExit.unregister(this);
+      this.#settle?.reject(
         new Error("uwsgi-forward/winston: the worker thread ended before closing its sink"),
-      ),
-    );
-    // After the listeners: adding a "message" listener refs the worker again.
-    this.#worker.unref();
-    process.on("beforeExit", this.#onBeforeExit);
-    process.on("exit", this.#onExit);
+      );
+    });
+    onExit.register(this, ForwardTransport.#endAtExit);
   }
 
-  /** winston's hook for each record: queued and passed to the worker in batches. */
+  /** winston's hook for each record: encoded now, passed to the worker at the end of the tick. */
   override log(info: Record<string | symbol, unknown>, next: () => void): void {
     const time = Date.now();
-    if (this.#closing) {
+    // A worker that failed was reported as `error`.
+    if (this.#closing || this.#stream.destroyed) {
       this.emit("drop", { count: 1, reason: "closed" } satisfies LoggerDropInfo);
       next();
       return;
@@ -105,61 +108,64 @@ export class ForwardTransport extends TransportStream {
     } else {
       record.level = label;
     }
-    let line: string;
     try {
-      line = JSON.stringify(record);
+      this.#writer.add(record, time);
     } catch {
       this.emit("drop", { count: 1, reason: "invalid" } satisfies LoggerDropInfo);
       next();
       return;
     }
-    this.#lines.push(line);
-    this.#times.push(time);
-    if (!this.#scheduled) {
+    if (this.#writer.length >= BATCH_BYTES) this.#send();
+    else if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(() => this.#post());
+      setImmediate(() => this.#send());
     }
     next();
   }
 
-  #post(): void {
+  #send(): void {
     this.#scheduled = false;
-    if (this.#lines.length === 0) return;
-    const message: ToWorker = { type: "events", lines: this.#lines, times: this.#times };
-    this.#lines = [];
-    this.#times = [];
-    this.#worker.postMessage(message);
+    if (this.#writer.length === 0) return;
+    const text = this.#writer.take();
+    if (!this.#stream.destroyed) this.#stream.write(text);
   }
 
-  #onMessage(message: FromWorker): void {
-    if (message.type === "event") this.emit(message.name, message.payload);
-    else this.#resolveClosed?.(message.summary);
-  }
-
-  /** Delivers what is left within `closeTimeoutMs` and stops the worker; resolves with what was lost. Idempotent. */
+  /** Delivers what is left within `closeTimeoutMs` and ends the worker; resolves with what was lost. Idempotent. */
   #shutdown(): Promise<LoggerCloseSummary> {
     if (this.#closing) return this.#closing;
-    this.#post();
     this.#closing = new Promise<LoggerCloseSummary>((resolve, reject) => {
-      this.#resolveClosed = resolve;
-      this.#rejectClosed = reject;
-    }).finally(() => {
-      process.off("beforeExit", this.#onBeforeExit);
-      process.off("exit", this.#onExit);
+      this.#settle = { resolve, reject };
     });
+    if (this.#stream.destroyed) {
+      this.#settle!.reject(
+        new Error("uwsgi-forward/winston: the worker thread ended before closing its sink"),
+      );
+    } else {
+      // The close mark follows the last events; the worker closes its sink, then ends.
+      this.#writer.addClose();
+      this.#send();
+      this.#stream.ref();
+    }
     this.#closing.then(
       (summary) => this.emit("closed", summary),
       () => {},
     );
-    this.#worker.ref();
-    this.#worker.postMessage({ type: "close" } satisfies ToWorker);
     return this.#closing;
   }
 
-  /** `process.exit()` or the end of the app with the close not finished: block until the worker is done. */
-  #waitAtExit(): void {
-    this.close();
-    Atomics.wait(this.#done, 0, 0, this.#closeTimeoutMs + EXIT_GRACE_MS);
+  /**
+   * The app's exit (its event loop empty, or `process.exit()`), as pino's transports end: what this tick logged
+   * goes to the worker, then thread-stream ends it and waits for it (at most 10 s) while its sink closes.
+   */
+  static #endAtExit(transport: ForwardTransport): void {
+    const stream = transport.#stream;
+    try {
+      transport.#send();
+      stream.flushSync();
+      stream.end();
+    } catch (err) {
+      writeSync(2, `uwsgi-forward/winston: the worker did not end at exit: ${String(err)}\n`);
+    }
   }
 
   /** Called by winston on `logger.close()` (and when the transport is removed): closes in the background. */

@@ -98,3 +98,50 @@ test(
     }
   },
 );
+
+test(
+  "a winston record with a Buffer, bigints, a Date and nested objects reaches a real Fluentd with the lines around it",
+  { skip: skipWithoutPeers() },
+  async (t) => {
+    const port = await freePort();
+    const fluentd = await startFluentd({ port, workdir: peerTempDir(t) });
+    t.after(() => fluentd.stop());
+    const logger = winston.createLogger({
+      transports: [new ForwardTransport({ port, requireAck: true, tag: "interop.types" })],
+    });
+    logger.info("before", { id: 0 });
+    logger.info("typed", {
+      id: 1,
+      payload: Buffer.from("raw bytes"),
+      small: 5n,
+      huge: 2n ** 62n + 1n,
+      at: new Date(1_700_000_000_123),
+      request: { headers: { "x-id": "a" }, sizes: [1n, 1.5] },
+    });
+    logger.info("after", { id: 2 });
+    const finished = once(logger, "finish");
+    logger.end();
+    await finished;
+    const events = await waitForEvents(fluentd.out, (e) => e.length >= 3, 30_000);
+    const byId = Object.fromEntries(events.map((e) => [e.id, e]));
+    assert.deepEqual(
+      Object.keys(byId).sort(),
+      ["0", "1", "2"],
+      "a msgpack timestamp would have lost all three",
+    );
+    const { _time, ...typed } = byId[1] as { _time: string };
+    assert.ok(_time.endsWith("000000Z"));
+    // Fluentd's JSON: bin as its text, int64 as a number (2^62 + 1 rounds in JavaScript's parse), the Date a string.
+    assert.deepEqual(typed, {
+      id: 1,
+      payload: "raw bytes",
+      small: 5,
+      huge: Number(2n ** 62n + 1n),
+      at: "2023-11-14T22:13:20.123Z",
+      request: { headers: { "x-id": "a" }, sizes: [1, 1.5] },
+      level: "info",
+      message: "typed",
+      _tag: "interop.types",
+    });
+  },
+);

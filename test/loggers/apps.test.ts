@@ -89,6 +89,55 @@ console.log("logged");
   );
 });
 
+test("a winston app that calls process.exit() right after logging still delivers its lines (the tick's batch included)", async (t) => {
+  const peer = await startFluentServer();
+  t.after(() => peer.close());
+  const dir = appDir(t);
+  writeFileSync(
+    path.join(dir, "exit.mjs"),
+    `import winston from "winston";
+import { ForwardTransport } from "uwsgi-forward/winston";
+const logger = winston.createLogger({
+  transports: [new ForwardTransport({ port: Number(process.argv[2]), tag: "exit.now" })],
+});
+await new Promise((resolve) => setTimeout(resolve, 200));
+for (let i = 0; i < 10; i++) logger.info("line", { id: i, bytes: Buffer.from([i]) });
+console.log("logged");
+process.exit(0);
+`,
+  );
+  const run = await runApp(dir, "exit.mjs", [String(peer.port)]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, "");
+  assert.deepEqual(
+    peer.entries.map((e) => [e.tag, e.record.id, [...(e.record.bytes as Buffer)]]),
+    Array.from({ length: 10 }, (_, i) => ["exit.now", i, [i]]),
+  );
+});
+
+test("at exit a winston close gets at most 9 s whatever closeTimeoutMs says (thread-stream waits 10 s for its worker)", async (t) => {
+  const dir = appDir(t);
+  writeFileSync(
+    path.join(dir, "slow.cjs"),
+    `const winston = require("winston");
+const { ForwardTransport } = require("uwsgi-forward/winston");
+const logger = winston.createLogger({ transports: [new ForwardTransport({ port: 1, closeTimeoutMs: 60000 })] });
+for (let i = 0; i < 10; i++) logger.info("line", { id: i });
+console.log("logged");
+`,
+  );
+  const run = await runApp(dir, "slow.cjs");
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok(
+    run.exitAfterLoggedMs !== undefined && run.exitAfterLoggedMs < 10_000,
+    `exited ${run.exitAfterLoggedMs} ms after logging`,
+  );
+  assert.match(
+    run.stderr,
+    /^uwsgi-forward\/winston: 10 log events undelivered at close \(not delivered within closeTimeoutMs 9000\)/m,
+  );
+});
+
 test("importing uwsgi-forward, from ESM or CommonJS, loads neither pino nor winston", (t) => {
   const dir = appDir(t);
   const loaded = `Object.keys(require.cache).filter((f) => /node_modules\\/(pino|winston|pino-abstract-transport|winston-transport)\\//.test(f))`;
