@@ -2,9 +2,9 @@
  * What the winston transport sends its worker: each record as msgpack with its time, then a close mark. Pure bytes,
  * no thread: the main thread writes (EventWriter), the worker reads (EventReader).
  *
- * msgpack, not JSON, so that a record's values keep their types: a `Buffer`, a `bigint`, a `Map` arrive in the
- * worker as they left, and its ForwardSink encodes them as it would have in the main thread. But a `Date`: it leaves
- * as the string JSON makes of it, since Fluentd refuses a whole chunk that holds a msgpack timestamp. thread-stream
+ * msgpack, not JSON, so that a record's values keep their types: a `Buffer`, a `bigint`, a `Map`, a `Date` arrive in
+ * the worker as they left, and its ForwardSink encodes them as it would have in the main thread (a Date as its ISO
+ * 8601 string, as JSON writes it). thread-stream
  * carries text (its worker decodes UTF-8), so a batch travels as the latin1 string of its bytes: one character per
  * byte, which thread-stream sends as UTF-8 and hands back unchanged.
  *
@@ -75,34 +75,6 @@ export class EventWriter {
   }
 }
 
-/** Deeper than this the worker leaves Dates alone: ForwardSink refuses a record nested past 512 anyway. */
-const MAX_DEPTH = 600;
-/** The type byte of msgpack's timestamp extension (-1): a record without this byte holds no Date. */
-const TIMESTAMP_TYPE = 0xff;
-
-/**
- * Replaces each Date in a record the worker read by what JSON writes for it (an ISO 8601 string; null for an invalid
- * one). msgpack's timestamp (ext -1) would be the exact type, but Fluentd (1.15) refuses the whole chunk that holds
- * one (`MessagePack::UnknownExtTypeError`), the other events with it; JSON's string is what a winston record's Date
- * has always been.
- */
-function datesToStrings(value: Record<string, unknown> | unknown[], depth: number): void {
-  const o = value as Record<string, unknown>;
-  for (const key in o) {
-    const v = o[key];
-    if (typeof v !== "object" || v === null) continue;
-    if (v instanceof Date) o[key] = Number.isNaN(v.getTime()) ? null : v.toISOString();
-    else if (depth < MAX_DEPTH && !ArrayBuffer.isView(v))
-      datesToStrings(v as Record<string, unknown>, depth + 1);
-  }
-}
-
-/** True when `buf` holds `byte` from `start` to before `end`. */
-function hasByte(buf: Buffer, byte: number, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (buf[i] === byte) return true;
-  return false;
-}
-
 /** What the worker does with what it reads. */
 export interface EventHandler {
   event(record: Record<string, unknown>, timeMs: number): void;
@@ -134,7 +106,6 @@ export class EventReader {
       if (end > buf.length) break;
       // From `buf` itself, not a view of the record: msgpackr keeps one DataView per buffer it reads.
       const record = this.#unpackr.unpack(buf, { start: pos + EVENT_HEADER, end }) as Record<string, unknown>;
-      if (hasByte(buf, TIMESTAMP_TYPE, pos + EVENT_HEADER, end)) datesToStrings(record, 0);
       handler.event(record, buf.readDoubleBE(pos + 1));
       pos = end;
     }

@@ -139,6 +139,15 @@ test("floats, NaN and infinities are float64; undefined becomes nil; null-protot
   assert.deepEqual(encode({ f: 1.5 }).subarray(3), Buffer.from("cb3ff8000000000000", "hex"));
 });
 
+test("a Date in a record is its ISO 8601 string, as JSON writes it (nil when invalid), never msgpack's timestamp extension", () => {
+  const at = new Date("2026-12-07T10:15:30.123Z");
+  const record = { at, list: [at, new Date(NaN)], nested: { at } };
+  const bytes = encode(record);
+  assert.deepEqual(unpackr.unpack(bytes), JSON.parse(JSON.stringify(record)));
+  assert.equal(bytes.indexOf(Buffer.from([0xd7, 0xff])), -1, "no timestamp 64 extension");
+  assert.equal(bytes.indexOf(Buffer.from([0xc7, 0x0c, 0xff])), -1, "no timestamp 96 extension");
+});
+
 test("values that are not JSON-like are delegated to msgpackr (Buffer as bin, Map, BigInt)", () => {
   const record = { bin: Buffer.from([1, 2, 3]), map: new Map([["a", 1]]), big: 2n ** 60n };
   assert.deepEqual(encode(record), msgpackr.pack(record));

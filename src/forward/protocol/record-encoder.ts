@@ -25,9 +25,9 @@ export interface EncodeTarget {
 /**
  * A msgpack encoder specialised for JSON-like records (plain objects, arrays, strings, numbers, booleans,
  * null): the shape of every log line and uWSGI stats document. Output is standard msgpack in the smallest
- * forms (fixmap/fixstr/fixint..., integers up to 2^53 as integers, other numbers as float64); anything else
- * (Buffer, Date, Map, BigInt...) is delegated to msgpackr. Encodes in place into its target, with no copy. Map
- * keys it has written before are copied from its KeyCache.
+ * forms (fixmap/fixstr/fixint..., integers up to 2^53 as integers, other numbers as float64), a Date as its
+ * ISO 8601 string (as JSON writes it); anything else (Buffer, Map, BigInt...) is delegated to msgpackr. Encodes in
+ * place into its target, with no copy. Map keys it has written before are copied from its KeyCache.
  */
 export class RecordEncoder {
   #target: EncodeTarget | undefined;
@@ -99,9 +99,12 @@ export class RecordEncoder {
         throw new ForwardInvalidRecordError(`record is nested more than ${MAX_DEPTH} deep`);
       } else if (Array.isArray(v)) {
         this.#array(v, depth);
+      } else if (isPlainObject(v)) {
+        this.#map(v as Record<string, unknown>, depth);
+      } else if (v instanceof Date) {
+        this.#date(v);
       } else {
-        if (isPlainObject(v)) this.#map(v as Record<string, unknown>, depth);
-        else this.#delegate(v);
+        this.#delegate(v);
       }
     } else if (typeof v === "boolean") {
       this.#ensure(1);
@@ -112,6 +115,19 @@ export class RecordEncoder {
     } else {
       this.#delegate(v);
     }
+  }
+
+  /**
+   * A Date in a record: what `JSON.stringify` writes for it, an ISO 8601 string (nil for an invalid one). msgpack's
+   * timestamp extension (-1), msgpackr's form, is refused by Fluentd (`MessagePack::UnknownExtTypeError`) with every
+   * other event of its chunk.
+   */
+  #date(d: Date): void {
+    const ms = d.getTime();
+    if (Number.isNaN(ms)) {
+      this.#ensure(1);
+      this.#buf[this.#pos++] = 0xc0;
+    } else this.#str(d.toISOString());
   }
 
   #delegate(v: unknown): void {
