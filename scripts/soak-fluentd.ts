@@ -1,5 +1,5 @@
 /**
- * A real Fluentd 1.15 (../shared/peers, named by UWSGI_FORWARD_PEERS) as the receiver of scripts/soak.ts
+ * A real Fluentd 1.15 (from the peers folder UWSGI_FORWARD_PEERS names) as the receiver of scripts/soak.ts
  * (`SOAK_RECEIVER=fluentd`): in_forward with acks, every event written to a JSON-lines file. It goes down with
  * SIGTERM (Fluentd flushes what it acked, then exits) and comes back on the same port; the count streams the file,
  * which holds millions of lines, and marks each record's `id` in a bitmap as the Node receiver does.

@@ -15,8 +15,8 @@
  *
  * Acks are on; every record carries a unique `id`, so the receiver counts arrivals, duplicates and gaps. The
  * receiver is scripts/soak-receiver.ts, or with SOAK_RECEIVER=fluentd a real Fluentd (UWSGI_FORWARD_PEERS names
- * ../shared/peers, after its setup.sh), stopped with SIGTERM for the outage and started again on the same port.
- * Usage: `node --import tsx scripts/soak.ts [outage|cycles|all]` (npm run soak). Prints a markdown summary.
+ * the peers folder, after its setup.sh), stopped with SIGTERM for the outage and started again on the same port.
+ * Usage: `node --import tsx scripts/soak.ts [outage|cycles|all|disk]` (all: outage and cycles) (npm run soak). Prints a markdown summary.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
