@@ -1,21 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { RecordEncoder, type EncodeTarget } from "../../src/forward/protocol/record-encoder.js";
+import { recordBytes } from "../helpers/record-bytes.js";
 import { EventReader, EventWriter } from "../../src/loggers/winston-wire.js";
 
 /** What ForwardSink writes for `record`: the record encoder's bytes. */
-function sinkBytes(record: object): Buffer {
-  const target: EncodeTarget = {
-    buf: Buffer.alloc(64),
-    grow(min, used) {
-      const next = Buffer.alloc(min * 2);
-      this.buf.copy(next, 0, 0, used);
-      return ((this as { buf: Buffer }).buf = next);
-    },
-  };
-  const end = new RecordEncoder().encodeInto(record, target, 0);
-  return Buffer.from(target.buf.subarray(0, end));
-}
+/** The bytes a ForwardSink writes for `record`. */
+const sinkBytes = (record: object): Buffer => recordBytes(record);
 
 class Access {
   constructor(

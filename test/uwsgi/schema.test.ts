@@ -3,13 +3,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RECORD_SCHEMA, type ForwardItem, type SchemaShape } from "../../src/index.js";
-import { RecordEncoder, type EncodeTarget } from "../../src/forward/protocol/record-encoder.js";
 import { parseDocument } from "../../src/uwsgi/parse.js";
 import { emperorItems } from "../../src/uwsgi/shapes/items.js";
 import { hasFieldType, TypeRegistry } from "../../src/uwsgi/keys.js";
 import { DEFAULT_TAGS } from "../../src/uwsgi/options.js";
 import { ROOT } from "../helpers/cli-process.js";
 import { recordsFromSamples } from "../helpers/cli-samples.js";
+import { recordBytes } from "../helpers/record-bytes.js";
 import { UWSGI_SAMPLES } from "../helpers/uwsgi-samples.js";
 
 const PAIRS: [string, string][] = [
@@ -107,15 +107,6 @@ test("every item but raw carries their shape's one floatFields set; raw items no
 
 test("every float field of the sample records is encoded as msgpack float64, whole numbers included", async (t) => {
   const items = await sampleItems(t);
-  const encoder = new RecordEncoder();
-  const target: EncodeTarget = {
-    buf: Buffer.alloc(64),
-    grow(min, used) {
-      const next = Buffer.alloc(min * 2);
-      this.buf.copy(next, 0, 0, used);
-      return ((this as { buf: Buffer }).buf = next);
-    },
-  };
   let whole = 0;
   let checked = 0;
   for (const { record, floatFields } of items) {
@@ -123,8 +114,7 @@ test("every float field of the sample records is encoded as msgpack float64, who
       const value = record[key];
       if (value === undefined) continue;
       if (Number.isInteger(value)) whole++;
-      const end = encoder.encodeInto({ [key]: value }, target, 0, floatFields);
-      const bytes = target.buf.subarray(0, end);
+      const bytes = recordBytes({ [key]: value }, floatFields);
       // fixmap(1), fixstr key, then the value's first byte: 0xcb is float64.
       assert.equal(bytes[2 + key.length], 0xcb, `${key} = ${String(value)}`);
       checked++;
