@@ -12,17 +12,12 @@ import { until } from "../helpers/fake-time.js";
 import { freePort } from "../helpers/free-port.js";
 import { forwardReceiver } from "../helpers/misbehaving-servers.js";
 import { UWSGI_MISSING, testWithUwsgi } from "../helpers/uwsgi-installed.js";
+import { startCliPipeline } from "../helpers/cli-pipeline.js";
 
 testWithUwsgi(
   "records from a real uWSGI reach a FluentServer, with acks, and so does the sidecar's health record",
   async (t) => {
-    const uwsgi = await startCliUwsgi(t);
-    const receiver = await startCliReceiver(t);
-    const cli = startCli(t, [
-      "--stats",
-      uwsgi.stats,
-      "--forward",
-      `127.0.0.1:${receiver.port}`,
+    const { uwsgi, receiver, cli } = await startCliPipeline(t, [
       "--shape",
       "summary",
       "--shape",

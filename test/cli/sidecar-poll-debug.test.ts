@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { startCli } from "../helpers/cli-process.js";
-import { startCliReceiver, type ReceivedEvent } from "../helpers/cli-receiver.js";
-import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
+import type { ReceivedEvent } from "../helpers/cli-receiver.js";
 import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
+import { startCliPipeline } from "../helpers/cli-pipeline.js";
 
 const POLL_LINE =
   /debug poll: (\d+) records from 1 of 1 targets in [\d.]+ ms, newest at (\S+); (\d+) waiting for the output; (\d+) frames in flight$/;
@@ -16,13 +15,7 @@ function millis(event: ReceivedEvent): number {
 testWithUwsgi(
   "--log-level debug: one line per poll once its records went to the sink, naming their time, what still waits and the frames in flight",
   async (t) => {
-    const uwsgi = await startCliUwsgi(t);
-    const receiver = await startCliReceiver(t);
-    const cli = startCli(t, [
-      "--stats",
-      uwsgi.stats,
-      "--forward",
-      `127.0.0.1:${receiver.port}`,
+    const { receiver, cli } = await startCliPipeline(t, [
       "--require-ack",
       "--shape",
       "summary,worker",
@@ -53,16 +46,7 @@ testWithUwsgi(
 );
 
 testWithUwsgi("at the default log level (info), polls are not logged", async (t) => {
-  const uwsgi = await startCliUwsgi(t);
-  const receiver = await startCliReceiver(t);
-  const cli = startCli(t, [
-    "--stats",
-    uwsgi.stats,
-    "--forward",
-    `127.0.0.1:${receiver.port}`,
-    "--interval",
-    "100ms",
-  ]);
+  const { receiver, cli } = await startCliPipeline(t, ["--interval", "100ms"]);
   await receiver.waitFor((events) => events.length >= 3, "three polls");
   cli.child.kill("SIGTERM");
   assert.equal(await cli.exited, 0);

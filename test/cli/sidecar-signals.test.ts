@@ -8,17 +8,12 @@ import { startCliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { freePort } from "../helpers/free-port.js";
 import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
+import { startCliPipeline } from "../helpers/cli-pipeline.js";
 
 testWithUwsgi(
   "SIGTERM stops polling, delivers every buffered event with its ack, sends a last health record and exits 0",
   async (t) => {
-    const uwsgi = await startCliUwsgi(t);
-    const receiver = await startCliReceiver(t);
-    const cli = startCli(t, [
-      "--stats",
-      uwsgi.stats,
-      "--forward",
-      `127.0.0.1:${receiver.port}`,
+    const { receiver, cli } = await startCliPipeline(t, [
       "--shape",
       "raw,summary,worker,flat",
       "--require-ack",
