@@ -1,14 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "../helpers/forward-receiver.js";
 import { closeSink } from "./helpers/close.js";
 import {
-  peerTempDir,
   settledOutput,
   skipWithoutPeers,
   startFluentd,
   type FluentdOptions,
+  fluentdForTest,
 } from "./helpers/peers.js";
 import { FAULT_STREAM, faultSink, restartMidStream, type RestartedServer } from "./helpers/restart.js";
 import { pump, tally, until } from "./helpers/stream.js";
@@ -69,9 +68,8 @@ test(
   "Fluentd frozen (SIGSTOP) past the ack timeout, then resumed (SIGCONT): 0 lost",
   { skip: skipWithoutPeers() },
   async (t) => {
-    const port = await freePort();
-    const fluentd = await startFluentd({ port, workdir: peerTempDir(t) });
-    t.after(() => fluentd.stop());
+    const fluentd = await fluentdForTest(t);
+    const { port } = fluentd;
     const sink = faultSink(port, { ackTimeoutMs: 1500 });
     const timeouts: string[] = [];
     sink.on("serverError", (err) => timeouts.push(err.code));

@@ -1,17 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ForwardSink, EventTime } from "../../src/index.js";
-import { freePort } from "../helpers/forward-receiver.js";
 import { closeSink } from "./helpers/close.js";
-import { peerTempDir, skipWithoutPeers, startFluentd, waitForEvents } from "./helpers/peers.js";
+import { skipWithoutPeers, waitForEvents, fluentdForTest } from "./helpers/peers.js";
 
 test(
   "a real Fluentd receives an event sent with send(), with its tag and nanosecond EventTime",
   { skip: skipWithoutPeers() },
   async (t) => {
-    const port = await freePort();
-    const fluentd = await startFluentd({ port, workdir: peerTempDir(t) });
-    t.after(() => fluentd.stop());
+    const fluentd = await fluentdForTest(t);
+    const { port } = fluentd;
     const sink = new ForwardSink({ host: "127.0.0.1", port, requireAck: true });
     sink.send("interop.smoke", { a: 1, s: "x" }, new EventTime(1_700_000_000, 123_456_789));
     assert.equal((await closeSink(sink, 10_000)).undelivered, 0);
@@ -24,9 +22,8 @@ test(
   "a record with a Date, a Buffer and a bigint reaches a real Fluentd (a Date as its ISO string: Fluentd refuses msgpack's timestamp extension with its whole chunk)",
   { skip: skipWithoutPeers() },
   async (t) => {
-    const port = await freePort();
-    const fluentd = await startFluentd({ port, workdir: peerTempDir(t) });
-    t.after(() => fluentd.stop());
+    const fluentd = await fluentdForTest(t);
+    const { port } = fluentd;
     const sink = new ForwardSink({ host: "127.0.0.1", port, requireAck: true, ackTimeoutMs: 5000 });
     const at = new Date("2026-12-07T10:15:30.123Z");
     sink.send("interop.types", { n: 1 });

@@ -4,15 +4,8 @@ import { once } from "node:events";
 import pino from "pino";
 import winston from "winston";
 import { ForwardTransport } from "uwsgi-forward/winston";
-import { freePort } from "../helpers/forward-receiver.js";
 import { duplicates, lineFields } from "../helpers/logger-events.js";
-import {
-  peerTempDir,
-  settledEvents,
-  skipWithoutPeers,
-  startFluentd,
-  waitForEvents,
-} from "./helpers/peers.js";
+import { settledEvents, skipWithoutPeers, waitForEvents, fluentdForTest } from "./helpers/peers.js";
 
 const LINES = 10_000;
 const BASE_MS = 1_700_000_000_000;
@@ -35,9 +28,8 @@ test(
   "10,000 pino lines reach a real Fluentd exactly once with acks on, with the tag, pino's time and every field",
   { skip: skipWithoutPeers() },
   async (t) => {
-    const port = await freePort();
-    const fluentd = await startFluentd({ port, workdir: peerTempDir(t) });
-    t.after(() => fluentd.stop());
+    const fluentd = await fluentdForTest(t);
+    const { port } = fluentd;
     const transport = pino.transport({
       target: "uwsgi-forward/pino",
       options: { port, requireAck: true, tag: "interop.pino", levelAs: "label" },
@@ -71,9 +63,8 @@ test(
   "10,000 winston lines reach a real Fluentd exactly once with acks on, with the tag, the time they were logged and every field",
   { skip: skipWithoutPeers() },
   async (t) => {
-    const port = await freePort();
-    const fluentd = await startFluentd({ port, workdir: peerTempDir(t) });
-    t.after(() => fluentd.stop());
+    const fluentd = await fluentdForTest(t);
+    const { port } = fluentd;
     const logger = winston.createLogger({
       transports: [new ForwardTransport({ port, requireAck: true, tag: "interop.winston" })],
     });
@@ -103,9 +94,8 @@ test(
   "a winston record with a Buffer, bigints, a Date and nested objects reaches a real Fluentd with the lines around it",
   { skip: skipWithoutPeers() },
   async (t) => {
-    const port = await freePort();
-    const fluentd = await startFluentd({ port, workdir: peerTempDir(t) });
-    t.after(() => fluentd.stop());
+    const fluentd = await fluentdForTest(t);
+    const { port } = fluentd;
     const logger = winston.createLogger({
       transports: [new ForwardTransport({ port, requireAck: true, tag: "interop.types" })],
     });

@@ -4,22 +4,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startCli } from "../helpers/cli-process.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
-import { freePort } from "../helpers/forward-receiver.js";
-import {
-  peerTempDir,
-  settledEvents,
-  skipWithoutPeers,
-  startFluentd,
-  waitForEvents,
-} from "./helpers/peers.js";
+import { settledEvents, skipWithoutPeers, waitForEvents, fluentdForTest } from "./helpers/peers.js";
 
 test(
   "two hosts with the same socket path, one real Fluentd: --host-name keeps their records apart",
   { skip: skipWithoutPeers() },
   async (t) => {
-    const port = await freePort();
-    const fluentd = await startFluentd({ port, workdir: peerTempDir(t) });
-    t.after(() => fluentd.stop());
+    const fluentd = await fluentdForTest(t);
+    const { port } = fluentd;
     // Two real uWSGI, each in its own working directory with `stats = stat.sock`: the same target string on both.
     const hosts = await Promise.all(["web-a", "web-b"].map(() => startCliUwsgi(t, { stats: "stat.sock" })));
     await (hosts[0] as (typeof hosts)[0]).load(3);

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "../../helpers/free-port.js";
 
 /**
  * The real-peer suites (Fluentd, Fluent Bit, Norikra) find `../shared/peers` through this variable; `.ci/run`
@@ -405,6 +406,13 @@ export function peerTempDir(
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** A real Fluentd (acks, the events file) on a free port of 127.0.0.1 in a temp workdir of its own, stopped after the test. */
+export async function fluentdForTest(t: { after: (fn: () => void) => void }): Promise<Peer> {
+  const fluentd = await startFluentd({ port: await freePort(), workdir: peerTempDir(t) });
+  t.after(() => void fluentd.stop());
+  return fluentd;
 }
 
 /** How long an output may stay unchanged, short of the expected count, before it is taken as final (a stalled server). */
