@@ -4,11 +4,22 @@ import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { cliTempDir } from "../helpers/cli-temp.js";
 import { startCli } from "../helpers/cli-process.js";
-import { startCliReceiver } from "../helpers/cli-receiver.js";
+import { startCliReceiver, type CliReceiver } from "../helpers/cli-receiver.js";
 import { startCliUwsgi } from "../helpers/cli-uwsgi.js";
 import { freePort } from "../helpers/free-port.js";
 import { testWithUwsgi } from "../helpers/uwsgi-installed.js";
 import { startCliPipeline } from "../helpers/cli-pipeline.js";
+
+/**
+ * The last event at `receiver` is the final health record: nothing dropped, and every record the sidecar emitted
+ * (all but that record of the `arrived` events, over every server) arrived.
+ */
+function assertFinalHealth(receiver: CliReceiver, arrived: number, what: string): void {
+  const health = receiver.events.at(-1);
+  assert.equal(health?.tag, "uwsgi.health");
+  assert.equal(health?.record.dropped, 0);
+  assert.equal(arrived - 1, health?.record.emitted, what);
+}
 
 testWithUwsgi(
   "SIGTERM stops polling, delivers every buffered event with its ack, sends a last health record and exits 0",
@@ -133,14 +144,7 @@ testWithUwsgi(
     assert.equal(await cli.exited, 0);
     assert.equal(first.events.length, atFirst, "nothing went to the old server after the reload");
     assert.ok(!cli.stderr.some((l) => /previous sink/.test(l)), "no second sink was made");
-    const health = second.events.at(-1);
-    assert.equal(health?.tag, "uwsgi.health");
-    assert.equal(health?.record.dropped, 0);
-    assert.equal(
-      first.events.length + second.events.length - 1,
-      health?.record.emitted,
-      "every event arrived",
-    );
+    assertFinalHealth(second, first.events.length + second.events.length, "every event arrived");
   },
 );
 
@@ -163,14 +167,7 @@ testWithUwsgi(
     cli.child.kill("SIGTERM");
     assert.equal(await cli.exited, 0);
     assert.ok(!cli.stderr.some((l) => /dropping events/.test(l)), cli.stderr.join("\n"));
-    const health = second.events.at(-1);
-    assert.equal(health?.tag, "uwsgi.health");
-    assert.equal(health?.record.dropped, 0);
-    assert.equal(
-      second.events.length - 1,
-      health?.record.emitted,
-      "what was held for the old server arrived too",
-    );
+    assertFinalHealth(second, second.events.length, "what was held for the old server arrived too");
   },
 );
 

@@ -117,16 +117,18 @@ function checkAgainstDocument(items: ForwardItem[], before: Doc | undefined): vo
   }
 }
 
+/** A source polling `stats` for the raw document and every entity shape; stopped after the test. */
+function entitySource(t: { after: (fn: () => Promise<void>) => void }, stats: string): UwsgiStatsSource {
+  const source = new UwsgiStatsSource({ targets: [stats], shapes: ["raw", ...ENTITIES], timeoutMs: 5000 });
+  t.after(() => source.stop());
+  return source;
+}
+
 testWithUwsgi(
   "a real uWSGI: one record per socket, app, core, cache, spooler and metric, equal to the document, rates Δ/Δt",
   async (t) => {
     const u = await entityUwsgi(t);
-    const source = new UwsgiStatsSource({
-      targets: [u.stats],
-      shapes: ["raw", ...ENTITIES],
-      timeoutMs: 5000,
-    });
-    t.after(() => source.stop());
+    const source = entitySource(t, u.stats);
     const first = await source.poll();
     checkAgainstDocument(first, undefined);
     await load(u.http, 6, { path: "/api/" });
@@ -164,12 +166,7 @@ testWithUwsgi(
   "a real uWSGI: a reload takes every entity's rates for one poll, a respawned worker's apps and cores theirs, never negative",
   async (t) => {
     const u = await entityUwsgi(t);
-    const source = new UwsgiStatsSource({
-      targets: [u.stats],
-      shapes: ["raw", ...ENTITIES],
-      timeoutMs: 5000,
-    });
-    t.after(() => source.stop());
+    const source = entitySource(t, u.stats);
     const resets: string[] = [];
     source.on("reset", (_target: string, info: { kind: string }) => resets.push(info.kind));
     const noNegative = (items: ForwardItem[]): void => {

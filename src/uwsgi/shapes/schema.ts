@@ -1,6 +1,3 @@
-/** The type a record field always has: stores that type a field from its first value see this type. */
-export type RecordFieldType = "string" | "integer" | "float" | "boolean";
-
 import {
   APP_FIELDS,
   CACHE_FIELDS,
@@ -10,6 +7,9 @@ import {
   type DocumentField,
 } from "./document.js";
 import type { EntityShape } from "./entities.js";
+
+/** The type a record field always has: stores that type a field from its first value see this type. */
+export type RecordFieldType = "string" | "integer" | "float" | "boolean";
 
 /** The record kinds whose fields the schema declares: `raw` only its top-level scalars. */
 export type SchemaShape = "raw" | "summary" | "worker" | "flat" | "emperor" | EntityShape;
